@@ -1,0 +1,118 @@
+import { MASK_FILL, causalMask, combineMasks } from '@attnkit/masking';
+import * as tf from '@tensorflow/tfjs-core';
+import type { Products } from './products.js';
+import { referenceProducts } from './reference.js';
+import { slicedProducts } from './sliced.js';
+import { type AttentionDims, type Implementation, validate } from './validate.js';
+
+export interface AttentionOptions {
+  /**
+   * Bool mask, `true` = may attend, broadcastable to [B, Hq, Tq, Tk] (e.g. from
+   * @attnkit/masking). Default: none.
+   */
+  mask?: tf.Tensor | null;
+  /** Additive float bias broadcastable to [B, Hq, Tq, Tk] (per head allowed, e.g. ALiBi). Default: none. */
+  bias?: tf.Tensor | null;
+  /** Causal masking, aligned bottom-right when Tq != Tk; ANDed with `mask`. Default false. */
+  causal?: boolean;
+  /** Multiplier of the logits. Default 1/sqrt(Dk). */
+  scale?: number;
+  /** Dropout rate on the attention weights, applied only when `training`. Default 0. */
+  dropout?: number;
+  /** Whether dropout is active. Default false. */
+  training?: boolean;
+  /** Seed of the dropout pattern; the same seed gives the same pattern. Default: random. */
+  seed?: number;
+  /**
+   * Which formulation computes the two matrix products. `'reference'`: batched rank-4
+   * matMuls, the readable spec. `'sliced'`: one rank-2 matMul per (batch, kv head), much
+   * faster on wasm. `'auto'` (default): `'sliced'` on the wasm backend, `'reference'` elsewhere.
+   */
+  implementation?: Implementation;
+}
+
+export interface AttentionResult {
+  /** [B, Hq, Tq, Dv] */
+  output: tf.Tensor4D;
+  /** [B, Hq, Tq, Tk], before dropout; rows sum to 1, or are all 0 where nothing may be attended. */
+  weights: tf.Tensor4D;
+}
+
+function products(implementation: Implementation = 'auto'): Products {
+  switch (implementation) {
+    case 'reference':
+      return referenceProducts;
+    case 'sliced':
+      return slicedProducts;
+    case 'auto':
+      return tf.getBackend() === 'wasm' ? slicedProducts : referenceProducts;
+  }
+}
+
+/** Softmax weights [B, Hq, Tq, Tk]; must run inside tf.tidy. */
+function weightsOf(query: tf.Tensor, key: tf.Tensor, options: AttentionOptions, dims: AttentionDims): tf.Tensor {
+  const { Tq, Tk, Dk } = dims;
+  const scale = options.scale ?? 1 / Math.sqrt(Dk);
+  // 1) scores: (scale·Q)·Kᵀ, scaling the smaller of the two sides
+  let logits = products(options.implementation).scores(tf.mul(query, scale), key, dims); // [B, Hq, Tq, Tk]
+  // 2) additive bias
+  if (options.bias) logits = tf.add(logits, options.bias);
+  // 3) mask with a finite fill, never -Infinity
+  const mask = combineMasks(options.mask, options.causal ? causalMask(Tq, Tk) : null); // broadcasts to [B, Hq, Tq, Tk]
+  if (mask) logits = tf.where(mask, logits, tf.scalar(MASK_FILL));
+  // 4) softmax; zeroing masked entries makes a row with nothing to attend all zeros
+  const weights = tf.softmax(logits);
+  return mask ? tf.mul(weights, tf.cast(mask, 'float32')) : weights;
+}
+
+function attend(op: string, query: tf.Tensor, key: tf.Tensor, value: tf.Tensor, options: AttentionOptions) {
+  const dims = validate(op, query, key, value, options);
+  return (): AttentionResult => {
+    const weights = weightsOf(query, key, options, dims);
+    const { dropout = 0, training = false, seed } = options;
+    const dropped = training && dropout > 0 ? tf.dropout(weights, dropout, undefined, seed) : weights;
+    const output = products(options.implementation).mix(dropped, value, dims); // [B, Hq, Tq, Dv]
+    return { output: output as tf.Tensor4D, weights: weights as tf.Tensor4D };
+  };
+}
+
+/**
+ * Scaled dot-product attention: softmax(Q·Kᵀ·scale + bias, masked) · V.
+ *
+ * query [B, Hq, Tq, Dk], key [B, Hkv, Tk, Dk], value [B, Hkv, Tk, Dv] with Hq a multiple of
+ * Hkv (GQA/MQA) -> output [B, Hq, Tq, Dv]. A query row with nothing to attend to gives zeros.
+ * Throws {@link AttentionError} on bad input, before allocating anything.
+ */
+export function scaledDotProductAttention(
+  query: tf.Tensor,
+  key: tf.Tensor,
+  value: tf.Tensor,
+  options: AttentionOptions = {},
+): tf.Tensor4D {
+  const run = attend('scaledDotProductAttention', query, key, value, options);
+  return tf.tidy(() => run().output);
+}
+
+/** Output and weights of one attention call, computed once; see {@link scaledDotProductAttention}. */
+export function attentionWithWeights(
+  query: tf.Tensor,
+  key: tf.Tensor,
+  value: tf.Tensor,
+  options: AttentionOptions = {},
+): AttentionResult {
+  const run = attend('attentionWithWeights', query, key, value, options);
+  return tf.tidy(() => run() as unknown as tf.TensorContainer) as unknown as AttentionResult;
+}
+
+/**
+ * Attention weights [B, Hq, Tq, Tk] = softmax(Q·Kᵀ·scale + bias, masked), without dropout.
+ * Rows sum to 1, or are all zero where the mask leaves nothing to attend to.
+ */
+export function attentionWeights(
+  query: tf.Tensor,
+  key: tf.Tensor,
+  options: Omit<AttentionOptions, 'dropout' | 'training' | 'seed'> = {},
+): tf.Tensor4D {
+  const dims = validate('attentionWeights', query, key, null, options);
+  return tf.tidy(() => weightsOf(query, key, options, dims) as tf.Tensor4D);
+}

@@ -1,0 +1,169 @@
+/**
+ * The named table of attention cases that every implementation is held to (core's reference
+ * and fast paths, chunked, fused kernels), plus a seeded generator of random cases.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { type F64, type OracleInput, f64 } from './oracle.js';
+import { randomInt, randomValues, seededRandom } from './random.js';
+
+export interface AttentionCase {
+  name: string;
+  B: number;
+  Hq: number;
+  Hkv: number;
+  Tq: number;
+  Tk: number;
+  Dk: number;
+  Dv: number;
+  causal?: boolean;
+  scale?: number;
+  /** Shape of a random bool mask (true with probability `maskDensity`), or an explicit pattern. */
+  mask?: { shape: number[]; density?: number } | { shape: number[]; values: number[] };
+  /** Shape of a random additive bias. */
+  bias?: number[];
+  /** Multiplies query and key values (large logits). Default 1. */
+  magnitude?: number;
+  seed?: number;
+}
+
+const base = { B: 1, Hq: 1, Hkv: 1, Tq: 4, Tk: 4, Dk: 8, Dv: 8 };
+
+/** Every option, GQA/MQA, Tq != Tk, causal with padding, fully-masked rows, T = 1. */
+export const ATTENTION_CASES: AttentionCase[] = [
+  { ...base, name: 'single head' },
+  { ...base, name: 'batch and heads', B: 2, Hq: 3, Hkv: 3 },
+  { ...base, name: 'Tq < Tk', Tq: 3, Tk: 7 },
+  { ...base, name: 'Tq > Tk', Tq: 6, Tk: 2 },
+  { ...base, name: 'T = 1', Tq: 1, Tk: 1 },
+  { ...base, name: 'one query, many keys (decode step)', Tq: 1, Tk: 9, Hq: 2, Hkv: 2 },
+  { ...base, name: 'Dk != Dv', Dk: 5, Dv: 3, Hq: 2, Hkv: 2 },
+  { ...base, name: 'Dk = 1', Dk: 1, Dv: 2 },
+  { ...base, name: 'custom scale', scale: 0.37 },
+  { ...base, name: 'scale 0 (uniform weights)', scale: 0 },
+  { ...base, name: 'causal square', Tq: 5, Tk: 5, causal: true, Hq: 2, Hkv: 2 },
+  { ...base, name: 'causal Tq < Tk (bottom-right)', Tq: 3, Tk: 6, causal: true },
+  { ...base, name: 'causal Tq > Tk (leading rows see nothing)', Tq: 6, Tk: 4, causal: true },
+  { ...base, name: 'causal decode step', Tq: 1, Tk: 7, causal: true },
+  { ...base, name: 'mask [Tq, Tk]', Tq: 5, Tk: 6, mask: { shape: [5, 6] } },
+  { ...base, name: 'mask rank 3 [Hq, Tq, Tk]', Hq: 2, Hkv: 2, mask: { shape: [2, 4, 4] } },
+  { ...base, name: 'mask [B, Hq, Tq, Tk]', B: 2, Hq: 2, Hkv: 2, mask: { shape: [2, 2, 4, 4] } },
+  { ...base, name: 'padding mask [B, 1, 1, Tk]', B: 2, Tk: 5, mask: { shape: [2, 1, 1, 5], values: [1, 1, 1, 0, 0, 1, 1, 1, 1, 1] } },
+  { ...base, name: 'per-head key mask [1, Hq, 1, Tk]', Hq: 3, Hkv: 3, mask: { shape: [1, 3, 1, 4] } },
+  {
+    ...base,
+    name: 'causal with padding',
+    B: 2,
+    Tq: 5,
+    Tk: 5,
+    causal: true,
+    mask: { shape: [2, 1, 1, 5], values: [1, 1, 1, 0, 0, 1, 1, 1, 1, 0] },
+  },
+  { ...base, name: 'one fully masked row', Tq: 3, Tk: 3, mask: { shape: [3, 3], values: [1, 0, 1, 0, 0, 0, 1, 1, 0] } },
+  { ...base, name: 'everything masked', Tq: 2, Tk: 3, mask: { shape: [2, 3], values: [0, 0, 0, 0, 0, 0] } },
+  { ...base, name: 'bias [Tq, Tk]', bias: [4, 4] },
+  { ...base, name: 'bias per head [1, Hq, Tq, Tk]', Hq: 2, Hkv: 2, bias: [1, 2, 4, 4] },
+  { ...base, name: 'bias [B, Hq, Tq, Tk]', B: 2, Hq: 2, Hkv: 2, bias: [2, 2, 4, 4] },
+  { ...base, name: 'bias + mask + causal', Tq: 5, Tk: 5, causal: true, bias: [5, 5], mask: { shape: [5, 5] } },
+  { ...base, name: 'GQA 4:2', Hq: 4, Hkv: 2 },
+  { ...base, name: 'MQA 4:1', Hq: 4, Hkv: 1, Tk: 6 },
+  { ...base, name: 'GQA causal Tq < Tk', B: 2, Hq: 6, Hkv: 2, Tq: 3, Tk: 5, causal: true },
+  { ...base, name: 'GQA per-head mask', Hq: 4, Hkv: 2, mask: { shape: [1, 4, 4, 4] } },
+  { ...base, name: 'GQA per-head bias', Hq: 4, Hkv: 2, bias: [4, 4, 4] },
+  { ...base, name: 'large logits', magnitude: 30 },
+  { ...base, name: 'odd sizes', B: 3, Hq: 2, Hkv: 2, Tq: 17, Tk: 33, Dk: 7, Dv: 5, causal: true, bias: [17, 33] },
+  { ...base, name: 'everything at once', B: 2, Hq: 4, Hkv: 2, Tq: 5, Tk: 8, Dk: 6, Dv: 4, causal: true, scale: 0.5, bias: [1, 4, 5, 8], mask: { shape: [2, 1, 1, 8], values: [1, 1, 1, 1, 1, 1, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1] } },
+];
+
+export interface BuiltCase {
+  query: tf.Tensor4D;
+  key: tf.Tensor4D;
+  value: tf.Tensor4D;
+  mask: tf.Tensor | null;
+  bias: tf.Tensor | null;
+  /** The same inputs in float64 for the oracle. */
+  oracle: OracleInput;
+  /** Upstream gradient [B, Hq, Tq, Dv] used for gradient checks. */
+  dOutput: F64;
+  dispose(): void;
+}
+
+function values(shape: number[], seed: number, magnitude = 1) {
+  const size = shape.reduce((a, b) => a * b, 1);
+  return Array.from(randomValues(size, seed), (x) => x * magnitude);
+}
+
+/** Materialises a case as tensors (caller disposes) and float64 oracle inputs. */
+export function buildCase(c: AttentionCase): BuiltCase {
+  const seed = c.seed ?? 1;
+  const mag = c.magnitude ?? 1;
+  const qShape = [c.B, c.Hq, c.Tq, c.Dk];
+  const kShape = [c.B, c.Hkv, c.Tk, c.Dk];
+  const vShape = [c.B, c.Hkv, c.Tk, c.Dv];
+  const q = values(qShape, seed * 7 + 1, mag);
+  const k = values(kShape, seed * 7 + 2, mag);
+  const v = values(vShape, seed * 7 + 3);
+  let maskValues: number[] | null = null;
+  if (c.mask) {
+    if ('values' in c.mask) maskValues = c.mask.values;
+    else {
+      const rand = seededRandom(seed * 7 + 4);
+      const density = c.mask.density ?? 0.7;
+      maskValues = Array.from({ length: c.mask.shape.reduce((a, b) => a * b, 1) }, () => (rand() < density ? 1 : 0));
+    }
+  }
+  const biasValues = c.bias ? values(c.bias, seed * 7 + 5, 2) : null;
+  const f = (x: number[], shape: number[]) => f64(Float32Array.from(x), shape); // what float32 tensors hold
+  const tensors = {
+    query: tf.tensor(q, qShape, 'float32') as tf.Tensor4D,
+    key: tf.tensor(k, kShape, 'float32') as tf.Tensor4D,
+    value: tf.tensor(v, vShape, 'float32') as tf.Tensor4D,
+    mask: c.mask && maskValues ? tf.tensor(maskValues, c.mask.shape, 'bool') : null,
+    bias: c.bias && biasValues ? tf.tensor(biasValues, c.bias, 'float32') : null,
+  };
+  return {
+    ...tensors,
+    oracle: {
+      query: f(q, qShape),
+      key: f(k, kShape),
+      value: f(v, vShape),
+      mask: c.mask && maskValues ? f64(maskValues, c.mask.shape) : null,
+      bias: c.bias && biasValues ? f(biasValues, c.bias) : null,
+      causal: c.causal ?? false,
+      ...(c.scale !== undefined ? { scale: c.scale } : {}),
+    },
+    dOutput: f(values([c.B, c.Hq, c.Tq, c.Dv], seed * 7 + 6), [c.B, c.Hq, c.Tq, c.Dv]),
+    dispose: () => tf.dispose(Object.values(tensors).filter((t): t is tf.Tensor => t !== null)),
+  };
+}
+
+/**
+ * A random case from a seed: shapes, GQA/MQA, Tq != Tk, causal, masks of random broadcast
+ * shapes, bias, scale. `maxT` bounds the sequence lengths.
+ */
+export function randomCase(seed: number, maxT = 24): AttentionCase {
+  const rand = seededRandom(seed);
+  const Hkv = randomInt(rand, 1, 3);
+  const group = randomInt(rand, 1, 3);
+  const B = randomInt(rand, 1, 2);
+  const Hq = Hkv * group;
+  const Tq = randomInt(rand, 1, maxT);
+  const Tk = rand() < 0.3 ? Tq : randomInt(rand, 1, maxT);
+  const c: AttentionCase = {
+    name: `random #${seed}`,
+    seed,
+    B,
+    Hq,
+    Hkv,
+    Tq,
+    Tk,
+    Dk: randomInt(rand, 1, 16),
+    Dv: randomInt(rand, 1, 16),
+    causal: rand() < 0.4,
+  };
+  if (rand() < 0.2) c.scale = 0.05 + rand();
+  const maskShapes = [[Tq, Tk], [B, 1, 1, Tk], [B, Hq, Tq, Tk], [1, Hq, 1, Tk], [Hq, Tq, Tk]];
+  if (rand() < 0.5) c.mask = { shape: maskShapes[randomInt(rand, 0, maskShapes.length - 1)]!, density: 0.5 + 0.5 * rand() };
+  const biasShapes = [[Tq, Tk], [1, Hq, Tq, Tk], [B, Hq, Tq, Tk]];
+  if (rand() < 0.3) c.bias = biasShapes[randomInt(rand, 0, biasShapes.length - 1)]!;
+  return c;
+}
