@@ -1,4 +1,4 @@
-import { MASK_FILL, causalMask, combineMasks } from '@attnkit/masking';
+import { MASK_FILL, causalMask, combineMasks, slidingWindowMask } from '@attnkit/masking';
 import * as tf from '@tensorflow/tfjs-core';
 import type { Products } from './products.js';
 import { referenceProducts } from './reference.js';
@@ -15,6 +15,12 @@ export interface AttentionOptions {
   bias?: tf.Tensor | null;
   /** Causal masking, aligned bottom-right when Tq != Tk; ANDed with `mask`. Default false. */
   causal?: boolean;
+  /**
+   * Sliding window (local attention): query `i`, aligned at `p = i + Tk - Tq`, sees keys
+   * `p - left <= j <= p + right` (`right` defaults to 0); ANDed with `mask` and `causal`.
+   * Default: none.
+   */
+  window?: { left: number; right?: number } | null;
   /** Multiplier of the logits. Default 1/sqrt(Dk). */
   scale?: number;
   /** Dropout rate on the attention weights, applied only when `training`. Default 0. */
@@ -58,7 +64,11 @@ function weightsOf(query: tf.Tensor, key: tf.Tensor, options: AttentionOptions, 
   // 2) additive bias
   if (options.bias) logits = tf.add(logits, options.bias);
   // 3) mask with a finite fill, never -Infinity
-  const mask = combineMasks(options.mask, options.causal ? causalMask(Tq, Tk) : null); // broadcasts to [B, Hq, Tq, Tk]
+  const mask = combineMasks(
+    options.mask,
+    options.causal ? causalMask(Tq, Tk) : null,
+    options.window ? slidingWindowMask(Tq, Tk, options.window) : null,
+  ); // broadcasts to [B, Hq, Tq, Tk]
   if (mask) logits = tf.where(mask, logits, tf.scalar(MASK_FILL));
   // 4) softmax; zeroing masked entries makes a row with nothing to attend all zeros
   const weights = tf.softmax(logits);

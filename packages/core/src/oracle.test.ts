@@ -21,6 +21,7 @@ function optionsOf(c: AttentionCase, built: ReturnType<typeof buildCase>): Atten
     mask: built.mask,
     bias: built.bias,
     causal: c.causal ?? false,
+    window: c.window ?? null,
     ...(c.scale !== undefined ? { scale: c.scale } : {}),
   };
 }

@@ -22,6 +22,7 @@ interface CheckedOptions {
   mask?: tf.Tensor | null;
   bias?: tf.Tensor | null;
   causal?: boolean;
+  window?: { left: number; right?: number } | null;
   scale?: number;
   dropout?: number;
   training?: boolean;
@@ -87,7 +88,7 @@ export function validate(
     }),
   );
   const target = [B, Hq, Tq, Tk];
-  const { mask, bias, causal, scale, dropout, training, seed, implementation } = options;
+  const { mask, bias, causal, window, scale, dropout, training, seed, implementation } = options;
   if (mask != null) {
     checkTensor(op, 'mask', mask);
     check(mask.dtype === 'bool', () =>
@@ -103,6 +104,12 @@ export function validate(
   check(causal === undefined || typeof causal === 'boolean', () =>
     AttentionError.value(op, 'causal must be a boolean', causal),
   );
+  if (window != null) {
+    const { left, right = 0 } = window;
+    check(Number.isInteger(left) && left >= 0 && Number.isInteger(right) && right >= 0, () =>
+      AttentionError.value(op, 'window left and right must be non-negative integers', JSON.stringify(window)),
+    );
+  }
   check(scale === undefined || (typeof scale === 'number' && Number.isFinite(scale)), () =>
     AttentionError.value(op, 'scale must be a finite number', scale),
   );

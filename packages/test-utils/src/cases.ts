@@ -16,6 +16,7 @@ export interface AttentionCase {
   Dk: number;
   Dv: number;
   causal?: boolean;
+  window?: { left: number; right?: number };
   scale?: number;
   /** Shape of a random bool mask (true with probability `maskDensity`), or an explicit pattern. */
   mask?: { shape: number[]; density?: number } | { shape: number[]; values: number[] };
@@ -69,6 +70,9 @@ export const ATTENTION_CASES: AttentionCase[] = [
   { ...base, name: 'GQA causal Tq < Tk', B: 2, Hq: 6, Hkv: 2, Tq: 3, Tk: 5, causal: true },
   { ...base, name: 'GQA per-head mask', Hq: 4, Hkv: 2, mask: { shape: [1, 4, 4, 4] } },
   { ...base, name: 'GQA per-head bias', Hq: 4, Hkv: 2, bias: [4, 4, 4] },
+  { ...base, name: 'sliding window', Tq: 7, Tk: 7, window: { left: 2 } },
+  { ...base, name: 'two-sided window Tq < Tk', Tq: 4, Tk: 9, window: { left: 3, right: 1 } },
+  { ...base, name: 'window + causal + GQA', Hq: 4, Hkv: 2, Tq: 6, Tk: 6, causal: true, window: { left: 1, right: 2 } },
   { ...base, name: 'large logits', magnitude: 30 },
   { ...base, name: 'odd sizes', B: 3, Hq: 2, Hkv: 2, Tq: 17, Tk: 33, Dk: 7, Dv: 5, causal: true, bias: [17, 33] },
   { ...base, name: 'everything at once', B: 2, Hq: 4, Hkv: 2, Tq: 5, Tk: 8, Dk: 6, Dv: 4, causal: true, scale: 0.5, bias: [1, 4, 5, 8], mask: { shape: [2, 1, 1, 8], values: [1, 1, 1, 1, 1, 1, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1] } },
@@ -129,6 +133,7 @@ export function buildCase(c: AttentionCase): BuiltCase {
       mask: c.mask && maskValues ? f64(maskValues, c.mask.shape) : null,
       bias: c.bias && biasValues ? f(biasValues, c.bias) : null,
       causal: c.causal ?? false,
+      window: c.window ?? null,
       ...(c.scale !== undefined ? { scale: c.scale } : {}),
     },
     dOutput: f(values([c.B, c.Hq, c.Tq, c.Dv], seed * 7 + 6), [c.B, c.Hq, c.Tq, c.Dv]),
@@ -161,6 +166,7 @@ export function randomCase(seed: number, maxT = 24): AttentionCase {
     causal: rand() < 0.4,
   };
   if (rand() < 0.2) c.scale = 0.05 + rand();
+  if (rand() < 0.25) c.window = { left: randomInt(rand, 0, maxT), right: rand() < 0.5 ? 0 : randomInt(rand, 0, 4) };
   const maskShapes = [[Tq, Tk], [B, 1, 1, Tk], [B, Hq, Tq, Tk], [1, Hq, 1, Tk], [Hq, Tq, Tk]];
   if (rand() < 0.5) c.mask = { shape: maskShapes[randomInt(rand, 0, maskShapes.length - 1)]!, density: 0.5 + 0.5 * rand() };
   const biasShapes = [[Tq, Tk], [1, Hq, Tq, Tk], [B, Hq, Tq, Tk]];

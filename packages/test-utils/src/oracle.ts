@@ -18,6 +18,8 @@ export interface OracleInput {
   mask?: F64 | null;
   bias?: F64 | null;
   causal?: boolean;
+  /** Sliding window around the bottom-right-aligned position p = i + Tk - Tq: p - left <= j <= p + right. */
+  window?: { left: number; right?: number } | null;
   /** Default 1/sqrt(Dk). */
   scale?: number;
 }
@@ -52,7 +54,9 @@ const at4 = (x: F64, a: number, b: number, c: number, d: number) =>
 
 /** Whether query i of (b, h) may attend key j. */
 function allowed(input: OracleInput, b: number, h: number, i: number, j: number, Tq: number, Tk: number) {
-  if (input.causal && j > i + (Tk - Tq)) return false;
+  const p = i + (Tk - Tq);
+  if (input.causal && j > p) return false;
+  if (input.window && (j < p - input.window.left || j > p + (input.window.right ?? 0))) return false;
   if (input.mask && input.mask.data[broadcastIndex(input.mask.shape, [b, h, i, j])] === 0) return false;
   return true;
 }
