@@ -1,7 +1,7 @@
 import { type Implementation, IMPLEMENTATIONS, attentionWithWeights, scaledDotProductAttention } from '@attnkit/core';
 import { AttentionError, broadcastShapes, check, formatShape } from '@attnkit/masking';
 import * as tf from '@tensorflow/tfjs';
-import { KVCache } from './cache.js';
+import { type CachedKV, KVCache } from './cache.js';
 import {
   type Constraint,
   type Identifier,
@@ -346,34 +346,70 @@ export class MultiHeadAttention extends tf.layers.Layer {
   }
 
   private forward(p: ReturnType<MultiHeadAttention['plan']>): tf.Tensor | tf.Tensor[] {
-    const w = this.w!;
-    const { numHeads: N, numKeyValueHeads: Nkv, keyDim: H, valueDim: Hv } = this;
-    // 1) project into heads
-    let q = project(p.query, w.queryKernel, w.queryBias, N, H); // [B, N, Tq, H]
-    let k = project(p.key, w.keyKernel, w.keyBias, Nkv, H); // [B, Nkv, Tnew, H]
-    let v = project(p.value, w.valueKernel, w.valueBias, Nkv, Hv); // [B, Nkv, Tnew, Hv]
-    // 2) positions of the new tokens start after what is cached
-    if (this.positionHook) {
-      q = this.positionHook.apply(q, p.offset);
-      k = this.positionHook.apply(k, p.offset);
-    }
-    // 3) extend the cache
-    if (p.cache) ({ key: k, value: v } = p.cache.append(k, v)); // [B, Nkv, Tk, H], [B, Nkv, Tk, Hv]
-    // 4) attend; Keras' [B, Tq, Tk] mask applies to every head
-    const mask = p.attentionMask ? maskForHeads(p.attentionMask) : null; // broadcasts to [B, N, Tq, Tk]
-    const options = {
-      mask,
-      causal: p.causal,
-      dropout: this.dropout,
+    // 1) project into heads; positions of the new tokens start after what is cached
+    const q = this.projectQuery(p.query, p.offset); // [B, N, Tq, H]
+    let kv = this.projectKeyValue(p.key, p.value, p.offset); // [B, Nkv, Tnew, H], [B, Nkv, Tnew, Hv]
+    // 2) extend the cache
+    if (p.cache) kv = p.cache.append(kv.key, kv.value); // [B, Nkv, Tk, H], [B, Nkv, Tk, Hv]
+    // 3) attend, merge heads and project out
+    const { output, weights } = this.attendProjected(q, kv, {
+      attentionMask: p.attentionMask,
+      useCausalMask: p.causal,
       training: p.training,
-      implementation: this.implementation,
-    };
-    const { output, weights } = p.scores
-      ? attentionWithWeights(q, k, v, options)
-      : { output: scaledDotProductAttention(q, k, v, options), weights: null };
-    // 5) merge heads and project out
-    const result = this.projectOut(output, w);
-    return weights ? [result, weights] : result;
+      returnAttentionScores: p.scores,
+    });
+    return weights ? [output, weights] : output;
+  }
+
+  /**
+   * Projects queries [B, Tq, dq] into heads [B, N, Tq, H], applying the position hook with the
+   * first token at `offset`. For callers that keep projected keys/values themselves (e.g.
+   * cross-attention over an encoder memory); `call` does all of this for you.
+   */
+  projectQuery(query: tf.Tensor, offset = 0): tf.Tensor4D {
+    const w = this.builtWeights('projectQuery');
+    const q = project(query, w.queryKernel, w.queryBias, this.numHeads, this.keyDim); // [B, N, Tq, H]
+    return (this.positionHook ? this.positionHook.apply(q, offset) : q) as tf.Tensor4D;
+  }
+
+  /**
+   * Projects keys [B, Tk, dk] and values [B, Tk, dv] into heads, key [B, Nkv, Tk, H] and value
+   * [B, Nkv, Tk, Hv], applying the position hook to keys with the first token at `offset`.
+   * Project an encoder memory once and pass it to {@link attendProjected} at every step.
+   */
+  projectKeyValue(key: tf.Tensor, value: tf.Tensor, offset = 0): CachedKV {
+    const w = this.builtWeights('projectKeyValue');
+    const k = project(key, w.keyKernel, w.keyBias, this.numKeyValueHeads, this.keyDim); // [B, Nkv, Tk, H]
+    const v = project(value, w.valueKernel, w.valueBias, this.numKeyValueHeads, this.valueDim); // [B, Nkv, Tk, Hv]
+    return { key: (this.positionHook ? this.positionHook.apply(k, offset) : k) as tf.Tensor4D, value: v as tf.Tensor4D };
+  }
+
+  /**
+   * Attention of projected queries [B, N, Tq, H] over projected keys/values (from
+   * {@link projectKeyValue} or a cache), then heads merged and projected out: output
+   * [B, Tq, ...outputShape] and, when `returnAttentionScores`, weights [B, N, Tq, Tk].
+   * `attentionMask` is Keras' [B, Tq, Tk] (true = attend).
+   */
+  attendProjected(
+    query: tf.Tensor,
+    keyValue: CachedKV,
+    options: Pick<MultiHeadAttentionCallOptions, 'attentionMask' | 'useCausalMask' | 'training' | 'returnAttentionScores'> = {},
+  ): { output: tf.Tensor; weights: tf.Tensor4D | null } {
+    const w = this.builtWeights('attendProjected');
+    const { attentionMask = null, useCausalMask = false, training = false, returnAttentionScores = false } = options;
+    // Keras' [B, Tq, Tk] mask applies to every head
+    const mask = attentionMask ? maskForHeads(attentionMask) : null; // broadcasts to [B, N, Tq, Tk]
+    const core = { mask, causal: useCausalMask, dropout: this.dropout, training, implementation: this.implementation };
+    const { key, value } = keyValue;
+    const { output, weights } = returnAttentionScores
+      ? attentionWithWeights(query, key, value, core)
+      : { output: scaledDotProductAttention(query, key, value, core), weights: null };
+    return { output: this.projectOut(output, w), weights };
+  }
+
+  private builtWeights(op: string): Weights {
+    check(this.w !== null, () => AttentionError.value(`${OP}.${op}`, 'the layer must be built first (call it once or pass queryShape/valueShape)', 'unbuilt'));
+    return this.w;
   }
 
   private projectOut(attended: tf.Tensor, w: Weights): tf.Tensor {
