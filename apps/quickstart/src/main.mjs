@@ -18,6 +18,6 @@ const rows = weights.arraySync()[0][0];
 const cell = (s) => s.padStart(6);
 console.log(`causal self-attention weights on the ${tf.getBackend()} backend (query rows, key columns)\n`);
 console.log(`${''.padEnd(5)}${tokens.map(cell).join('')}`);
-rows.forEach((row, i) => console.log(`${tokens[i].padEnd(5)}${row.map((w) => cell(w.toFixed(3))).join('')}`));
+for (const [i, row] of rows.entries()) console.log(`${tokens[i].padEnd(5)}${row.map((w) => cell(w.toFixed(3))).join('')}`);
 console.log(`\noutput shape [B, H, T, D] = [${output.shape}]; the second "the" attends most to itself and the first "the".`);
 tf.dispose([x, output, weights]);
