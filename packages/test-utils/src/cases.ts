@@ -100,9 +100,9 @@ function values(shape: number[], seed: number, magnitude = 1) {
 export function buildCase(c: AttentionCase): BuiltCase {
   const seed = c.seed ?? 1;
   const mag = c.magnitude ?? 1;
-  const qShape = [c.B, c.Hq, c.Tq, c.Dk];
-  const kShape = [c.B, c.Hkv, c.Tk, c.Dk];
-  const vShape = [c.B, c.Hkv, c.Tk, c.Dv];
+  const qShape: [number, number, number, number] = [c.B, c.Hq, c.Tq, c.Dk];
+  const kShape: [number, number, number, number] = [c.B, c.Hkv, c.Tk, c.Dk];
+  const vShape: [number, number, number, number] = [c.B, c.Hkv, c.Tk, c.Dv];
   const q = values(qShape, seed * 7 + 1, mag);
   const k = values(kShape, seed * 7 + 2, mag);
   const v = values(vShape, seed * 7 + 3);
