@@ -7,7 +7,7 @@
 import { AttentionError, check } from '@attnkit/masking';
 import * as tfl from '@tensorflow/tfjs';
 import * as tf from '@tensorflow/tfjs-core';
-import { type LayerArgs, checkOffset, checkPositiveInteger } from './validate.js';
+import { type LayerArgs, checkOffset, checkPositiveInteger, withDefaultName } from './validate.js';
 
 /** A tfjs-layers weight initializer, e.g. `tf.initializers.randomNormal({ stddev: 0.02 })`. */
 export type Initializer = ReturnType<typeof tfl.initializers.ones>;
@@ -55,14 +55,14 @@ function initializerFrom(spec: Initializer | tf.serialization.ConfigDict | undef
  * `attnkit>PositionEmbedding`.
  */
 export class PositionEmbedding extends tfl.layers.Layer {
-  static className = 'PositionEmbedding';
+  static className = 'attnkit>PositionEmbedding';
   readonly maxLength: number;
   readonly outputDim: number | null;
   readonly initializer: Initializer;
   private embeddings: tfl.LayerVariable | null = null;
 
   constructor(args: PositionEmbeddingArgs) {
-    super(args);
+    super(withDefaultName(args, 'position_embedding'));
     const op = 'PositionEmbedding';
     checkPositiveInteger(op, 'maxLength', args?.maxLength);
     if (args.outputDim != null) checkPositiveInteger(op, 'outputDim', args.outputDim);
@@ -137,4 +137,4 @@ export class PositionEmbedding extends tfl.layers.Layer {
     };
   }
 }
-tf.serialization.registerClass(PositionEmbedding, 'attnkit');
+tf.serialization.registerClass(PositionEmbedding);

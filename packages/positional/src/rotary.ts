@@ -6,7 +6,7 @@
  * The rotation angles are computed in float64 on the CPU and rounded once to float32 (as
  * cos/sin tables); the rotation itself is tfjs ops on the input and so is differentiable.
  */
-import { AttentionError, check, formatShape } from '@attnkit/masking';
+import { AttentionError, check } from '@attnkit/masking';
 import * as tf from '@tensorflow/tfjs-core';
 import { checkBase, checkOffset, checkPositiveInteger } from './validate.js';
 
@@ -144,7 +144,7 @@ export class RotaryEmbedding implements PositionHook {
     check(x.shape[3]! >= this.dim, () =>
       AttentionError.shapes(op, `x's last dimension must be at least the rotary dim ${this.dim}`, { x: x.shape }),
     );
-    check(x.size > 0, () => AttentionError.value(op, 'x must not be empty', formatShape(x.shape)));
+    check(x.size > 0, () => AttentionError.shapes(op, 'x must not be empty', { x: x.shape }));
   }
 
   /** cos and sin of the angles `position / scaling * base^(-2i/dim)`, float64 → float32, [T * dim/2]. */

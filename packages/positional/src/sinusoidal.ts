@@ -7,10 +7,10 @@
  * with `base = 10000`. The table is computed in float64 on the CPU and rounded once to float32,
  * so it stays accurate at large positions where a float32 angle would not.
  */
-import { AttentionError, check, formatShape } from '@attnkit/masking';
+import { AttentionError, check } from '@attnkit/masking';
 import * as tfl from '@tensorflow/tfjs';
 import * as tf from '@tensorflow/tfjs-core';
-import { type LayerArgs, checkBase, checkOffset, checkPositiveInteger } from './validate.js';
+import { type LayerArgs, checkBase, checkOffset, checkPositiveInteger, withDefaultName } from './validate.js';
 
 export interface SinusoidalOptions {
   /** Position of the first row (the first token's position when decoding with a cache). Default 0. */
@@ -74,11 +74,11 @@ export interface SinusoidalCallKwargs {
  * const y = layer.apply(x, { offset: 5 }) as tf.Tensor; // x [B, T, d] at positions 5 … 5+T-1
  */
 export class SinusoidalPositionEncoding extends tfl.layers.Layer {
-  static className = 'SinusoidalPositionEncoding';
+  static className = 'attnkit>SinusoidalPositionEncoding';
   readonly base: number;
 
   constructor(args: SinusoidalPositionEncodingArgs = {}) {
-    super(args);
+    super(withDefaultName(args, 'sinusoidal_position_encoding'));
     const base = args.base ?? 10000;
     checkBase('SinusoidalPositionEncoding', base);
     this.base = base;
@@ -97,7 +97,7 @@ export class SinusoidalPositionEncoding extends tfl.layers.Layer {
     checkOffset(op, offset);
     const [, length, dim] = x.shape as [number, number, number];
     check(length > 0 && dim > 0, () =>
-      AttentionError.value(op, 'inputs need at least one token and one feature', formatShape(x.shape)),
+      AttentionError.shapes(op, 'inputs need at least one token and one feature', { inputs: x.shape }),
     );
     return tf.tidy(() => {
       const table = tf.tensor3d(sinusoidalTable(length, dim, offset, this.base), [1, length, dim], 'float32'); // [1, T, d]
@@ -109,4 +109,4 @@ export class SinusoidalPositionEncoding extends tfl.layers.Layer {
     return { ...super.getConfig(), base: this.base };
   }
 }
-tf.serialization.registerClass(SinusoidalPositionEncoding, 'attnkit');
+tf.serialization.registerClass(SinusoidalPositionEncoding);
