@@ -43,7 +43,9 @@ describe('alibiSlopes', () => {
     const exponents = [1, 2, 3, 4, 5, 6, 7, 8, 0.5, 1.5, 2.5, 3.5];
     const slopes = alibiSlopes(12);
     expect(slopes).toHaveLength(12);
-    slopes.forEach((s, h) => expect(s).toBeCloseTo(2 ** -exponents[h]!, 15));
+    slopes.forEach((s, h) => {
+      expect(s).toBeCloseTo(2 ** -exponents[h]!, 15);
+    });
   });
 
   it('matches the reference rule for every head count from 1 to 40', () => {
@@ -51,7 +53,9 @@ describe('alibiSlopes', () => {
       const got = alibiSlopes(n);
       const want = referenceSlopes(n);
       expect(got, `${n} heads`).toHaveLength(n);
-      got.forEach((s, h) => expect(Math.abs(s - want[h]!), `${n} heads, head ${h}`).toBeLessThan(1e-15));
+      got.forEach((s, h) => {
+        expect(Math.abs(s - want[h]!), `${n} heads, head ${h}`).toBeLessThan(1e-15);
+      });
     }
     expect(alibiSlopes(1)).toEqual([2 ** -8]);
   });
