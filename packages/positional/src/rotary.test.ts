@@ -62,6 +62,7 @@ describeEachBackend('RotaryEmbedding', () => {
         [[1, 2, 4, 16], 16, 37, 10000, 1],
         [[1, 2, 6, 12], 8, 5, 500, 1], // the last 4 features pass through
         [[2, 1, 3, 8], 8, 4090, 10000, 4], // linear position scaling
+        [[1, 1, 2, 8], 8, 100000, 10000, 1], // float64 angles keep far positions accurate
       ] as const) {
         const rope = new RotaryEmbedding({ dim, base, layout, scaling });
         const x = randomTensor([...shape], 11);
@@ -118,10 +119,7 @@ describeEachBackend('RotaryEmbedding', () => {
       const x = randomTensor([1, 2, 5, 12], 41);
       const g = randomTensor([1, 2, 5, 12], 42);
       const dx = tf.grad((v: tf.Tensor) => tf.sum(tf.mul(rope.apply(v, 3), g)))(x);
-      const inverse = rope.applyAt(
-        g,
-        range(5, 3).map((p) => -p),
-      );
+      const inverse = rope.applyAt(g, range(5, 3).map((p) => -p));
       expectTensorsClose(dx, inverse, FORWARD);
       tf.dispose([x, g, dx, inverse]);
     });

@@ -101,10 +101,7 @@ export class RotaryEmbedding implements PositionHook {
     this.checkInput(op, x);
     checkOffset(op, offset);
     const length = x.shape[2]!;
-    return this.rotate(
-      x,
-      Array.from({ length }, (_, t) => offset + t),
-    );
+    return this.rotate(x, Array.from({ length }, (_, t) => offset + t));
   }
 
   /**
