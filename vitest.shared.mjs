@@ -10,6 +10,8 @@ export function attnkitVitestConfig() {
       isolate: true,
       testTimeout: 60_000,
       hookTimeout: 60_000,
+      // tfjs greets every Node process with advice to install tfjs-node; keep test logs readable.
+      onConsoleLog: (log) => !log.includes('looks like you are running TensorFlow.js in Node.js'),
     },
   });
 }

@@ -1,5 +1,5 @@
 export { AttentionError } from '@attnkit/masking';
-export { attentionWeights, attentionWithWeights, scaledDotProductAttention } from './attention.js';
+export { SLICED_MIN_SCORES, attentionWeights, attentionWithWeights, scaledDotProductAttention } from './attention.js';
 export type { AttentionOptions, AttentionResult } from './attention.js';
 export { IMPLEMENTATIONS } from './validate.js';
 export type { AttentionDims, Implementation } from './validate.js';

@@ -100,9 +100,10 @@ function values(shape: number[], seed: number, magnitude = 1) {
 export function buildCase(c: AttentionCase): BuiltCase {
   const seed = c.seed ?? 1;
   const mag = c.magnitude ?? 1;
-  const qShape = [c.B, c.Hq, c.Tq, c.Dk];
-  const kShape = [c.B, c.Hkv, c.Tk, c.Dk];
-  const vShape = [c.B, c.Hkv, c.Tk, c.Dv];
+  type Shape4 = [number, number, number, number];
+  const qShape: Shape4 = [c.B, c.Hq, c.Tq, c.Dk];
+  const kShape: Shape4 = [c.B, c.Hkv, c.Tk, c.Dk];
+  const vShape: Shape4 = [c.B, c.Hkv, c.Tk, c.Dv];
   const q = values(qShape, seed * 7 + 1, mag);
   const k = values(kShape, seed * 7 + 2, mag);
   const v = values(vShape, seed * 7 + 3);
@@ -118,9 +119,9 @@ export function buildCase(c: AttentionCase): BuiltCase {
   const biasValues = c.bias ? values(c.bias, seed * 7 + 5, 2) : null;
   const f = (x: number[], shape: number[]) => f64(Float32Array.from(x), shape); // what float32 tensors hold
   const tensors = {
-    query: tf.tensor(q, qShape, 'float32') as tf.Tensor4D,
-    key: tf.tensor(k, kShape, 'float32') as tf.Tensor4D,
-    value: tf.tensor(v, vShape, 'float32') as tf.Tensor4D,
+    query: tf.tensor4d(q, qShape, 'float32'),
+    key: tf.tensor4d(k, kShape, 'float32'),
+    value: tf.tensor4d(v, vShape, 'float32'),
     mask: c.mask && maskValues ? tf.tensor(maskValues, c.mask.shape, 'bool') : null,
     bias: c.bias && biasValues ? tf.tensor(biasValues, c.bias, 'float32') : null,
   };

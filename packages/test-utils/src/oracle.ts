@@ -4,7 +4,7 @@
  * something. Shapes follow ARCHITECTURE.md: query [B, Hq, Tq, Dk], key [B, Hkv, Tk, Dk],
  * value [B, Hkv, Tk, Dv], mask (true = attend) and bias broadcastable to [B, Hq, Tq, Tk].
  */
-import * as tf from '@tensorflow/tfjs-core';
+import type * as tf from '@tensorflow/tfjs-core';
 
 export interface F64 {
   data: Float64Array;
