@@ -51,6 +51,16 @@ export class CrossAttention extends tf.layers.Layer {
     this.built = true;
   }
 
+  /** Builds from the query and memory shapes first (tfjs would build from the query alone). */
+  override apply(inputs: tf.Tensor | tf.Tensor[] | tf.SymbolicTensor | tf.SymbolicTensor[], kwargs: Kwargs = {}) {
+    const query = Array.isArray(inputs) ? inputs[0] : inputs;
+    const memory = Array.isArray(inputs) ? inputs[1] : kwargs.memory;
+    if (!this.built && query instanceof tf.Tensor && memory instanceof tf.Tensor && query.rank === 3 && memory.rank === 3) {
+      this.build([query.shape, memory.shape]);
+    }
+    return super.apply(inputs, kwargs);
+  }
+
   override get trainableWeights(): tf.LayerVariable[] {
     return this.trainable ? this.attention.trainableWeights : [];
   }

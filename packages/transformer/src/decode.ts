@@ -1,0 +1,221 @@
+import { AttentionError, check } from '@attnkit/masking';
+import * as tf from '@tensorflow/tfjs';
+import type { DecoderState, Transformer } from './model.js';
+
+export interface DecodeOptions {
+  /** Longest output in tokens (EOS not counted). Default source length + 50. */
+  maxLength?: number;
+  /** Decode on the KV and memory caches (true) or recompute the whole prefix each step. Default true. */
+  useCache?: boolean;
+  /** Collect attention weights for every generated token. Default false. */
+  returnAttention?: boolean;
+}
+
+export interface BeamOptions extends DecodeOptions {
+  /** Hypotheses kept per sentence. Default 4. */
+  beamSize?: number;
+  /** GNMT length penalty α: scores are divided by ((5 + length) / 6)^α. Default 0.6. */
+  lengthPenalty?: number;
+}
+
+/** Attention of one generated token, per decoder layer: self [heads][keys so far], cross [heads][source]. */
+export type TokenAttention = Array<{ self: number[][]; cross: number[][] }>;
+
+export interface Hypothesis {
+  /** Generated tokens, without BOS and EOS. */
+  tokens: number[];
+  /** Sum of token log-probabilities (EOS included when generated); beam search divides by the length penalty. */
+  score: number;
+  /** Per generated token (EOS included), when `returnAttention`. */
+  attention?: TokenAttention[];
+}
+
+/** Row `r` of each layer's [B, N, 1, T] weights as nested arrays. */
+function rowAttention(att: Array<{ self: tf.Tensor4D; cross: tf.Tensor4D }>, r: number): TokenAttention {
+  return att.map(({ self, cross }) => ({
+    self: (self.arraySync()[r] as number[][][]).map((head) => head[0]!),
+    cross: (cross.arraySync()[r] as number[][][]).map((head) => head[0]!),
+  }));
+}
+
+type StepAttention = Array<{ self: tf.Tensor4D; cross: tf.Tensor4D }>;
+
+/**
+ * One batch of hypotheses being decoded. With caches, each step feeds only the last token and
+ * the caches follow the hypotheses through `reorder`; without, each step re-runs the whole
+ * prefix against the memory rows the hypotheses came from.
+ */
+class Stepper {
+  private readonly memory: tf.Tensor3D;
+  private readonly memoryMask: tf.Tensor2D;
+  private state: DecoderState | null;
+  /** Memory row of each hypothesis (used without caches). */
+  private rows: number[];
+
+  constructor(
+    private readonly model: Transformer,
+    source: tf.Tensor,
+    useCache: boolean,
+    private readonly returnAttention: boolean,
+  ) {
+    ({ memory: this.memory, memoryMask: this.memoryMask } = model.encode(source));
+    this.state = useCache ? model.startDecoding(this.memory, this.memoryMask) : null;
+    this.rows = Array.from({ length: source.shape[0]! }, (_, i) => i);
+  }
+
+  /** Log-probabilities [B][V] of the next token after each prefix, and its attention per layer. */
+  step(prefixes: number[][]): { logp: number[][]; attention: StepAttention | null } {
+    const { model, state, returnAttention } = this;
+    return tf.tidy(() => {
+      const B = prefixes.length;
+      const ids = state
+        ? tf.tensor2d(prefixes.map((p) => [p[p.length - 1]!]), [B, 1], 'int32') // [B, 1]
+        : tf.tensor2d(prefixes, [B, prefixes[0]!.length], 'int32'); // [B, t]
+      const out = state
+        ? model.decode(ids, { state, returnAttention })
+        : model.decode(ids, { memory: tf.gather(this.memory, this.rows), memoryMask: tf.gather(this.memoryMask, this.rows), returnAttention });
+      const T = out.logits.shape[1];
+      const logp = tf.logSoftmax(tf.squeeze(tf.slice(out.logits, [0, T - 1, 0], [-1, 1, -1]), [1])).arraySync() as number[][]; // [B, V]
+      const lastQuery = (a: tf.Tensor4D) => tf.keep(tf.slice(a, [0, 0, T - 1, 0], [-1, -1, 1, -1])); // [B, N, 1, Tk]
+      const attention = out.attention?.map((a) => ({ self: lastQuery(a.self), cross: lastQuery(a.cross) })) ?? null;
+      return { logp, attention } as unknown as tf.TensorContainer;
+    }) as unknown as { logp: number[][]; attention: StepAttention | null };
+  }
+
+  /** Row `i` of the next batch continues row `parents[i]` of this one. */
+  reorder(parents: number[]) {
+    if (this.state) for (const c of [...this.state.selfCaches, ...this.state.memoryCaches]) c.reorder(parents);
+    this.rows = parents.map((r) => this.rows[r]!);
+  }
+
+  dispose() {
+    if (this.state) for (const c of [...this.state.selfCaches, ...this.state.memoryCaches]) c.dispose();
+    this.state = null;
+    tf.dispose([this.memory, this.memoryMask]);
+  }
+}
+
+function checkSource(op: string, model: Transformer, source: unknown) {
+  check(source instanceof tf.Tensor && source.rank === 2 && source.dtype === 'int32' && source.size > 0, () =>
+    AttentionError.shapes(op, 'source must be non-empty int32 token ids [B, Ts]', { source: source instanceof tf.Tensor ? source.shape : [] }),
+  );
+  void model;
+}
+
+function checkMaxLength(op: string, maxLength: number) {
+  check(Number.isInteger(maxLength) && maxLength > 0, () => AttentionError.value(op, 'maxLength must be a positive integer', maxLength));
+}
+
+/**
+ * Greedy decoding: the most likely next token at every step, until EOS or `maxLength`, for
+ * every sentence of `source` [B, Ts] at once. Returns one hypothesis per sentence.
+ */
+export function greedyDecode(model: Transformer, source: tf.Tensor, options: DecodeOptions = {}): Hypothesis[] {
+  const op = 'greedyDecode';
+  checkSource(op, model, source);
+  const { maxLength = (source as tf.Tensor).shape[1]! + 50, useCache = true, returnAttention = false } = options;
+  checkMaxLength(op, maxLength);
+  const { bosId, eosId } = model.config;
+  const B = (source as tf.Tensor).shape[0]!;
+  const stepper = new Stepper(model, source as tf.Tensor, useCache, returnAttention);
+  const hyps: Array<Hypothesis & { done: boolean; prefix: number[] }> = Array.from({ length: B }, () => ({
+    tokens: [],
+    score: 0,
+    done: false,
+    prefix: [bosId],
+    ...(returnAttention ? { attention: [] } : {}),
+  }));
+  try {
+    for (let t = 0; t <= maxLength && hyps.some((h) => !h.done); t++) {
+      const { logp, attention } = stepper.step(hyps.map((h) => h.prefix));
+      hyps.forEach((h, b) => {
+        if (h.done) return;
+        const row = logp[b]!;
+        // at maxLength only EOS may follow
+        const next = t === maxLength ? eosId : row.indexOf(Math.max(...row));
+        h.score += row[next]!;
+        h.prefix.push(next);
+        if (attention) h.attention!.push(rowAttention(attention, b));
+        if (next === eosId) h.done = true;
+        else h.tokens.push(next);
+      });
+      if (attention) tf.dispose(attention.flatMap((a) => [a.self, a.cross]));
+    }
+  } finally {
+    stepper.dispose();
+  }
+  return hyps.map(({ tokens, score, attention }) => ({ tokens, score, ...(attention ? { attention } : {}) }));
+}
+
+/**
+ * Beam search: `beamSize` hypotheses per sentence; at each step the best 2·beamSize
+ * continuations are ranked, those ending in EOS are finished (scored with the GNMT length
+ * penalty), the rest become the next beams. A sentence stops once `beamSize` hypotheses have
+ * finished. Returns the best hypothesis per sentence.
+ */
+export function beamSearch(model: Transformer, source: tf.Tensor, options: BeamOptions = {}): Hypothesis[] {
+  const op = 'beamSearch';
+  checkSource(op, model, source);
+  const { maxLength = (source as tf.Tensor).shape[1]! + 50, useCache = true, returnAttention = false, beamSize = 4, lengthPenalty = 0.6 } = options;
+  checkMaxLength(op, maxLength);
+  check(Number.isInteger(beamSize) && beamSize > 0, () => AttentionError.value(op, 'beamSize must be a positive integer', beamSize));
+  check(Number.isFinite(lengthPenalty) && lengthPenalty >= 0, () => AttentionError.value(op, 'lengthPenalty must be a non-negative number', lengthPenalty));
+  const { bosId, eosId } = model.config;
+  const B = (source as tf.Tensor).shape[0]!;
+  const K = beamSize;
+  const penalty = (len: number) => ((5 + len) / 6) ** lengthPenalty;
+  type Beam = { prefix: number[]; score: number; attention: TokenAttention[]; row: number };
+  // Start with one live beam per sentence; it widens to K after the first step.
+  let beams: Beam[][] = Array.from({ length: B }, (_, b) => [{ prefix: [bosId], score: 0, attention: [], row: b }]);
+  const finished: Hypothesis[][] = Array.from({ length: B }, () => []);
+  const stepper = new Stepper(model, source as tf.Tensor, useCache, returnAttention);
+  try {
+    for (let t = 0; t <= maxLength; t++) {
+      const flat = beams.flat();
+      if (flat.length === 0) break;
+      const { logp, attention } = stepper.step(flat.map((h) => h.prefix));
+      let row = 0;
+      beams = beams.map((bs, b) => {
+        const candidates: Array<{ parent: number; token: number; score: number }> = [];
+        bs.forEach((beam, j) => {
+          const lp = logp[row + j]!;
+          // the 2K best tokens of each beam cover the 2K best continuations overall
+          const best = t === maxLength ? [eosId] : topK(lp, 2 * K);
+          for (const token of best) candidates.push({ parent: row + j, token, score: beam.score + lp[token]! });
+        });
+        candidates.sort((x, y) => y.score - x.score);
+        const next: Beam[] = [];
+        for (const c of candidates.slice(0, 2 * K)) {
+          const parent = flat[c.parent]!;
+          const att = attention ? [...parent.attention, rowAttention(attention, c.parent)] : parent.attention;
+          if (c.token === eosId) {
+            if (finished[b]!.length < K) {
+              const tokens = parent.prefix.slice(1);
+              finished[b]!.push({ tokens, score: c.score / penalty(tokens.length + 1), ...(attention ? { attention: att } : {}) });
+            }
+          } else if (next.length < K) {
+            next.push({ prefix: [...parent.prefix, c.token], score: c.score, attention: att, row: c.parent });
+          }
+        }
+        row += bs.length;
+        // a sentence with K finished hypotheses stops decoding
+        return finished[b]!.length >= K ? [] : next;
+      });
+      if (attention) tf.dispose(attention.flatMap((a) => [a.self, a.cross]));
+      const parents = beams.flat().map((beam) => beam.row);
+      if (parents.length > 0) stepper.reorder(parents);
+    }
+  } finally {
+    stepper.dispose();
+  }
+  return finished.map((hyps) => hyps.reduce((best, h) => (h.score > best.score ? h : best)));
+}
+
+/** Indices of the k largest values, largest first. */
+function topK(values: number[], k: number): number[] {
+  return values
+    .map((v, i) => [v, i] as const)
+    .sort((a, b) => b[0] - a[0])
+    .slice(0, k)
+    .map(([, i]) => i);
+}

@@ -1,0 +1,67 @@
+import * as tf from '@tensorflow/tfjs';
+
+/**
+ * Token embedding table [V, d] looked up as oneHot(ids)·E, which trains on every backend
+ * (tfjs-wasm has no gradient kernel for gather), and reused transposed as the output
+ * projection when weights are tied: logits = h·Eᵀ.
+ */
+export class TokenEmbedding extends tf.layers.Layer {
+  static className = 'TokenEmbedding';
+  readonly vocabSize: number;
+  readonly dModel: number;
+  private table: tf.LayerVariable | null = null;
+
+  constructor(args: { vocabSize: number; dModel: number; name?: string }) {
+    super(args.name !== undefined ? { name: args.name } : {});
+    this.vocabSize = args.vocabSize;
+    this.dModel = args.dModel;
+  }
+
+  override build(): void {
+    if (this.table) return;
+    // N(0, d^-1/2): with the sqrt(d) input scale, embedded tokens start at unit variance.
+    const init = tf.initializers.randomNormal({ mean: 0, stddev: this.dModel ** -0.5 });
+    this.table = this.addWeight('embeddings', [this.vocabSize, this.dModel], 'float32', init);
+    this.built = true;
+  }
+
+  get embeddings(): tf.LayerVariable {
+    this.build();
+    return this.table!;
+  }
+
+  /** ids [B, T] int32 -> [B, T, d]. */
+  override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
+    const ids = (Array.isArray(inputs) ? inputs[0] : inputs) as tf.Tensor2D;
+    return tf.tidy(() => {
+      const [B, T] = ids.shape;
+      const onehot = floatOneHot(tf.reshape(ids, [B * T]), this.vocabSize); // [B*T, V]
+      return tf.reshape(tf.matMul(onehot, this.embeddings.read()), [B, T, this.dModel]); // [B, T, d]
+    });
+  }
+
+  /** h [B, T, d] -> logits [B, T, V] through the transposed table (tied output projection). */
+  logits(h: tf.Tensor): tf.Tensor {
+    return tf.tidy(() => {
+      const [B, T, d] = h.shape as [number, number, number];
+      return tf.reshape(tf.matMul(tf.reshape(h, [B * T, d]), this.embeddings.read(), false, true), [B, T, this.vocabSize]); // [B, T, V]
+    });
+  }
+
+  override computeOutputShape(inputShape: tf.Shape): tf.Shape {
+    return [...inputShape, this.dModel];
+  }
+
+  override getConfig(): tf.serialization.ConfigDict {
+    return { vocabSize: this.vocabSize, dModel: this.dModel, ...super.getConfig() };
+  }
+}
+tf.serialization.registerClass(TokenEmbedding);
+
+/**
+ * oneHot as float32. Built as int32 and cast: tfjs-wasm 4.22's OneHot kernel returns all zeros
+ * when asked for float32 directly.
+ */
+export function floatOneHot(ids: tf.Tensor, depth: number): tf.Tensor {
+  return tf.cast(tf.oneHot(tf.cast(ids, 'int32') as tf.Tensor1D, depth), 'float32');
+}

@@ -1,0 +1,44 @@
+import * as tf from '@tensorflow/tfjs';
+
+/**
+ * Layer normalization over the last axis, y = (x - mean) / sqrt(var + ε) · gamma + beta,
+ * written with broadcasting arithmetic. tfjs-layers' LayerNormalization broadcasts with tile,
+ * whose gradient is a slice and add per repetition: thousands of kernels per training step.
+ */
+export class LayerNorm extends tf.layers.Layer {
+  static className = 'AttnkitLayerNorm';
+  readonly epsilon: number;
+  private gamma: tf.LayerVariable | null = null;
+  private beta: tf.LayerVariable | null = null;
+
+  constructor(args: { epsilon?: number; name?: string } = {}) {
+    super(args.name !== undefined ? { name: args.name } : {});
+    this.epsilon = args.epsilon ?? 1e-5;
+  }
+
+  override build(inputShape: tf.Shape | tf.Shape[]): void {
+    const shape = (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as tf.Shape;
+    const d = shape[shape.length - 1] as number;
+    this.gamma = this.addWeight('gamma', [d], 'float32', tf.initializers.ones());
+    this.beta = this.addWeight('beta', [d], 'float32', tf.initializers.zeros());
+    this.built = true;
+  }
+
+  override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
+    const x = Array.isArray(inputs) ? inputs[0]! : inputs;
+    return tf.tidy(() => {
+      const { mean, variance } = tf.moments(x, -1, true); // [..., 1]
+      const normed = tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, this.epsilon)));
+      return tf.add(tf.mul(normed, this.gamma!.read()), this.beta!.read());
+    });
+  }
+
+  override computeOutputShape(inputShape: tf.Shape): tf.Shape {
+    return inputShape;
+  }
+
+  override getConfig(): tf.serialization.ConfigDict {
+    return { epsilon: this.epsilon, ...super.getConfig() };
+  }
+}
+tf.serialization.registerClass(LayerNorm);
