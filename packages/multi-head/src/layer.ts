@@ -386,6 +386,12 @@ export class MultiHeadAttention extends tf.layers.Layer {
     return tf.reshape(y, [B, Tq, ...outDims]); // [B, Tq, ...outDims]
   }
 
+  /** Disposes the weights; unlike tfjs' Layer, also for a layer built but never applied. */
+  override dispose() {
+    if (this._refCount === null && this.built) this._refCount = 1;
+    return super.dispose();
+  }
+
   /** The weights in Keras order (query, key, value, attention_output; kernel then bias), or [] before build. */
   get namedWeights(): Array<{ name: string; variable: tf.LayerVariable }> {
     if (!this.w) return [];
