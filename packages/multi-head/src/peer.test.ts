@@ -33,7 +33,7 @@ const PEER_TOL = { rtol: 1e-5, atol: 1e-5 };
 interface PeerCase {
   name: string;
   /** Arguments both layers take. */
-  args: { numHeads: number; keyDim: number; valueDim?: number; useBias?: boolean; outputShape?: number };
+  args: { numHeads: number; keyDim: number; valueDim?: number; useBias?: boolean; outputShape?: number[] };
   B: number;
   Tq: number;
   Tk: number;
@@ -53,7 +53,7 @@ const CASES: PeerCase[] = [
   { name: 'cross-attention', args: { numHeads: 3, keyDim: 5 }, B: 2, Tq: 6, Tk: 11, dq: 10, dv: 7 },
   { name: 'cross-attention, mask', args: { numHeads: 3, keyDim: 5 }, B: 2, Tq: 6, Tk: 11, dq: 10, dv: 7, mask: true },
   { name: 'cross-attention, separate key, mask', args: { numHeads: 2, keyDim: 4 }, B: 1, Tq: 5, Tk: 8, dq: 6, dv: 9, dk: 3, mask: true },
-  { name: 'valueDim, no bias, outputShape', args: { numHeads: 2, keyDim: 4, valueDim: 6, useBias: false, outputShape: 5 }, B: 2, Tq: 7, Tk: 7, dq: 8, dv: 8, self: true },
+  { name: 'valueDim, no bias, outputShape', args: { numHeads: 2, keyDim: 4, valueDim: 6, useBias: false, outputShape: [5] }, B: 2, Tq: 7, Tk: 7, dq: 8, dv: 8, self: true },
 ];
 
 /** A random [B, Tq, Tk] mask where every query row keeps at least one key (both layers agree only there). */
