@@ -137,6 +137,12 @@ export class MultiHeadAttention extends tf.layers.Layer {
   private applying = false;
   /** True while a symbolic apply() asks for attention scores as a second output. */
   private symbolicScores = false;
+  /**
+   * Options of the symbolic apply() that put this layer in a graph. tfjs' model executor
+   * (predict, fit, evaluate) calls layers without the options recorded on their graph node,
+   * so the layer remembers them and uses them whenever a call does not say otherwise.
+   */
+  private graphOptions: { useCausalMask: boolean; returnAttentionScores: boolean } | null = null;
 
   constructor(args: MultiHeadAttentionArgs) {
     const { numHeads, keyDim } = args ?? ({} as MultiHeadAttentionArgs);
@@ -264,6 +270,12 @@ export class MultiHeadAttention extends tf.layers.Layer {
           AttentionError.value(OP, `${name} cannot be used inside tf.model (only serializable options)`, typeof rest[name]),
         );
       }
+      const graph = { useCausalMask: rest.useCausalMask === true, returnAttentionScores: rest.returnAttentionScores === true };
+      const seen = this.graphOptions;
+      check(seen === null || (seen.useCausalMask === graph.useCausalMask && seen.returnAttentionScores === graph.returnAttentionScores), () =>
+        AttentionError.value(OP, 'a layer used in several graph nodes must use the same useCausalMask and returnAttentionScores in each', JSON.stringify(graph)),
+      );
+      this.graphOptions = graph;
     }
     this.applying = true;
     this.symbolicScores = symbolic && rest.returnAttentionScores === true;
@@ -294,7 +306,14 @@ export class MultiHeadAttention extends tf.layers.Layer {
 
   /** Validates one call before anything is allocated and collects what forward() needs. */
   private plan(query: tf.Tensor, value: tf.Tensor, key: tf.Tensor, options: MultiHeadAttentionCallOptions) {
-    const { attentionMask = null, useCausalMask = false, returnAttentionScores = false, training = false, cache = null } = options;
+    const graph = this.graphOptions;
+    const {
+      attentionMask = null,
+      useCausalMask = graph?.useCausalMask ?? false,
+      returnAttentionScores = graph?.returnAttentionScores ?? false,
+      training = false,
+      cache = null,
+    } = options;
     const shapes = this.shapes!;
     const all = { query: query.shape, value: value.shape, key: key.shape };
     for (const [name, x] of Object.entries({ query, value, key })) {
