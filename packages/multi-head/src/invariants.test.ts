@@ -118,7 +118,7 @@ describeEachBackend('MultiHeadAttention invariants', () => {
     });
     seedWeights(layer, 11);
     const config = layer.getConfig();
-    const copy = MultiHeadAttention.fromConfig(MultiHeadAttention, JSON.parse(JSON.stringify(config)));
+    const copy = MultiHeadAttention.fromConfig(MultiHeadAttention, JSON.parse(JSON.stringify(config))) as MultiHeadAttention;
     expect(copy).toBeInstanceOf(MultiHeadAttention);
     expect(copy.getConfig()).toEqual(config);
     expect(config).toMatchObject({ numHeads: 4, keyDim: 3, valueDim: 5, numKeyValueHeads: 2, dropout: 0.25, useBias: false });
@@ -156,7 +156,7 @@ describeEachBackend('MultiHeadAttention invariants', () => {
       key_shape: [null, 7, 6],
       value_shape: [null, 7, 6],
     };
-    const layer = MultiHeadAttention.fromConfig(MultiHeadAttention, keras);
+    const layer = MultiHeadAttention.fromConfig(MultiHeadAttention, keras) as MultiHeadAttention;
     expect(layer.name).toBe('multi_head_attention');
     expect(layer.built).toBe(true);
     expect([layer.numHeads, layer.keyDim, layer.valueDim, layer.useBias]).toEqual([2, 3, 4, true]);

@@ -164,7 +164,7 @@ export class MultiHeadAttention extends tf.layers.Layer {
     );
     const out = args.outputShape == null ? null : Array.isArray(args.outputShape) ? args.outputShape : [args.outputShape];
     check(out === null || (out.length > 0 && out.every(isPositiveInt)), () =>
-      AttentionError.value(OP, 'outputShape must be a positive integer or a non-empty list of them', JSON.stringify(args.outputShape)),
+      AttentionError.value(OP, 'outputShape must be a positive integer or a non-empty list of them', args.outputShape),
     );
     const hook = args.positionHook ?? null;
     check(hook === null || typeof hook.apply === 'function', () =>
@@ -466,7 +466,7 @@ export function argsFromConfig(config: tf.serialization.ConfigDict): MultiHeadAt
   const c = (snake ? pythonicToTs(config) : config) as Record<string, unknown>;
   const axes = c.attentionAxes;
   check(axes == null || JSON.stringify(axes) === '[1]' || axes === 1, () =>
-    AttentionError.value(OP, 'only attention over the time axis of [B, T, d] inputs is supported (attention_axes null or [1])', JSON.stringify(axes)),
+    AttentionError.value(OP, 'only attention over the time axis of [B, T, d] inputs is supported (attention_axes null or [1])', axes),
   );
   check(c.activityRegularizer == null, () =>
     AttentionError.value(OP, 'activity regularizers are not supported (tfjs layers cannot apply them)', JSON.stringify(c.activityRegularizer)),
@@ -508,7 +508,7 @@ function inputShapes(inputShape: tf.Shape | tf.Shape[]): [tf.Shape, tf.Shape, tf
 }
 
 function checkTensor(name: string, x: unknown): asserts x is tf.Tensor {
-  check(x instanceof tf.Tensor, () => AttentionError.value(OP, `${name} must be a tf.Tensor`, x === undefined ? 'undefined' : typeof x));
+  check(x instanceof tf.Tensor, () => AttentionError.value(OP, `${name} must be a tf.Tensor`, x == null ? x : typeof x));
   check(!x.isDisposed, () => AttentionError.shapes(OP, `${name} has been disposed`, { [name]: x.shape }));
 }
 
