@@ -117,6 +117,7 @@ describeEachBackend('MultiHeadAttention invariants', () => {
       valueShape: x.shape,
     });
     seedWeights(layer, 11);
+    expect(layer.losses.length).toBe(4); // the regularizer is attached to the four kernels
     const config = layer.getConfig();
     const copy = MultiHeadAttention.fromConfig(MultiHeadAttention, JSON.parse(JSON.stringify(config))) as MultiHeadAttention;
     expect(copy).toBeInstanceOf(MultiHeadAttention);
