@@ -38,14 +38,14 @@ export interface DingParseResult {
   duplicates: number;
 }
 
-const ANNOTATIONS = [/\s*\{[^}]*\}/g, /\s*\[[^\]]*\]/g, /\s*<[^>]*>/g, /(^|\s)\/[^\s/][^/]*[^\s/]\/(?=[\s.,;!?]|$)/g];
+const ANNOTATIONS = [/\s*\{[^}]*\}/g, /\s*\[[^\]]*\]/g, /\s*<[^>]*>/g, /(?:^|\s+)\/[^\s/][^/]*[^\s/]\/(?=[\s.,;!?]|$)/g];
 const SENTENCE_END = /[.?!…]["“”’»«]?$/u;
 const SENTENCE_START = /^[\p{Lu}\p{Nd}"„“‚‘»«]/u;
 
 /** A sub-entry with its annotations removed and only its first alternative, normalised. */
 export function cleanSubEntry(text: string): string {
   let out = text;
-  for (const pattern of ANNOTATIONS) out = out.replace(pattern, (_m, lead?: string) => (typeof lead === 'string' ? lead : ''));
+  for (const pattern of ANNOTATIONS) out = out.replace(pattern, '');
   const [first = ''] = out.split(/\s*;\s+/);
   return normalizeText(first);
 }
