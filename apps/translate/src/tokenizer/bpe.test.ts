@@ -21,7 +21,12 @@ const corpus = [
  */
 function naiveMerges(texts: string[], merges: number): [string, string][] {
   const counts = new Map<string, number>();
-  for (const t of texts) t.split(' ').forEach((w, i) => counts.set((i > 0 ? SPACE_MARK : '') + w, (counts.get((i > 0 ? SPACE_MARK : '') + w) ?? 0) + 1));
+  for (const t of texts) {
+    t.split(' ').forEach((w, i) => {
+      const word = (i > 0 ? SPACE_MARK : '') + w;
+      counts.set(word, (counts.get(word) ?? 0) + 1);
+    });
+  }
   let words = [...counts].map(([w, c]) => ({ syms: Array.from(w), c }));
   const out: [string, string][] = [];
   while (out.length < merges) {

@@ -206,13 +206,13 @@ export class BPETokenizer {
         else pairCounts.delete(key);
         touched.add(key);
         if (sign > 0) {
-          let set = pairWords.get(key);
-          if (!set) pairWords.set(key, (set = new Set()));
-          set.add(w);
+          const set = pairWords.get(key);
+          if (set) set.add(w);
+          else pairWords.set(key, new Set([w]));
         }
       }
     };
-    words.forEach((_, w) => addWord(w, 1));
+    for (let w = 0; w < words.length; w++) addWord(w, 1);
     touched.clear();
     const heap = new PairHeap((x, y) =>
       x.count !== y.count ? x.count > y.count : x.a !== y.a ? compareCodePoints(symbols[x.a]!, symbols[y.a]!) < 0 : compareCodePoints(symbols[x.b]!, symbols[y.b]!) < 0,
@@ -402,6 +402,8 @@ export function padBatch(sequences: readonly (readonly number[])[], options: { l
   const { length = longest } = options;
   if (length < longest) throw AttentionError.value('padBatch', `length must be at least the longest sequence (${longest})`, length);
   const ids = new Int32Array(sequences.length * length).fill(PAD_ID);
-  sequences.forEach((s, i) => ids.set(s, i * length));
+  sequences.forEach((s, i) => {
+    ids.set(s, i * length);
+  });
   return { ids, shape: [sequences.length, length], lengths: sequences.map((s) => s.length) };
 }
