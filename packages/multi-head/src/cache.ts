@@ -116,7 +116,7 @@ export class KVCache {
     check(B !== null, () => AttentionError.value('KVCache.reorder', 'the cache is empty', 0));
     check(
       batchIndices.length > 0 && batchIndices.every((i) => Number.isInteger(i) && i >= 0 && i < B),
-      () => AttentionError.value('KVCache.reorder', `batchIndices must be integers in [0, ${B})`, `[${batchIndices.join(',')}]`),
+      () => AttentionError.value('KVCache.reorder', `batchIndices must be integers in [0, ${B})`, Array.from(batchIndices)),
     );
     const [k, v] = [this.k!, this.v!];
     const next = tf.tidy(() => {

@@ -75,7 +75,9 @@ export const resolveRegularizer = (op: string, id: Identifier<Regularizer> | nul
 export const resolveConstraint = (op: string, id: Identifier<Constraint> | null | undefined) =>
   resolve<Constraint>(op, 'constraint', id);
 
-/** `{className, config}` of a serializable object, or null. */
+/** `{className, config}` of a serializable object, or null; unset fields become null, as a saved model stores them. */
 export function serialize(x: tf.serialization.Serializable | null): tf.serialization.ConfigDict | null {
-  return x ? { className: x.getClassName(), config: x.getConfig() } : null;
+  if (!x) return null;
+  const config = Object.fromEntries(Object.entries(x.getConfig()).map(([k, v]) => [k, v === undefined ? null : v]));
+  return { className: x.getClassName(), config };
 }

@@ -137,6 +137,12 @@ export class MultiHeadAttention extends tf.layers.Layer {
   private applying = false;
   /** True while a symbolic apply() asks for attention scores as a second output. */
   private symbolicScores = false;
+  /**
+   * Options of the symbolic apply() that put this layer in a graph. tfjs' model executor
+   * (predict, fit, evaluate) calls layers without the options recorded on their graph node,
+   * so the layer remembers them and uses them whenever a call does not say otherwise.
+   */
+  private graphOptions: { useCausalMask: boolean; returnAttentionScores: boolean } | null = null;
 
   constructor(args: MultiHeadAttentionArgs) {
     const { numHeads, keyDim } = args ?? ({} as MultiHeadAttentionArgs);
@@ -158,7 +164,7 @@ export class MultiHeadAttention extends tf.layers.Layer {
     );
     const out = args.outputShape == null ? null : Array.isArray(args.outputShape) ? args.outputShape : [args.outputShape];
     check(out === null || (out.length > 0 && out.every(isPositiveInt)), () =>
-      AttentionError.value(OP, 'outputShape must be a positive integer or a non-empty list of them', JSON.stringify(args.outputShape)),
+      AttentionError.value(OP, 'outputShape must be a positive integer or a non-empty list of them', args.outputShape),
     );
     const hook = args.positionHook ?? null;
     check(hook === null || typeof hook.apply === 'function', () =>
@@ -264,6 +270,12 @@ export class MultiHeadAttention extends tf.layers.Layer {
           AttentionError.value(OP, `${name} cannot be used inside tf.model (only serializable options)`, typeof rest[name]),
         );
       }
+      const graph = { useCausalMask: rest.useCausalMask === true, returnAttentionScores: rest.returnAttentionScores === true };
+      const seen = this.graphOptions;
+      check(seen === null || (seen.useCausalMask === graph.useCausalMask && seen.returnAttentionScores === graph.returnAttentionScores), () =>
+        AttentionError.value(OP, 'a layer used in several graph nodes must use the same useCausalMask and returnAttentionScores in each', JSON.stringify(graph)),
+      );
+      this.graphOptions = graph;
     }
     this.applying = true;
     this.symbolicScores = symbolic && rest.returnAttentionScores === true;
@@ -294,7 +306,14 @@ export class MultiHeadAttention extends tf.layers.Layer {
 
   /** Validates one call before anything is allocated and collects what forward() needs. */
   private plan(query: tf.Tensor, value: tf.Tensor, key: tf.Tensor, options: MultiHeadAttentionCallOptions) {
-    const { attentionMask = null, useCausalMask = false, returnAttentionScores = false, training = false, cache = null } = options;
+    const graph = this.graphOptions;
+    const {
+      attentionMask = null,
+      useCausalMask = graph?.useCausalMask ?? false,
+      returnAttentionScores = graph?.returnAttentionScores ?? false,
+      training = false,
+      cache = null,
+    } = options;
     const shapes = this.shapes!;
     const all = { query: query.shape, value: value.shape, key: key.shape };
     for (const [name, x] of Object.entries({ query, value, key })) {
@@ -408,7 +427,9 @@ export class MultiHeadAttention extends tf.layers.Layer {
   }
 
   private builtWeights(op: string): Weights {
-    check(this.w !== null, () => AttentionError.value(`${OP}.${op}`, 'the layer must be built first (call it once or pass queryShape/valueShape)', 'unbuilt'));
+    check(this.w !== null, () =>
+      AttentionError.value(`${OP}.${op}`, 'the layer must be built first (call it once or pass queryShape/valueShape)', 'unbuilt'),
+    );
     return this.w;
   }
 
@@ -483,7 +504,7 @@ export function argsFromConfig(config: tf.serialization.ConfigDict): MultiHeadAt
   const c = (snake ? pythonicToTs(config) : config) as Record<string, unknown>;
   const axes = c.attentionAxes;
   check(axes == null || JSON.stringify(axes) === '[1]' || axes === 1, () =>
-    AttentionError.value(OP, 'only attention over the time axis of [B, T, d] inputs is supported (attention_axes null or [1])', JSON.stringify(axes)),
+    AttentionError.value(OP, 'only attention over the time axis of [B, T, d] inputs is supported (attention_axes null or [1])', axes),
   );
   check(c.activityRegularizer == null, () =>
     AttentionError.value(OP, 'activity regularizers are not supported (tfjs layers cannot apply them)', JSON.stringify(c.activityRegularizer)),
@@ -525,7 +546,7 @@ function inputShapes(inputShape: tf.Shape | tf.Shape[]): [tf.Shape, tf.Shape, tf
 }
 
 function checkTensor(name: string, x: unknown): asserts x is tf.Tensor {
-  check(x instanceof tf.Tensor, () => AttentionError.value(OP, `${name} must be a tf.Tensor`, x === undefined ? 'undefined' : typeof x));
+  check(x instanceof tf.Tensor, () => AttentionError.value(OP, `${name} must be a tf.Tensor`, x == null ? x : typeof x));
   check(!x.isDisposed, () => AttentionError.shapes(OP, `${name} has been disposed`, { [name]: x.shape }));
 }
 
