@@ -89,7 +89,7 @@ describeEachBackend('CrossAttention', () => {
     const step = tf.slice(query, [0, 0, 0], [B, 1, d]);
     await expectNoLeak(() => {
       const cache = layer.projectMemory(memory, memoryMask);
-      for (let i = 0; i < 100; i++) tf.dispose(layer.apply(step, { memoryCache: cache, returnAttentionScores: i % 2 === 0 }));
+      for (let i = 0; i < 100; i++) tf.dispose(layer.apply(step, { memoryCache: cache, returnAttentionScores: i % 2 === 0 }) as tf.Tensor | tf.Tensor[]);
       cache.reorder([0, 0, 1, 1]);
       cache.dispose();
     });

@@ -30,12 +30,10 @@ export interface CrossAttentionCallOptions {
 export class CrossAttention extends tf.layers.Layer {
   static className = 'CrossAttention';
   readonly attention: MultiHeadAttention;
-  private readonly args: CrossAttentionArgs;
 
   constructor(args: CrossAttentionArgs) {
     super({ ...(args?.name !== undefined ? { name: args.name } : {}), ...(args?.trainable !== undefined ? { trainable: args.trainable } : {}) });
     const { name: _name, trainable: _trainable, ...rest } = args ?? ({} as CrossAttentionArgs);
-    this.args = rest;
     this.attention = new MultiHeadAttention(rest);
   }
 

@@ -149,8 +149,8 @@ export function greedyDecode(model: Transformer, source: tf.Tensor, options: Dec
 
 /**
  * Beam search: `beamSize` hypotheses per sentence; at each step the best 2·beamSize
- * continuations are ranked, those ending in EOS are finished (scored with the GNMT length
- * penalty), the rest become the next beams. A sentence stops once `beamSize` hypotheses have
+ * continuations are ranked, those ending in EOS within the top beamSize are finished (scored
+ * with the GNMT length penalty), the best beamSize others become the next beams. A sentence stops once `beamSize` hypotheses have
  * finished. Returns the best hypothesis per sentence.
  */
 export function beamSearch(model: Transformer, source: tf.Tensor, options: BeamOptions = {}): Hypothesis[] {
@@ -185,11 +185,12 @@ export function beamSearch(model: Transformer, source: tf.Tensor, options: BeamO
         });
         candidates.sort((x, y) => y.score - x.score);
         const next: Beam[] = [];
-        for (const c of candidates.slice(0, 2 * K)) {
+        for (const [rank, c] of candidates.slice(0, 2 * K).entries()) {
           const parent = flat[c.parent]!;
           const att = attention ? [...parent.attention, rowAttention(attention, c.parent)] : parent.attention;
           if (c.token === eosId) {
-            if (finished[b]!.length < K) {
+            // an EOS finishes a hypothesis only from the top K ranks (so beam size 1 is greedy)
+            if (rank < K && finished[b]!.length < K) {
               const tokens = parent.prefix.slice(1);
               finished[b]!.push({ tokens, score: c.score / penalty(tokens.length + 1), ...(attention ? { attention: att } : {}) });
             }
