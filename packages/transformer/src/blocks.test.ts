@@ -95,6 +95,19 @@ describe('Transformer configuration and errors', () => {
     m.dispose();
   });
 
+  it('the same seed gives the same initial weights; another seed does not', () => {
+    const config = { sourceVocabSize: 9, targetVocabSize: 9, dModel: 8, numHeads: 2, ffDim: 8, numEncoderLayers: 1, numDecoderLayers: 1, positional: 'learned' as const, tieOutput: false };
+    const [a, b, c] = [7, 7, 8].map((seed) => new Transformer({ ...config, seed }));
+    const values = (m: Transformer) => m.namedWeights().map((w) => Array.from(w.variable.read().dataSync()));
+    expect(values(b!)).toEqual(values(a!));
+    const [va, vc] = [values(a!), values(c!)];
+    // every randomly initialised weight differs (biases, gammas and betas start as constants)
+    const random = a!.namedWeights().flatMap((w, i) => (/kernel|embeddings/.test(w.name) ? [i] : []));
+    expect(random.length).toBe(21); // 6 encoder + 10 decoder kernels, 4 embedding tables, the output kernel
+    for (const i of random) expect(vc[i]).not.toEqual(va[i]);
+    for (const m of [a!, b!, c!]) m.dispose();
+  });
+
   it('refuses bad configurations and inputs, naming what it got', () => {
     const cases: Array<[() => unknown, string]> = [
       [() => new Transformer({ sourceVocabSize: 0, targetVocabSize: 5 }), 'Transformer: sourceVocabSize must be a positive integer, but got 0'],

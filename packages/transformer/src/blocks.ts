@@ -26,10 +26,12 @@ export interface TransformerBlockArgs {
   layerNormEpsilon?: number;
   /** @attnkit/core implementation used by the attention layers. Default 'auto'. */
   implementation?: Implementation;
+  /** Seed of the weight initializers (sublayer i uses seed + i), for reproducible training. Default: random. */
+  seed?: number | null;
   name?: string;
 }
 
-type Resolved = Required<Omit<TransformerBlockArgs, 'name'>>;
+type Resolved = Required<Omit<TransformerBlockArgs, 'name' | 'seed'>> & { seed: number | null };
 
 function resolve(op: string, args: TransformerBlockArgs): Resolved {
   const { dModel, numHeads } = args ?? ({} as TransformerBlockArgs);
@@ -46,6 +48,7 @@ function resolve(op: string, args: TransformerBlockArgs): Resolved {
     normFirst: args.normFirst ?? false,
     layerNormEpsilon: args.layerNormEpsilon ?? 1e-5,
     implementation: args.implementation ?? 'auto',
+    seed: args.seed ?? null,
   };
   check(Number.isInteger(r.ffDim) && r.ffDim > 0, () => AttentionError.value(op, 'ffDim must be a positive integer', r.ffDim));
   check(r.dropout >= 0 && r.dropout < 1, () => AttentionError.value(op, 'dropout must be a number in [0, 1)', r.dropout));
@@ -71,8 +74,8 @@ abstract class Block extends tf.layers.Layer {
     const config = resolve(op, args);
     super(args.name !== undefined ? { name: args.name } : {});
     this.config = config;
-    this.ffIn = tf.layers.dense({ units: config.ffDim, activation: config.activation });
-    this.ffOut = tf.layers.dense({ units: config.dModel });
+    this.ffIn = tf.layers.dense({ units: config.ffDim, activation: config.activation, kernelInitializer: this.initializer(0) });
+    this.ffOut = tf.layers.dense({ units: config.dModel, kernelInitializer: this.initializer(1) });
     this.ffNorm = this.norm();
   }
 
@@ -80,9 +83,16 @@ abstract class Block extends tf.layers.Layer {
     return new LayerNorm({ epsilon: this.config.layerNormEpsilon });
   }
 
-  protected attention(): MultiHeadAttention {
+  /** Glorot-uniform, seeded with seed + `offset` when the layer has a seed. */
+  protected initializer(offset: number) {
+    const { seed } = this.config;
+    return tf.initializers.glorotUniform(seed === null ? {} : { seed: seed + offset });
+  }
+
+  /** Arguments of this block's attention layers; `offset` picks their initializer seed. */
+  protected attentionArgs(offset: number) {
     const { numHeads, dModel, dropout, implementation } = this.config;
-    return new MultiHeadAttention({ numHeads, keyDim: dModel / numHeads, dropout, implementation });
+    return { numHeads, keyDim: dModel / numHeads, dropout, implementation, kernelInitializer: this.initializer(offset) };
   }
 
   /** One residual branch: pre-norm x + drop(f(norm(x))), or post-norm norm(x + drop(f(x))). */
@@ -155,7 +165,7 @@ export class TransformerEncoderLayer extends Block {
 
   constructor(args: TransformerBlockArgs) {
     super('TransformerEncoderLayer', args);
-    this.selfAttention = this.attention();
+    this.selfAttention = new MultiHeadAttention(this.attentionArgs(2));
     this.attentionNorm = this.norm();
   }
 
@@ -219,9 +229,8 @@ export class TransformerDecoderLayer extends Block {
 
   constructor(args: TransformerBlockArgs) {
     super('TransformerDecoderLayer', args);
-    this.selfAttention = this.attention();
-    const { numHeads, dModel, dropout, implementation } = this.config;
-    this.crossAttention = new CrossAttention({ numHeads, keyDim: dModel / numHeads, dropout, implementation });
+    this.selfAttention = new MultiHeadAttention(this.attentionArgs(2));
+    this.crossAttention = new CrossAttention(this.attentionArgs(3));
     this.selfNorm = this.norm();
     this.crossNorm = this.norm();
   }

@@ -24,6 +24,7 @@ describe('copy task', () => {
       dropout: 0,
       normFirst: true,
       shareEmbeddings: true,
+      seed: 7,
     }).build();
     const optimizer = tf.train.adam(0.005, 0.9, 0.98, 1e-9);
     const echoes = (xs: number[][]) => {

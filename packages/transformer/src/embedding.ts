@@ -11,16 +11,19 @@ export class TokenEmbedding extends tf.layers.Layer {
   readonly dModel: number;
   private table: tf.LayerVariable | null = null;
 
-  constructor(args: { vocabSize: number; dModel: number; name?: string }) {
+  readonly seed: number | null;
+
+  constructor(args: { vocabSize: number; dModel: number; seed?: number | null; name?: string }) {
     super(args.name !== undefined ? { name: args.name } : {});
     this.vocabSize = args.vocabSize;
     this.dModel = args.dModel;
+    this.seed = args.seed ?? null;
   }
 
   override build(): void {
     if (this.table) return;
     // N(0, d^-1/2): with the sqrt(d) input scale, embedded tokens start at unit variance.
-    const init = tf.initializers.randomNormal({ mean: 0, stddev: this.dModel ** -0.5 });
+    const init = tf.initializers.randomNormal({ mean: 0, stddev: this.dModel ** -0.5, ...(this.seed === null ? {} : { seed: this.seed }) });
     this.table = this.addWeight('embeddings', [this.vocabSize, this.dModel], 'float32', init);
     this.built = true;
   }
@@ -53,7 +56,7 @@ export class TokenEmbedding extends tf.layers.Layer {
   }
 
   override getConfig(): tf.serialization.ConfigDict {
-    return { vocabSize: this.vocabSize, dModel: this.dModel, ...super.getConfig() };
+    return { vocabSize: this.vocabSize, dModel: this.dModel, seed: this.seed, ...super.getConfig() };
   }
 }
 tf.serialization.registerClass(TokenEmbedding);

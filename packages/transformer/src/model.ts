@@ -45,9 +45,11 @@ export interface TransformerConfig {
   eosId?: number;
   /** @attnkit/core implementation for every attention layer. Default 'auto'. */
   implementation?: Implementation;
+  /** Seed of every weight initializer: the same seed gives the same initial model. Default: random. */
+  seed?: number | null;
 }
 
-export type ResolvedConfig = Required<TransformerConfig>;
+export type ResolvedConfig = Required<Omit<TransformerConfig, 'seed'>> & { seed: number | null };
 
 /** The paper's base model (Vaswani et al. 2017): d 512, 8 heads, ff 2048, 6 + 6 layers, dropout 0.1. */
 export const BASE_CONFIG = {
@@ -77,6 +79,7 @@ function resolveConfig(c: TransformerConfig): ResolvedConfig {
     bosId: 1,
     eosId: 2,
     implementation: 'auto',
+    seed: null,
     ...Object.fromEntries(Object.entries(c ?? {}).filter(([, v]) => v !== undefined)),
   } as ResolvedConfig;
   for (const k of ['sourceVocabSize', 'targetVocabSize', 'maxLength', 'numEncoderLayers', 'numDecoderLayers'] as const) {
@@ -138,14 +141,23 @@ export class Transformer {
       normFirst: c.normFirst,
       implementation: c.implementation,
     };
-    this.encoderLayers = Array.from({ length: c.numEncoderLayers }, () => new TransformerEncoderLayer(block));
-    this.decoderLayers = Array.from({ length: c.numDecoderLayers }, () => new TransformerDecoderLayer(block));
-    this.sourceEmbedding = new TokenEmbedding({ vocabSize: c.sourceVocabSize, dModel: c.dModel });
-    this.targetEmbedding = c.shareEmbeddings ? this.sourceEmbedding : new TokenEmbedding({ vocabSize: c.targetVocabSize, dModel: c.dModel });
-    this.output = c.tieOutput ? null : tf.layers.dense({ units: c.targetVocabSize });
-    const learned = () => new PositionEmbedding({ maxLength: c.maxLength });
-    this.sourcePosition = c.positional === 'learned' ? learned() : null;
-    this.targetPosition = c.positional === 'learned' ? learned() : null;
+    // Each sublayer seeds its initializers from its own range of 10 seeds.
+    const seed = (i: number) => (c.seed === null ? null : c.seed + 10 * i);
+    const layers = c.numEncoderLayers + c.numDecoderLayers;
+    this.encoderLayers = Array.from({ length: c.numEncoderLayers }, (_, i) => new TransformerEncoderLayer({ ...block, seed: seed(i) }));
+    this.decoderLayers = Array.from(
+      { length: c.numDecoderLayers },
+      (_, i) => new TransformerDecoderLayer({ ...block, seed: seed(c.numEncoderLayers + i) }),
+    );
+    this.sourceEmbedding = new TokenEmbedding({ vocabSize: c.sourceVocabSize, dModel: c.dModel, seed: seed(layers) });
+    this.targetEmbedding = c.shareEmbeddings
+      ? this.sourceEmbedding
+      : new TokenEmbedding({ vocabSize: c.targetVocabSize, dModel: c.dModel, seed: seed(layers + 1) });
+    const init = (i: number) => tf.initializers.glorotUniform(c.seed === null ? {} : { seed: seed(layers + i)! });
+    this.output = c.tieOutput ? null : tf.layers.dense({ units: c.targetVocabSize, kernelInitializer: init(2) });
+    const learned = (i: number) => new PositionEmbedding({ maxLength: c.maxLength, initializer: init(i) });
+    this.sourcePosition = c.positional === 'learned' ? learned(3) : null;
+    this.targetPosition = c.positional === 'learned' ? learned(4) : null;
     const norm = () => new LayerNorm({ epsilon: 1e-5 });
     this.encoderNorm = c.normFirst ? norm() : null;
     this.decoderNorm = c.normFirst ? norm() : null;
