@@ -1,24 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { matMul2d } from './matmul.js';
 import type { Products } from './products.js';
 import type { AttentionDims } from './validate.js';
-
-/**
- * a [M, K] · b [K, N] as a plain rank-2 matMul with no transpose flags, and a gradient that
- * keeps it so: da = dy · bᵀ and db = aᵀ · dy with the transposes done explicitly. On the wasm
- * backend this form runs through XNNPACK and is about 10x faster than a batched or
- * transposed matMul (see the package README for the measurement).
- */
-const matMul2d = tf.customGrad((a, b, save) => {
-  const [x, y] = [a as tf.Tensor2D, b as tf.Tensor2D];
-  (save as tf.GradSaveFunc)([x, y]);
-  return {
-    value: tf.matMul(x, y),
-    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-      const [sx, sy] = saved as [tf.Tensor2D, tf.Tensor2D];
-      return [tf.matMul(dy as tf.Tensor2D, tf.transpose(sy)), tf.matMul(tf.transpose(sx), dy as tf.Tensor2D)];
-    },
-  };
-}) as (a: tf.Tensor2D, b: tf.Tensor2D) => tf.Tensor2D;
 
 /** Multiplies matching slices of a [N, M, K] and b [N, K, P] one rank-2 matMul at a time: [N, M, P]. */
 function slicedMatMul(a: tf.Tensor3D, b: tf.Tensor3D): tf.Tensor3D {

@@ -1,4 +1,4 @@
-import { type Implementation, IMPLEMENTATIONS, attentionWithWeights, scaledDotProductAttention } from '@attnkit/core';
+import { type Implementation, IMPLEMENTATIONS, attentionWithWeights, matMul2d, scaledDotProductAttention } from '@attnkit/core';
 import { AttentionError, broadcastShapes, check, formatShape } from '@attnkit/masking';
 import * as tf from '@tensorflow/tfjs';
 import { type CachedKV, KVCache } from './cache.js';
@@ -438,7 +438,7 @@ export class MultiHeadAttention extends tf.layers.Layer {
     const outDims = w.outputKernel.shape.slice(2) as number[];
     const dOut = outDims.reduce((a, b) => a * b, 1);
     const merged = tf.reshape(tf.transpose(attended, [0, 2, 1, 3]), [B * Tq, N * Hv]); // [B*Tq, N*Hv]
-    let y = tf.matMul(merged, tf.reshape(w.outputKernel.read(), [N * Hv, dOut])); // [B*Tq, dOut]
+    let y = matMul2d(merged as tf.Tensor2D, tf.reshape(w.outputKernel.read(), [N * Hv, dOut])); // [B*Tq, dOut]
     if (w.outputBias) y = tf.add(y, tf.reshape(w.outputBias.read(), [dOut])); // [B*Tq, dOut]
     return tf.reshape(y, [B, Tq, ...outDims]); // [B, Tq, ...outDims]
   }
@@ -557,7 +557,7 @@ function without(kwargs: Kwargs, ...names: string[]): Kwargs {
 /** x [B, T, d] · kernel [d, heads, size] + bias [heads, size] -> [B, heads, T, size]. */
 function project(x: tf.Tensor, kernel: tf.LayerVariable, bias: tf.LayerVariable | null, heads: number, size: number): tf.Tensor {
   const [B, T, d] = x.shape as [number, number, number];
-  let y = tf.matMul(tf.reshape(x, [B * T, d]), tf.reshape(kernel.read(), [d, heads * size])); // [B*T, heads*size]
+  let y = matMul2d(tf.reshape(x, [B * T, d]), tf.reshape(kernel.read(), [d, heads * size])); // [B*T, heads*size]
   if (bias) y = tf.add(y, tf.reshape(bias.read(), [heads * size])); // [B*T, heads*size]
   return tf.transpose(tf.reshape(y, [B, T, heads, size]), [0, 2, 1, 3]); // [B, heads, T, size]
 }

@@ -3,6 +3,7 @@ import { AttentionError, check } from '@attnkit/masking';
 import { type KVCache, MultiHeadAttention } from '@attnkit/multi-head';
 import type { Implementation } from '@attnkit/core';
 import * as tf from '@tensorflow/tfjs';
+import { Linear } from './linear.js';
 import { LayerNorm } from './norm.js';
 
 type Kwargs = Record<string, unknown>;
@@ -74,8 +75,8 @@ abstract class Block extends tf.layers.Layer {
     const config = resolve(op, args);
     super(args.name !== undefined ? { name: args.name } : {});
     this.config = config;
-    this.ffIn = tf.layers.dense({ units: config.ffDim, activation: config.activation, kernelInitializer: this.initializer(0) });
-    this.ffOut = tf.layers.dense({ units: config.dModel, kernelInitializer: this.initializer(1) });
+    this.ffIn = new Linear({ units: config.ffDim, activation: config.activation, kernelInitializer: this.initializer(0) });
+    this.ffOut = new Linear({ units: config.dModel, kernelInitializer: this.initializer(1) });
     this.ffNorm = this.norm();
   }
 

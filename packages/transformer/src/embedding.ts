@@ -1,3 +1,4 @@
+import { matMul2d } from '@attnkit/core';
 import * as tf from '@tensorflow/tfjs';
 
 /**
@@ -39,7 +40,7 @@ export class TokenEmbedding extends tf.layers.Layer {
     return tf.tidy(() => {
       const [B, T] = ids.shape;
       const onehot = floatOneHot(tf.reshape(ids, [B * T]), this.vocabSize); // [B*T, V]
-      return tf.reshape(tf.matMul(onehot, this.embeddings.read()), [B, T, this.dModel]); // [B, T, d]
+      return tf.reshape(matMul2d(onehot as tf.Tensor2D, this.embeddings.read() as tf.Tensor2D), [B, T, this.dModel]); // [B, T, d]
     });
   }
 
@@ -47,7 +48,8 @@ export class TokenEmbedding extends tf.layers.Layer {
   logits(h: tf.Tensor): tf.Tensor {
     return tf.tidy(() => {
       const [B, T, d] = h.shape as [number, number, number];
-      return tf.reshape(tf.matMul(tf.reshape(h, [B * T, d]), this.embeddings.read(), false, true), [B, T, this.vocabSize]); // [B, T, V]
+      const table = tf.transpose(this.embeddings.read() as tf.Tensor2D); // [d, V]
+      return tf.reshape(matMul2d(tf.reshape(h, [B * T, d]), table), [B, T, this.vocabSize]); // [B, T, V]
     });
   }
 

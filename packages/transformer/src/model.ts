@@ -6,6 +6,7 @@ import { PositionEmbedding, sinusoidalEncoding } from '@attnkit/positional';
 import * as tf from '@tensorflow/tfjs';
 import { type NamedWeight, TransformerDecoderLayer, TransformerEncoderLayer } from './blocks.js';
 import { TokenEmbedding, floatOneHot } from './embedding.js';
+import { Linear } from './linear.js';
 import { LayerNorm } from './norm.js';
 
 const OP = 'Transformer';
@@ -154,7 +155,7 @@ export class Transformer {
       ? this.sourceEmbedding
       : new TokenEmbedding({ vocabSize: c.targetVocabSize, dModel: c.dModel, seed: seed(layers + 1) });
     const init = (i: number) => tf.initializers.glorotUniform(c.seed === null ? {} : { seed: seed(layers + i)! });
-    this.output = c.tieOutput ? null : tf.layers.dense({ units: c.targetVocabSize, kernelInitializer: init(2) });
+    this.output = c.tieOutput ? null : new Linear({ units: c.targetVocabSize, kernelInitializer: init(2) });
     const learned = (i: number) => new PositionEmbedding({ maxLength: c.maxLength, initializer: init(i) });
     this.sourcePosition = c.positional === 'learned' ? learned(3) : null;
     this.targetPosition = c.positional === 'learned' ? learned(4) : null;

@@ -1,0 +1,51 @@
+/**
+ * `pnpm --filter @attnkit/translate train --task numbers|ding --size tiny|small [--steps N]
+ * [--minutes M] [--out PATH] [--resume] [--batch 64] [--warmup 400] [--lr-scale 1]
+ * [--dropout 0.1] [--vocab N] [--eval-every 500] [--seed 1]`
+ *
+ * Ctrl-C stops after the current step and saves a checkpoint; `--resume` continues from it.
+ */
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as tf from '@tensorflow/tfjs';
+import '@tensorflow/tfjs-backend-wasm';
+import type { DataSourceName } from '../data/sources.js';
+import { DATA_DIR } from '../tasks.js';
+import { train } from '../train.js';
+import type { ModelSize } from '../translator.js';
+import { numberArg, parseArgs } from './args.js';
+
+const args = parseArgs(process.argv.slice(2));
+const task = (args.task ?? 'numbers') as DataSourceName;
+const size = (args.size ?? 'tiny') as ModelSize;
+// A numbers model may ship with the app; a Ding model (GPL data) stays in the ignored data folder.
+const shipped = fileURLToPath(new URL('../../checkpoints/', import.meta.url));
+const out = typeof args.out === 'string' ? args.out : task === 'numbers' ? join(shipped, 'numbers.ckpt') : join(DATA_DIR, 'checkpoints', `${task}.ckpt`);
+
+await tf.setBackend(typeof args.backend === 'string' ? args.backend : 'wasm');
+let stop = false;
+process.on('SIGINT', () => {
+  if (stop) process.exit(130);
+  stop = true;
+  process.stderr.write('\nstopping after this step and saving (Ctrl-C again to abandon)\n');
+});
+const { mkdirSync } = await import('node:fs');
+mkdirSync(join(out, '..'), { recursive: true });
+const result = await train({
+  task,
+  size,
+  out,
+  steps: numberArg(args, 'steps'),
+  minutes: numberArg(args, 'minutes'),
+  batchSize: numberArg(args, 'batch'),
+  warmup: numberArg(args, 'warmup'),
+  lrScale: numberArg(args, 'lr-scale'),
+  dropout: numberArg(args, 'dropout'),
+  vocabSize: numberArg(args, 'vocab'),
+  evalEvery: numberArg(args, 'eval-every'),
+  seed: numberArg(args, 'seed'),
+  resume: args.resume === true,
+  shouldStop: () => stop,
+});
+console.log(`trained ${task}/${size} to step ${result.step} in ${Math.round(result.seconds)} s; loss ${result.loss.toFixed(3)}; dev ${JSON.stringify(result.dev)}; checkpoint ${out}`);
+if (stop) process.exit(130);

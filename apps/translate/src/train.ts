@@ -1,0 +1,219 @@
+/**
+ * Training: Adam (β = 0.9, 0.98, ε = 1e-9) with the paper's warm-up then inverse-square-root
+ * learning rate, label smoothing 0.1, length-bucketed batches, periodic dev scores, atomic
+ * checkpoints with the optimizer state, and resumption from them.
+ */
+import { existsSync } from 'node:fs';
+import * as tf from '@tensorflow/tfjs';
+import type { CheckpointMetadata, Json } from './checkpoint.js';
+import type { DataSourceName } from './data/sources.js';
+import { evaluate } from './evaluate.js';
+import { loadTask } from './tasks.js';
+import { BPETokenizer, padBatch } from './tokenizer/bpe.js';
+import { type ModelSize, Translator } from './translator.js';
+import { seededShuffle } from './util.js';
+
+export interface TrainOptions {
+  task: DataSourceName;
+  size: ModelSize;
+  /** Checkpoint path (written atomically every `saveEvery` steps and at the end). */
+  out: string;
+  /** Stop at this many steps in total (counting resumed ones). Default: no limit. */
+  steps?: number;
+  /** Stop after this many minutes of this run. Default: no limit. */
+  minutes?: number;
+  /** Sentence pairs per batch. Default 64. */
+  batchSize?: number;
+  /** Warm-up steps of the learning-rate schedule. Default 400. */
+  warmup?: number;
+  /** Multiplier of the schedule's rate d^-0.5 · min(step^-0.5, step · warmup^-1.5). Default 1. */
+  lrScale?: number;
+  labelSmoothing?: number;
+  dropout?: number;
+  /** BPE vocabulary size (a new run only). Default 160 for numbers, 4000 for ding. */
+  vocabSize?: number;
+  /** Dev scores every this many steps. Default 500. */
+  evalEvery?: number;
+  /** Dev sentences scored each time. Default 200. */
+  devLimit?: number;
+  saveEvery?: number;
+  seed?: number;
+  /** Continue from `out` (model, optimizer and step). Default false. */
+  resume?: boolean;
+  /** Progress sink; default writes a bar to stderr. */
+  log?: (line: string, final?: boolean) => void;
+  /** Checked after every step; true stops training (and saves). */
+  shouldStop?: () => boolean;
+}
+
+export interface TrainResult {
+  step: number;
+  seconds: number;
+  loss: number;
+  dev: Record<string, number> | null;
+}
+
+/** Adam whose learning rate can follow a schedule. */
+class ScheduledAdam extends tf.AdamOptimizer {
+  set rate(lr: number) {
+    this.learningRate = lr;
+  }
+}
+
+/** The paper's schedule: d^-0.5 · min(step^-0.5, step · warmup^-1.5), times `scale`. */
+export function learningRate(step: number, dModel: number, warmup: number, scale = 1): number {
+  return scale * dModel ** -0.5 * Math.min(step ** -0.5, step * warmup ** -1.5);
+}
+
+interface Example {
+  src: number[];
+  tin: number[];
+  tout: number[];
+}
+
+/** Batches of similar length: examples sorted by length, cut into batches, batch order shuffled per epoch. */
+export function bucketBatches(examples: readonly Example[], batchSize: number): number[][] {
+  const order = examples.map((_, i) => i).sort((a, b) => examples[a]!.src.length + examples[a]!.tout.length - (examples[b]!.src.length + examples[b]!.tout.length));
+  const batches: number[][] = [];
+  for (let i = 0; i < order.length; i += batchSize) batches.push(order.slice(i, i + batchSize));
+  return batches;
+}
+
+function bar(fraction: number, width = 24): string {
+  const filled = Math.round(Math.max(0, Math.min(1, fraction)) * width);
+  return `[${'='.repeat(Math.max(0, filled - 1))}${filled > 0 ? '>' : ''}${' '.repeat(width - filled)}]`;
+}
+
+function duration(seconds: number): string {
+  if (!Number.isFinite(seconds)) return '?';
+  const m = Math.floor(seconds / 60);
+  return m > 0 ? `${m}m${String(Math.round(seconds % 60)).padStart(2, '0')}s` : `${Math.round(seconds)}s`;
+}
+
+function defaultLog(line: string, final = false) {
+  if (process.stderr.isTTY) process.stderr.write(`\r\x1b[K${line}${final ? '\n' : ''}`);
+  else if (final) process.stderr.write(`${line}\n`);
+}
+
+export async function train(options: TrainOptions): Promise<TrainResult> {
+  const {
+    task,
+    size,
+    out,
+    batchSize = 64,
+    warmup = 400,
+    lrScale = 1,
+    labelSmoothing = 0.1,
+    evalEvery = 500,
+    devLimit = 200,
+    saveEvery = 250,
+    seed = 1,
+    resume = false,
+    log = defaultLog,
+    shouldStop = () => false,
+  } = options;
+  const splits = loadTask(task);
+  // 1) model, tokenizer and optimizer: fresh, or from the checkpoint
+  let translator: Translator;
+  let step = 0;
+  let optimizerState: tf.NamedTensorMap = {};
+  let history: Json[] = [];
+  let secondsBefore = 0;
+  if (resume && existsSync(out)) {
+    const loaded = Translator.load(out);
+    translator = loaded.translator;
+    optimizerState = loaded.extra;
+    step = Number(loaded.metadata.step ?? 0);
+    secondsBefore = Number(loaded.metadata.trainSeconds ?? 0);
+    history = (loaded.metadata.history as Json[] | undefined) ?? [];
+  } else {
+    const texts = splits.train.flatMap((p) => [p.en, p.de]);
+    const tokenizer = BPETokenizer.train(texts, { vocabSize: options.vocabSize ?? (task === 'numbers' ? 160 : 4000) });
+    translator = Translator.create(tokenizer, { task, size, seed, ...(options.dropout !== undefined ? { dropout: options.dropout } : {}) });
+  }
+  const { model, tokenizer } = translator;
+  const variables = model.variables();
+  const optimizer = new ScheduledAdam(0, 0.9, 0.98, 1e-9);
+  const stateNames = Object.keys(optimizerState).sort((a, b) => Number(a.split('/')[1]) - Number(b.split('/')[1]));
+  // Adam's state is ordered: iterations, first moments, second moments, in variable order.
+  if (stateNames.length > 0) await optimizer.setWeights(stateNames.map((name) => ({ name, tensor: optimizerState[name]! })));
+
+  // 2) data: encoded once, bucketed by length
+  const max = translator.config.maxSourceTokens;
+  const examples: Example[] = splits.train.map((p) => {
+    const de = tokenizer.encode(p.de, { eos: false, maxLength: max - 1 }).ids;
+    return { src: tokenizer.encode(p.en, { eos: true, maxLength: max }).ids, tin: [1, ...de], tout: [...de, 2] };
+  });
+  const batches = bucketBatches(examples, batchSize);
+  const dModel = model.config.dModel;
+  const started = performance.now();
+  const elapsed = () => (performance.now() - started) / 1000;
+  const deadline = options.minutes !== undefined ? options.minutes * 60 : Number.POSITIVE_INFINITY;
+  const lastStep = options.steps ?? Number.POSITIVE_INFINITY;
+  const firstStep = step;
+  let loss = Number.NaN;
+  let tokens = 0;
+  let dev: Record<string, number> | null = null;
+
+  const save = async () => {
+    const state: tf.NamedTensorMap = {};
+    for (const [i, w] of (await optimizer.getWeights()).entries()) state[`optimizer/${i}`] = w.tensor;
+    const metadata: CheckpointMetadata = {
+      trainingData: [task],
+      step,
+      trainSeconds: Math.round(secondsBefore + elapsed()),
+      batchSize,
+      seed,
+      history,
+    };
+    await translator.save(out, metadata, state);
+  };
+
+  // 3) the loop
+  try {
+    while (step < lastStep && elapsed() < deadline && !shouldStop()) {
+      step++;
+      const epoch = Math.floor((step - 1) / batches.length);
+      const batch = seededShuffle(batches, seed * 7919 + epoch)[(step - 1) % batches.length]!.map((i) => examples[i]!);
+      const [src, tin, tout] = (['src', 'tin', 'tout'] as const).map((k) => {
+        const b = padBatch(batch.map((e) => e[k]));
+        return tf.tensor2d(b.ids, b.shape, 'int32');
+      });
+      optimizer.rate = learningRate(step, dModel, warmup, lrScale);
+      const cost = optimizer.minimize(() => model.loss(src!, tin!, tout!, { labelSmoothing, training: true }), true, variables)!;
+      loss = cost.dataSync()[0]!;
+      tokens += batch.reduce((n, e) => n + e.src.length + e.tout.length, 0);
+      tf.dispose([src!, tin!, tout!, cost]);
+
+      const rate = tokens / Math.max(elapsed(), 1e-9);
+      const done = step - firstStep;
+      const left = Math.min(
+        Number.isFinite(lastStep) ? ((lastStep - step) * elapsed()) / done : Number.POSITIVE_INFINITY,
+        deadline - elapsed(),
+      );
+      const fraction = Number.isFinite(lastStep) ? step / lastStep : elapsed() / deadline;
+      log(`${bar(fraction)} step ${step} loss ${loss.toFixed(3)} ${Math.round(rate)} tok/s lr ${learningRate(step, dModel, warmup, lrScale).toExponential(1)} ETA ${duration(left)}`, !process.stderr.isTTY && step % 100 === 0);
+      if (step % evalEvery === 0) {
+        dev = scoresOf(evaluate(translator, splits.dev.slice(0, devLimit), { task }));
+        history.push({ step, ...dev });
+        log(`step ${step} dev ${JSON.stringify(dev)}`, true);
+      }
+      if (step % saveEvery === 0) await save();
+    }
+  } finally {
+    await save();
+    tf.dispose(Object.values(optimizerState));
+  }
+  dev = scoresOf(evaluate(translator, splits.dev.slice(0, devLimit), { task }));
+  log(`step ${step} loss ${loss.toFixed(3)} dev ${JSON.stringify(dev)} saved ${out}`, true);
+  translator.dispose();
+  optimizer.dispose();
+  return { step, seconds: elapsed(), loss, dev };
+}
+
+function scoresOf(e: ReturnType<typeof evaluate>): Record<string, number> {
+  const r: Record<string, number> = { exact: round(e.exactMatch), chrF: round(e.chrf.score), BLEU: round(e.bleu.score) };
+  return r;
+}
+
+const round = (x: number) => Math.round(x * 100) / 100;

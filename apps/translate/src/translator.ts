@@ -1,0 +1,190 @@
+/**
+ * The translation model of the app: an @attnkit/transformer Transformer, the shared BPE
+ * tokenizer, and the glue between text and token ids (normalisation, over-long inputs,
+ * decoding, attention per layer and head).
+ */
+import { AttentionError } from '@attnkit/masking';
+import { Transformer, type TransformerConfig, beamSearch, greedyDecode } from '@attnkit/transformer';
+import * as tf from '@tensorflow/tfjs';
+import { type CheckpointMetadata, type Json, assignWeights, loadCheckpoint, saveCheckpoint } from './checkpoint.js';
+import type { DataSourceName } from './data/sources.js';
+import { normalizeText } from './text.js';
+import { BOS_ID, type BPETokenizer, EOS_ID, PAD_ID, padBatch } from './tokenizer/bpe.js';
+
+/** Model sizes for `train --size`. Each is pre-norm with one embedding table shared by both languages. */
+export const MODEL_SIZES = {
+  /** ~0.2 M parameters: the numbers task. */
+  tiny: { dModel: 64, numHeads: 4, ffDim: 128, numEncoderLayers: 2, numDecoderLayers: 2 },
+  /** ~1.5 M parameters plus embeddings: short sentences. */
+  small: { dModel: 128, numHeads: 4, ffDim: 512, numEncoderLayers: 3, numDecoderLayers: 3 },
+  /** The paper's base model (far too slow to train on 2 CPU cores; for completeness). */
+  base: { dModel: 512, numHeads: 8, ffDim: 2048, numEncoderLayers: 6, numDecoderLayers: 6 },
+} as const;
+export type ModelSize = keyof typeof MODEL_SIZES;
+
+export interface TranslatorConfig {
+  task: DataSourceName;
+  size: ModelSize;
+  /** Longest source in tokens (`<eos>` included); longer inputs are cut and flagged. */
+  maxSourceTokens: number;
+  transformer: TransformerConfig;
+}
+
+export interface TranslateOptions {
+  /** 1 = greedy decoding. Default 1. */
+  beamSize?: number;
+  /** Collect cross- and self-attention per layer and head. Default false. */
+  returnAttention?: boolean;
+  /** Longest output in tokens. Default source tokens + 50. */
+  maxLength?: number;
+}
+
+export interface Translation {
+  /** The normalised input. */
+  source: string;
+  output: string;
+  /** Source tokens as the model saw them (`<eos>` included). */
+  sourceTokens: string[];
+  /** Generated tokens, `<eos>` included. */
+  targetTokens: string[];
+  /** Whether the input was cut to `maxSourceTokens`. */
+  truncated: boolean;
+  /** Log-probability of the output (length-normalised with beams). */
+  score: number;
+  /** cross[layer][head][target][source], when asked for. */
+  cross?: number[][][][];
+  /** self[layer][head][target][target] (zero above the diagonal), when asked for. */
+  self?: number[][][][];
+}
+
+export function transformerConfig(size: ModelSize, vocabSize: number, seed: number, maxLength = 256): TransformerConfig {
+  return {
+    ...MODEL_SIZES[size],
+    sourceVocabSize: vocabSize,
+    targetVocabSize: vocabSize,
+    shareEmbeddings: true,
+    normFirst: true,
+    dropout: 0.1,
+    maxLength,
+    padId: PAD_ID,
+    bosId: BOS_ID,
+    eosId: EOS_ID,
+    seed,
+  };
+}
+
+export class Translator {
+  constructor(
+    readonly model: Transformer,
+    readonly tokenizer: BPETokenizer,
+    readonly config: TranslatorConfig,
+  ) {}
+
+  /** A fresh, untrained translator. */
+  static create(
+    tokenizer: BPETokenizer,
+    options: { task: DataSourceName; size: ModelSize; seed: number; maxSourceTokens?: number; dropout?: number },
+  ): Translator {
+    const { task, size, seed, maxSourceTokens = 64, dropout = 0.1 } = options;
+    const transformer = { ...transformerConfig(size, tokenizer.vocabSize, seed), dropout };
+    return new Translator(new Transformer(transformer).build(), tokenizer, { task, size, maxSourceTokens, transformer });
+  }
+
+  /** Loads a checkpoint written by {@link save}; `extra` receives the weights it does not use. */
+  static load(path: string): { translator: Translator; metadata: CheckpointMetadata; extra: tf.NamedTensorMap } {
+    const ck = loadCheckpoint(path);
+    const config = ck.config as unknown as TranslatorConfig;
+    if (!config?.transformer || !config.task || !config.size) {
+      tf.dispose(Object.values(ck.weights));
+      throw AttentionError.value('Translator.load', `${path}: not a translation-model checkpoint`, JSON.stringify(Object.keys(ck.config)));
+    }
+    const model = new Transformer(config.transformer).build();
+    const targets = model.namedWeights().map(({ name, variable }) => ({
+      name,
+      shape: variable.shape as number[],
+      dtype: variable.dtype,
+      write: (t: tf.Tensor) => variable.write(t),
+    }));
+    const names = new Set(targets.map((t) => t.name));
+    try {
+      assignWeights(targets, ck.weights, { allowUnused: true });
+    } catch (error) {
+      model.dispose();
+      tf.dispose(Object.values(ck.weights));
+      throw error;
+    }
+    const extra: tf.NamedTensorMap = {};
+    for (const [name, t] of Object.entries(ck.weights)) {
+      if (names.has(name)) t.dispose();
+      else extra[name] = t;
+    }
+    return { translator: new Translator(model, ck.tokenizer, config), metadata: ck.metadata, extra };
+  }
+
+  /** Writes the model (and any `extra` tensors, e.g. optimizer state) atomically to `path`. */
+  async save(path: string, metadata: CheckpointMetadata, extra: tf.NamedTensorMap = {}): Promise<void> {
+    const weights: tf.NamedTensorMap = { ...extra };
+    for (const { name, variable } of this.model.namedWeights()) weights[name] = variable.read();
+    await saveCheckpoint(path, { config: this.config as unknown as { [k: string]: Json }, tokenizer: this.tokenizer, metadata, weights });
+  }
+
+  /** Source ids of one text: normalised, `<eos>`-terminated, cut to `maxSourceTokens`. */
+  encodeSource(text: string) {
+    return this.tokenizer.encode(normalizeText(text), { eos: true, maxLength: this.config.maxSourceTokens, overflow: 'truncate' });
+  }
+
+  /** Translates a batch of texts. */
+  translate(texts: readonly string[], options: TranslateOptions = {}): Translation[] {
+    const { beamSize = 1, returnAttention = false } = options;
+    if (texts.length === 0) return [];
+    const encodings = texts.map((t) => this.encodeSource(t));
+    const batch = padBatch(encodings.map((e) => e.ids));
+    const source = tf.tensor2d(batch.ids, batch.shape, 'int32');
+    const maxLength = options.maxLength ?? batch.shape[1] + 50;
+    try {
+      const hyps =
+        beamSize === 1
+          ? greedyDecode(this.model, source, { maxLength, returnAttention })
+          : beamSearch(this.model, source, { maxLength, beamSize, returnAttention });
+      return hyps.map((h, i) => {
+        const enc = encodings[i]!;
+        const Ts = enc.ids.length; // real source length; padding columns are dropped
+        const targetIds = [...h.tokens, EOS_ID].slice(0, h.attention?.length ?? h.tokens.length + 1);
+        const result: Translation = {
+          source: enc.text,
+          output: this.tokenizer.decode(h.tokens),
+          sourceTokens: this.tokenizer.idsToTokens(enc.ids),
+          targetTokens: this.tokenizer.idsToTokens(targetIds),
+          truncated: enc.truncated,
+          score: h.score,
+        };
+        if (h.attention) {
+          const layers = h.attention[0]!.length;
+          const heads = h.attention[0]![0]!.cross.length;
+          const T = h.attention.length;
+          result.cross = Array.from({ length: layers }, (_, l) =>
+            Array.from({ length: heads }, (_, n) => h.attention!.map((step) => step[l]!.cross[n]!.slice(0, Ts))),
+          );
+          result.self = Array.from({ length: layers }, (_, l) =>
+            Array.from({ length: heads }, (_, n) =>
+              h.attention!.map((step, t) => Array.from({ length: T }, (_, j) => (j <= t ? step[l]!.self[n]![j]! : 0))),
+            ),
+          );
+        }
+        return result;
+      });
+    } finally {
+      source.dispose();
+    }
+  }
+
+  dispose(): void {
+    this.model.dispose();
+  }
+}
+
+/** Mean over heads of one layer's [head][target][source] weights: [target][source]. */
+export function averageHeads(perHead: number[][][]): number[][] {
+  const H = perHead.length;
+  return perHead[0]!.map((row, t) => row.map((_, s) => perHead.reduce((acc, head) => acc + head[t]![s]!, 0) / H));
+}

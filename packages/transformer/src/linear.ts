@@ -1,0 +1,66 @@
+import { matMul2d } from '@attnkit/core';
+import * as tf from '@tensorflow/tfjs';
+
+/**
+ * A dense layer over the last axis, y = act(x·W + b) with `kernel` [in, units] and `bias`
+ * [units] as in Keras, whose products (forward and backward) are plain rank-2 matMuls
+ * (`matMul2d`): tfjs-layers' Dense trains several times slower on wasm.
+ */
+export class Linear extends tf.layers.Layer {
+  static className = 'AttnkitLinear';
+  readonly units: number;
+  readonly activation: 'relu' | 'gelu' | 'swish' | 'tanh' | 'linear';
+  private readonly init: ReturnType<typeof tf.initializers.glorotUniform>;
+  private kernel: tf.LayerVariable | null = null;
+  private bias: tf.LayerVariable | null = null;
+
+  constructor(args: { units: number; activation?: Linear['activation']; kernelInitializer?: ReturnType<typeof tf.initializers.glorotUniform>; name?: string }) {
+    super(args.name !== undefined ? { name: args.name } : {});
+    this.units = args.units;
+    this.activation = args.activation ?? 'linear';
+    this.init = args.kernelInitializer ?? tf.initializers.glorotUniform({});
+  }
+
+  override build(inputShape: tf.Shape | tf.Shape[]): void {
+    const shape = (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as tf.Shape;
+    const d = shape[shape.length - 1] as number;
+    this.kernel = this.addWeight('kernel', [d, this.units], 'float32', this.init);
+    this.bias = this.addWeight('bias', [this.units], 'float32', tf.initializers.zeros());
+    this.built = true;
+  }
+
+  override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
+    const x = Array.isArray(inputs) ? inputs[0]! : inputs;
+    return tf.tidy(() => {
+      const d = x.shape[x.rank - 1]!;
+      const rows = x.size / d;
+      const y = tf.add(matMul2d(tf.reshape(x, [rows, d]), this.kernel!.read() as tf.Tensor2D), this.bias!.read()); // [rows, units]
+      return tf.reshape(activate(y, this.activation), [...x.shape.slice(0, -1), this.units]); // [..., units]
+    });
+  }
+
+  override computeOutputShape(inputShape: tf.Shape): tf.Shape {
+    return [...inputShape.slice(0, -1), this.units];
+  }
+
+  override getConfig(): tf.serialization.ConfigDict {
+    return { units: this.units, activation: this.activation, ...super.getConfig() };
+  }
+}
+tf.serialization.registerClass(Linear);
+
+function activate(x: tf.Tensor, activation: Linear['activation']): tf.Tensor {
+  switch (activation) {
+    case 'relu':
+      return tf.relu(x);
+    case 'gelu':
+      // tanh approximation, as in BERT / GPT-2
+      return tf.mul(tf.mul(x, 0.5), tf.add(1, tf.tanh(tf.mul(Math.sqrt(2 / Math.PI), tf.add(x, tf.mul(0.044715, tf.pow(x, 3)))))));
+    case 'swish':
+      return tf.mul(x, tf.sigmoid(x));
+    case 'tanh':
+      return tf.tanh(x);
+    case 'linear':
+      return x;
+  }
+}
