@@ -1,5 +1,6 @@
 import { MASK_FILL, causalMask, combineMasks, slidingWindowMask } from '@attnkit/masking';
 import * as tf from '@tensorflow/tfjs-core';
+import { type ChunkSize, chunkedAttention } from './chunked.js';
 import type { Products } from './products.js';
 import { referenceProducts } from './reference.js';
 import { slicedProducts } from './sliced.js';
@@ -32,9 +33,29 @@ export interface AttentionOptions {
   /**
    * Which formulation computes the two matrix products. `'reference'`: batched rank-4
    * matMuls, the readable spec. `'sliced'`: one rank-2 matMul per (batch, kv head), much
-   * faster on wasm. `'auto'` (default): `'sliced'` on the wasm backend, `'reference'` elsewhere.
+   * faster on wasm. `'chunked'`: flash-style tiles with an online softmax, O(T) memory forward
+   * and backward (README, "Long sequences"); it applies to scaledDotProductAttention, while
+   * attentionWeights / attentionWithWeights, which return the full weights, use the `'auto'`
+   * products. `'auto'` (default): `'chunked'` when B·Hq·Tq·Tk >= {@link AUTO_CHUNKED_MIN_SCORES},
+   * else `'sliced'` on the wasm backend and `'reference'` elsewhere.
    */
   implementation?: Implementation;
+  /**
+   * Tile lengths of `'chunked'`: a number for both, or `{ query, key }`. Default
+   * `{ query: 256, key: 512 }` (measured; README, "Long sequences").
+   */
+  chunkSize?: ChunkSize;
+}
+
+/**
+ * The scores-matrix size B·Hq·Tq·Tk from which `implementation: 'auto'` uses `'chunked'` for
+ * scaledDotProductAttention (measured on wasm and cpu; README, "Long sequences").
+ */
+export const AUTO_CHUNKED_MIN_SCORES = 8 * 1024 * 1024;
+
+/** Whether scaledDotProductAttention runs the chunked path. */
+function usesChunked(implementation: Implementation = 'auto', { B, Hq, Tq, Tk }: AttentionDims): boolean {
+  return implementation === 'chunked' || (implementation === 'auto' && B * Hq * Tq * Tk >= AUTO_CHUNKED_MIN_SCORES);
 }
 
 export interface AttentionResult {
@@ -51,6 +72,7 @@ function products(implementation: Implementation = 'auto'): Products {
     case 'sliced':
       return slicedProducts;
     case 'auto':
+    case 'chunked': // weights requests: the weights are [Tq, Tk] anyway, tiling saves nothing
       return tf.getBackend() === 'wasm' ? slicedProducts : referenceProducts;
   }
 }
@@ -75,8 +97,7 @@ function weightsOf(query: tf.Tensor, key: tf.Tensor, options: AttentionOptions, 
   return mask ? tf.mul(weights, tf.cast(mask, 'float32')) : weights;
 }
 
-function attend(op: string, query: tf.Tensor, key: tf.Tensor, value: tf.Tensor, options: AttentionOptions) {
-  const dims = validate(op, query, key, value, options);
+function attend(dims: AttentionDims, query: tf.Tensor, key: tf.Tensor, value: tf.Tensor, options: AttentionOptions) {
   return (): AttentionResult => {
     const weights = weightsOf(query, key, options, dims);
     const { dropout = 0, training = false, seed } = options;
@@ -99,7 +120,9 @@ export function scaledDotProductAttention(
   value: tf.Tensor,
   options: AttentionOptions = {},
 ): tf.Tensor4D {
-  const run = attend('scaledDotProductAttention', query, key, value, options);
+  const dims = validate('scaledDotProductAttention', query, key, value, options);
+  if (usesChunked(options.implementation, dims)) return tf.tidy(() => chunkedAttention(query, key, value, options, dims));
+  const run = attend(dims, query, key, value, options);
   return tf.tidy(() => run().output);
 }
 
@@ -110,7 +133,7 @@ export function attentionWithWeights(
   value: tf.Tensor,
   options: AttentionOptions = {},
 ): AttentionResult {
-  const run = attend('attentionWithWeights', query, key, value, options);
+  const run = attend(validate('attentionWithWeights', query, key, value, options), query, key, value, options);
   return tf.tidy(() => run() as unknown as tf.TensorContainer) as unknown as AttentionResult;
 }
 

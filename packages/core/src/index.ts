@@ -1,5 +1,7 @@
 export { AttentionError } from '@attnkit/masking';
-export { attentionWeights, attentionWithWeights, scaledDotProductAttention } from './attention.js';
+export { AUTO_CHUNKED_MIN_SCORES, attentionWeights, attentionWithWeights, scaledDotProductAttention } from './attention.js';
+export { DEFAULT_CHUNK_SIZE } from './chunked.js';
+export type { ChunkSize } from './chunked.js';
 export type { AttentionOptions, AttentionResult } from './attention.js';
 export { IMPLEMENTATIONS } from './validate.js';
 export type { AttentionDims, Implementation } from './validate.js';
