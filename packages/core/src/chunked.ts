@@ -378,12 +378,6 @@ function reshapeOwned(x: tf.Tensor, shape: number[]): tf.Tensor {
   return out;
 }
 
-/** Gradient accumulators of one key tile and of the query tiles. */
-interface KeyGrads {
-  dK: tf.Tensor | null;
-  dV: tf.Tensor | null;
-}
-
 /** Operands of the backward pass for one (batch, kv head), beside those of the forward. */
 interface BackHead extends Head {
   /** Key tiles [cols, Dk] and transposed value tiles [Dv, cols]. */
