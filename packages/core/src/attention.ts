@@ -36,26 +36,29 @@ export interface AttentionOptions {
    * faster on wasm. `'chunked'`: flash-style tiles with an online softmax, O(T) memory forward
    * and backward (README, "Long sequences"); it applies to scaledDotProductAttention, while
    * attentionWeights / attentionWithWeights, which return the full weights, use the `'auto'`
-   * products. `'auto'` (default): `'chunked'` when B·Hq·Tq·Tk >= {@link AUTO_CHUNKED_MIN_SCORES},
-   * else `'sliced'` on the wasm backend and `'reference'` elsewhere.
+   * products. `'auto'` (default): `'chunked'` when B·Hq·Tq·Tk reaches the backend's
+   * {@link AUTO_CHUNKED_MIN_SCORES}, else `'sliced'` on the wasm backend and `'reference'` elsewhere.
    */
   implementation?: Implementation;
   /**
    * Tile lengths of `'chunked'`: a number for both, or `{ query, key }`. Default
-   * `{ query: 256, key: 512 }` (measured; README, "Long sequences").
+   * `{ query: 512, key: 512 }` (measured; README, "Long sequences").
    */
   chunkSize?: ChunkSize;
 }
 
 /**
- * The scores-matrix size B·Hq·Tq·Tk from which `implementation: 'auto'` uses `'chunked'` for
- * scaledDotProductAttention (measured on wasm and cpu; README, "Long sequences").
+ * Per backend, the scores-matrix size B·Hq·Tq·Tk from which `implementation: 'auto'` runs
+ * scaledDotProductAttention chunked: where chunked became as fast as the default path in
+ * measurements on cpu and wasm (README, "Long sequences"). Other backends use `wasm`'s value.
  */
-export const AUTO_CHUNKED_MIN_SCORES = 8 * 1024 * 1024;
+export const AUTO_CHUNKED_MIN_SCORES: Readonly<{ cpu: number; wasm: number }> = { cpu: 2 ** 21, wasm: 2 ** 23 };
 
 /** Whether scaledDotProductAttention runs the chunked path. */
 function usesChunked(implementation: Implementation = 'auto', { B, Hq, Tq, Tk }: AttentionDims): boolean {
-  return implementation === 'chunked' || (implementation === 'auto' && B * Hq * Tq * Tk >= AUTO_CHUNKED_MIN_SCORES);
+  if (implementation !== 'auto') return implementation === 'chunked';
+  const backend = tf.getBackend();
+  return B * Hq * Tq * Tk >= (backend === 'cpu' ? AUTO_CHUNKED_MIN_SCORES.cpu : AUTO_CHUNKED_MIN_SCORES.wasm);
 }
 
 export interface AttentionResult {

@@ -21,7 +21,7 @@ export type ChunkSize = number | { query: number; key: number };
  * Default tile lengths, measured on the wasm and cpu backends (package README, "Long
  * sequences"): tall query tiles and wide key tiles keep the number of small ops low.
  */
-export const DEFAULT_CHUNK_SIZE = { query: 256, key: 512 } as const;
+export const DEFAULT_CHUNK_SIZE = { query: 512, key: 512 } as const;
 
 /** The options chunked attention reads; the meaning of each is in AttentionOptions. */
 export interface ChunkedOptions {
