@@ -1,5 +1,6 @@
 import { MASK_FILL, causalMask, combineMasks, slidingWindowMask } from '@attnkit/masking';
 import * as tf from '@tensorflow/tfjs-core';
+import { type ChunkSize, chunkedAttention } from './chunked.js';
 import type { Products } from './products.js';
 import { referenceProducts } from './reference.js';
 import { slicedProducts } from './sliced.js';
@@ -32,11 +33,34 @@ export interface AttentionOptions {
   /**
    * Which formulation computes the two matrix products. `'reference'`: batched rank-4
    * matMuls, the readable spec. `'sliced'`: one rank-2 matMul per (batch, kv head), much
-   * faster on wasm for long sequences. `'auto'` (default): `'sliced'` on the wasm and cpu
+   * faster on wasm for long sequences. `'chunked'`: flash-style tiles with an online softmax,
+   * O(T) memory forward and backward (README, "Long sequences"); it applies to
+   * scaledDotProductAttention, while attentionWeights / attentionWithWeights, which return the
+   * full weights, use the `'auto'` products. `'auto'` (default): `'chunked'` when B·Hq·Tq·Tk
+   * reaches the backend's {@link AUTO_CHUNKED_MIN_SCORES}; else `'sliced'` on the wasm and cpu
    * backends once a slice holds at least {@link SLICED_MIN_SCORES} scores, `'reference'`
    * otherwise (small slices pay more in per-op overhead than they save; GPU backends batch well).
    */
   implementation?: Implementation;
+  /**
+   * Tile lengths of `'chunked'`: a number for both, or `{ query, key }`. Default
+   * `{ query: 512, key: 512 }` (measured; README, "Long sequences").
+   */
+  chunkSize?: ChunkSize;
+}
+
+/**
+ * Per backend, the scores-matrix size B·Hq·Tq·Tk from which `implementation: 'auto'` runs
+ * scaledDotProductAttention chunked: where chunked became as fast as the default path in
+ * measurements on cpu and wasm (README, "Long sequences"). Other backends use `wasm`'s value.
+ */
+export const AUTO_CHUNKED_MIN_SCORES: Readonly<{ cpu: number; wasm: number }> = { cpu: 2 ** 21, wasm: 2 ** 23 };
+
+/** Whether scaledDotProductAttention runs the chunked path. */
+function usesChunked(implementation: Implementation = 'auto', { B, Hq, Tq, Tk }: AttentionDims): boolean {
+  if (implementation !== 'auto') return implementation === 'chunked';
+  const backend = tf.getBackend();
+  return B * Hq * Tq * Tk >= (backend === 'cpu' ? AUTO_CHUNKED_MIN_SCORES.cpu : AUTO_CHUNKED_MIN_SCORES.wasm);
 }
 
 export interface AttentionResult {
@@ -59,7 +83,9 @@ function products(implementation: Implementation = 'auto', dims: AttentionDims):
       return referenceProducts;
     case 'sliced':
       return slicedProducts;
-    case 'auto': {
+    case 'auto':
+    case 'chunked': {
+      // weights requests under 'chunked': the weights are [Tq, Tk] anyway, tiling saves nothing
       const cpuLike = ['wasm', 'cpu'].includes(tf.getBackend());
       return cpuLike && dims.group * dims.Tq * dims.Tk >= SLICED_MIN_SCORES ? slicedProducts : referenceProducts;
     }
@@ -86,8 +112,7 @@ function weightsOf(query: tf.Tensor, key: tf.Tensor, options: AttentionOptions, 
   return mask ? tf.mul(weights, tf.cast(mask, 'float32')) : weights;
 }
 
-function attend(op: string, query: tf.Tensor, key: tf.Tensor, value: tf.Tensor, options: AttentionOptions) {
-  const dims = validate(op, query, key, value, options);
+function attend(dims: AttentionDims, query: tf.Tensor, key: tf.Tensor, value: tf.Tensor, options: AttentionOptions) {
   return (): AttentionResult => {
     const weights = weightsOf(query, key, options, dims);
     const { dropout = 0, training = false, seed } = options;
@@ -110,7 +135,9 @@ export function scaledDotProductAttention(
   value: tf.Tensor,
   options: AttentionOptions = {},
 ): tf.Tensor4D {
-  const run = attend('scaledDotProductAttention', query, key, value, options);
+  const dims = validate('scaledDotProductAttention', query, key, value, options);
+  if (usesChunked(options.implementation, dims)) return tf.tidy(() => chunkedAttention(query, key, value, options, dims));
+  const run = attend(dims, query, key, value, options);
   return tf.tidy(() => run().output);
 }
 
@@ -121,7 +148,7 @@ export function attentionWithWeights(
   value: tf.Tensor,
   options: AttentionOptions = {},
 ): AttentionResult {
-  const run = attend('attentionWithWeights', query, key, value, options);
+  const run = attend(validate('attentionWithWeights', query, key, value, options), query, key, value, options);
   return tf.tidy(() => run() as unknown as tf.TensorContainer) as unknown as AttentionResult;
 }
 

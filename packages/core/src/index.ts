@@ -1,5 +1,13 @@
 export { AttentionError } from '@attnkit/masking';
-export { SLICED_MIN_SCORES, attentionWeights, attentionWithWeights, scaledDotProductAttention } from './attention.js';
+export {
+  AUTO_CHUNKED_MIN_SCORES,
+  SLICED_MIN_SCORES,
+  attentionWeights,
+  attentionWithWeights,
+  scaledDotProductAttention,
+} from './attention.js';
+export { DEFAULT_CHUNK_SIZE } from './chunked.js';
+export type { ChunkSize } from './chunked.js';
 export type { AttentionOptions, AttentionResult } from './attention.js';
 export { matMul2d } from './matmul.js';
 export { IMPLEMENTATIONS } from './validate.js';

@@ -1,5 +1,6 @@
 import { AttentionError, broadcastShapes, check } from '@attnkit/masking';
 import * as tf from '@tensorflow/tfjs-core';
+import type { ChunkSize } from './chunked.js';
 
 /** Sizes of one attention call: query [B, Hq, Tq, Dk], key [B, Hkv, Tk, Dk], value [B, Hkv, Tk, Dv]. */
 export interface AttentionDims {
@@ -14,7 +15,7 @@ export interface AttentionDims {
   group: number;
 }
 
-export const IMPLEMENTATIONS = ['auto', 'reference', 'sliced'] as const;
+export const IMPLEMENTATIONS = ['auto', 'reference', 'sliced', 'chunked'] as const;
 export type Implementation = (typeof IMPLEMENTATIONS)[number];
 
 /** The options validate() looks at; see AttentionOptions for their meaning. */
@@ -28,6 +29,7 @@ interface CheckedOptions {
   training?: boolean;
   seed?: number;
   implementation?: Implementation;
+  chunkSize?: ChunkSize;
 }
 
 function checkTensor(op: string, name: string, x: unknown, rank?: number): asserts x is tf.Tensor {
@@ -46,6 +48,18 @@ function checkBroadcastable(op: string, name: string, x: tf.Tensor, target: numb
   const ok = x.rank <= 4 && broadcastShapes(x.shape, target)?.every((d, i) => d === target[i]);
   check(ok === true, () =>
     AttentionError.shapes(op, `${name} must broadcast to [B, Hq, Tq, Tk] = [${target.join(',')}]`, { [name]: x.shape }),
+  );
+}
+
+/** chunkSize: a positive integer, or { query, key } positive integers. */
+function checkChunkSize(op: string, size: unknown) {
+  const isLength = (n: unknown) => Number.isInteger(n) && (n as number) > 0;
+  const ok =
+    size === undefined ||
+    isLength(size) ||
+    (typeof size === 'object' && size !== null && isLength((size as { query?: unknown }).query) && isLength((size as { key?: unknown }).key));
+  check(ok, () =>
+    AttentionError.value(op, 'chunkSize must be a positive integer or { query, key } of positive integers', typeof size === 'object' ? JSON.stringify(size) : size),
   );
 }
 
@@ -125,5 +139,6 @@ export function validate(
   check(implementation === undefined || IMPLEMENTATIONS.includes(implementation), () =>
     AttentionError.value(op, `implementation must be one of ${IMPLEMENTATIONS.join(', ')}`, implementation),
   );
+  checkChunkSize(op, options.chunkSize);
   return { B, Hq, Hkv, Tq, Tk, Dk, Dv: value ? value.shape[3]! : Dk, group: Hq / Hkv };
 }
