@@ -41,7 +41,7 @@ export class BenchArgError extends Error {
 
 const QUICK: BenchOptions = {
   preset: 'quick',
-  impls: ['attnkit', 'plain-tfjs', 'tfjs-layers-mha', 'onnxruntime-node', 'onnxruntime-web', 'ruvector'],
+  impls: ['attnkit:auto', 'plain-tfjs', 'onnxruntime-node', 'onnxruntime-web', 'ruvector'],
   backends: ['cpu', 'wasm', 'native'],
   modes: ['forward'],
   B: [1],
@@ -68,6 +68,7 @@ const QUICK: BenchOptions = {
 const FULL: BenchOptions = {
   ...QUICK,
   preset: 'full',
+  impls: ['attnkit', 'plain-tfjs', 'tfjs-layers-mha', 'onnxruntime-node', 'onnxruntime-web', 'ruvector'],
   backends: ['cpu', 'wasm', 'native', 'webgpu'],
   modes: ['forward', 'forward+backward', 'decode-kv-cache', 'decode-no-cache'],
   T: [128, 512, 1024, 2048, 4096],
@@ -80,7 +81,8 @@ export const PRESETS = { quick: QUICK, full: FULL } as const;
 
 export const USAGE = `pnpm bench [-- options]
 
-  --preset quick|full     quick (default): T 128,512, forward, cpu/wasm/native; full: the whole matrix
+  --preset quick|full     quick (default): attnkit's default path and the peers, T 128,512, forward,
+                          cpu/wasm/native; full: every implementation, T 128..4096, all modes, webgpu too
   --impls a,b             implementation names or families (attnkit, plain-tfjs, tfjs-layers-mha,
                           onnxruntime-node, onnxruntime-web, ruvector); see --list
   --backends a,b          ${BACKENDS.join(', ')}

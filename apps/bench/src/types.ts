@@ -28,6 +28,8 @@ export interface Shape {
 /** Everything one child process needs to measure one configuration. */
 export interface BenchConfig extends Shape {
   impl: string;
+  /** The engine behind `impl` (tfjs, onnxruntime-node, ...); ceilings are per engine and backend. */
+  engine: string;
   backend: Backend;
   mode: Mode;
   /** Untimed runs before sampling (compiles kernels, fills caches). */
