@@ -72,9 +72,10 @@ const FULL: BenchOptions = {
   backends: ['cpu', 'wasm', 'native', 'webgpu'],
   modes: ['forward', 'forward+backward', 'decode-kv-cache', 'decode-no-cache'],
   T: [128, 512, 1024, 2048, 4096],
-  samples: 7,
-  budgetMs: 4000,
-  timeoutS: 150,
+  samples: 5,
+  budgetMs: 3000,
+  timeoutS: 60,
+  decodeSteps: 8,
 };
 
 export const PRESETS = { quick: QUICK, full: FULL } as const;

@@ -8,7 +8,7 @@ import { randomValues } from '@attnkit/test-utils/random';
 import { findImplementation } from './impls/index.js';
 import type { BenchImplementation, Problem, Session } from './registry.js';
 import { maxAbsDiff, modeFlops } from './stats.js';
-import { type BenchConfig, type BenchResult, type Measurement, RESULT_MARKER } from './types.js';
+import { type BenchConfig, type BenchResult, type Measurement, RESULT_MARKER, UNAVAILABLE } from './types.js';
 
 /** A configuration that cannot run here; reported as "not run: <reason>", not as a failure. */
 class NotRun extends Error {}
@@ -25,12 +25,12 @@ async function useTfjsBackend(backend: string, notes: string[]): Promise<Tf> {
     Object.assign(globalThis, globals);
     const gpu = create([]);
     const adapter = await gpu.requestAdapter();
-    if (!adapter) throw new NotRun('no WebGPU adapter (Dawn found no GPU or Vulkan driver)');
+    if (!adapter) throw new NotRun(`${UNAVAILABLE}no WebGPU adapter (Dawn found no GPU or Vulkan driver)`);
     notes.push(`adapter: ${[adapter.info.vendor, adapter.info.architecture, adapter.info.description].filter(Boolean).join(' ')}`);
     Object.defineProperty(globalThis, 'navigator', { value: { gpu }, configurable: true });
     await import('@tensorflow/tfjs-backend-webgpu');
   }
-  if (!(await tf.setBackend(backend))) throw new NotRun(`tfjs backend '${backend}' failed to initialise`);
+  if (!(await tf.setBackend(backend))) throw new NotRun(`${UNAVAILABLE}tfjs backend '${backend}' failed to initialise`);
   await tf.ready();
   if (backend === 'wasm') {
     notes.push(`wasm simd: ${tf.env().getBool('WASM_HAS_SIMD_SUPPORT')}, threads: ${tf.env().getBool('WASM_HAS_MULTITHREAD_SUPPORT')}`);

@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { type PlannedConfig, seriesKey } from './matrix.js';
 import { summarize } from './stats.js';
-import { type BenchConfig, type BenchResult, RESULT_MARKER } from './types.js';
+import { type BenchConfig, type BenchResult, RESULT_MARKER, UNAVAILABLE } from './types.js';
 
 const CHILD = fileURLToPath(new URL('./child.ts', import.meta.url));
 /** Seconds a child spends starting (node, tsx, engine load) before its first run. */
@@ -85,13 +85,15 @@ export interface RunEvents {
 
 export async function runPlan(plan: readonly PlannedConfig[], timeoutS: number, events: RunEvents = {}): Promise<BenchResult[]> {
   const history = new Map<string, SeriesHistory>();
+  const unavailable = new Map<string, string>(); // backend → why it cannot start
   const results: BenchResult[] = [];
   for (const [index, planned] of plan.entries()) {
     events.onStart?.(index, planned);
     const { config } = planned;
     const key = seriesKey(config);
-    const reason = planned.reason ?? predictSkip(config, history.get(key), timeoutS);
+    const reason = planned.reason ?? unavailable.get(config.backend) ?? predictSkip(config, history.get(key), timeoutS);
     const result: BenchResult = reason ? { config, status: 'not-run', reason } : await runChild(config, timeoutS);
+    if (result.reason?.startsWith(UNAVAILABLE)) unavailable.set(config.backend, result.reason);
     if (!planned.reason) {
       const blocked = result.reason?.startsWith('timed out') ? 'timed out' : result.reason?.startsWith('skipped') ? 'skipped' : null;
       const medianMs = result.measurement ? summarize(result.measurement.samplesMs).median : null;

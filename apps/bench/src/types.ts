@@ -107,3 +107,6 @@ export interface BenchReport {
 
 /** Prefix of the one stdout line on which a child reports its BenchResult as JSON. */
 export const RESULT_MARKER = '@@BENCH_RESULT ';
+
+/** Prefix of a not-run reason that holds for the whole backend: the runner stops starting children for it. */
+export const UNAVAILABLE = 'backend unavailable: ';
