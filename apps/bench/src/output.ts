@@ -213,9 +213,14 @@ export function chartSpecs(report: BenchReport): ChartSpec[] {
       data: { values },
       mark: { type: 'line', point: true },
       encoding: {
-        x: { field: 'T', type: 'quantitative', scale: { type: 'log', base: 2 }, axis: { title: 'T (sequence length)' } },
+        x: {
+          field: 'T',
+          type: 'quantitative',
+          scale: { type: 'log', base: 2 },
+          axis: { title: 'T (sequence length)', values: [...new Set(values.map((v) => v.T))] },
+        },
         y: { field: y, type: 'quantitative', scale: { type: 'log' }, axis: { title: y === 'ms' ? 'median ms per call' : 'peak RSS growth (MB)' } },
-        color: { field: 'series', type: 'nominal', legend: { title: 'implementation (backend)' } },
+        color: { field: 'series', type: 'nominal', legend: { title: 'implementation (backend)', labelLimit: 400 } },
       },
     });
     const slug = sectionSlug(c);
