@@ -1,0 +1,27 @@
+/** @attnkit/core: one entry per `implementation` it lists, so new paths appear here by themselves. */
+import { IMPLEMENTATIONS, scaledDotProductAttention } from '@attnkit/core';
+import type { BenchImplementation } from '../registry.js';
+import { tfjsAttentionSession } from './tfjs-session.js';
+
+const DESCRIPTIONS: Record<string, string> = {
+  auto: "attnkit's default path (what a user gets without choosing)",
+  reference: 'attnkit reference: batched rank-4 matMuls, the readable spec',
+  sliced: 'attnkit sliced: one rank-2 matMul per (batch, kv head)',
+};
+
+export const attnkitImplementations: BenchImplementation[] = IMPLEMENTATIONS.map((implementation) => ({
+  name: `attnkit:${implementation}`,
+  description: DESCRIPTIONS[implementation] ?? `attnkit implementation '${implementation}'`,
+  engine: 'tfjs',
+  level: 'attention',
+  backends: ['cpu', 'wasm', 'webgpu'],
+  modes: ['forward', 'forward+backward', 'decode-kv-cache', 'decode-no-cache'],
+  setup: async (problem) =>
+    tfjsAttentionSession(problem, (q, k, v, { causal, window }) =>
+      scaledDotProductAttention(q, k, v, {
+        causal,
+        window: window === null ? null : { left: window },
+        implementation,
+      }),
+    ),
+}));
