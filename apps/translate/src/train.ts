@@ -53,10 +53,39 @@ export interface TrainResult {
   dev: Record<string, number> | null;
 }
 
-/** Adam whose learning rate can follow a schedule. */
+/** Adam whose learning rate follows a schedule and whose whole state can be saved and restored. */
 class ScheduledAdam extends tf.AdamOptimizer {
   set rate(lr: number) {
     this.learningRate = lr;
+  }
+
+  /** tfjs keeps the running β^t products private; they are state all the same. */
+  private get powers() {
+    return this as unknown as { accBeta1: tf.Variable; accBeta2: tf.Variable };
+  }
+
+  /** Iterations, moments (tfjs' order) and the running β^t products, by name. */
+  async state(): Promise<tf.NamedTensorMap> {
+    const out: tf.NamedTensorMap = { 'optimizer/beta1_power': this.powers.accBeta1, 'optimizer/beta2_power': this.powers.accBeta2 };
+    for (const [i, w] of (await this.getWeights()).entries()) out[`optimizer/${i}`] = w.tensor;
+    return out;
+  }
+
+  /**
+   * Restores {@link state}. tfjs' own setWeights recomputes β^t as a power, which differs from
+   * the running product in the last bits; the saved products make a resumed run exact.
+   */
+  async restore(state: tf.NamedTensorMap): Promise<void> {
+    const ordered = Object.keys(state)
+      .filter((n) => /^optimizer\/\d+$/.test(n))
+      .sort((a, b) => Number(a.split('/')[1]) - Number(b.split('/')[1]));
+    if (ordered.length === 0) return;
+    await this.setWeights(ordered.map((name) => ({ name, tensor: state[name]! })));
+    const [beta1, beta2] = [state['optimizer/beta1_power'], state['optimizer/beta2_power']];
+    if (beta1 && beta2) {
+      this.powers.accBeta1.assign(beta1);
+      this.powers.accBeta2.assign(beta2);
+    }
   }
 }
 
@@ -134,9 +163,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   const { model, tokenizer } = translator;
   const variables = model.variables();
   const optimizer = new ScheduledAdam(0, 0.9, 0.98, 1e-9);
-  const stateNames = Object.keys(optimizerState).sort((a, b) => Number(a.split('/')[1]) - Number(b.split('/')[1]));
-  // Adam's state is ordered: iterations, first moments, second moments, in variable order.
-  if (stateNames.length > 0) await optimizer.setWeights(stateNames.map((name) => ({ name, tensor: optimizerState[name]! })));
+  await optimizer.restore(optimizerState);
 
   // 2) data: encoded once, bucketed by length
   const max = translator.config.maxSourceTokens;
@@ -156,8 +183,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   let dev: Record<string, number> | null = null;
 
   const save = async () => {
-    const state: tf.NamedTensorMap = {};
-    for (const [i, w] of (await optimizer.getWeights()).entries()) state[`optimizer/${i}`] = w.tensor;
+    const state = await optimizer.state();
     const metadata: CheckpointMetadata = {
       trainingData: [task],
       step,

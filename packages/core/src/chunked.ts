@@ -12,6 +12,7 @@
  */
 import { MASK_FILL } from '@attnkit/masking';
 import * as tf from '@tensorflow/tfjs-core';
+import type { AttentionOptions } from './attention.js';
 import type { AttentionDims } from './validate.js';
 
 /** Query and key tile lengths; a number sets both. */
@@ -25,17 +26,7 @@ export type ChunkSize = number | { query: number; key: number };
 export const DEFAULT_CHUNK_SIZE = { query: 512, key: 512 } as const;
 
 /** The options chunked attention reads; the meaning of each is in AttentionOptions. */
-export interface ChunkedOptions {
-  mask?: tf.Tensor | null;
-  bias?: tf.Tensor | null;
-  causal?: boolean;
-  window?: { left: number; right?: number } | null;
-  scale?: number;
-  dropout?: number;
-  training?: boolean;
-  seed?: number;
-  chunkSize?: ChunkSize;
-}
+export type ChunkedOptions = Omit<AttentionOptions, 'implementation'>;
 
 /** Everything about one call that does not depend on tensor values. */
 interface Plan {

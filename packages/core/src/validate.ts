@@ -1,6 +1,6 @@
 import { AttentionError, broadcastShapes, check } from '@attnkit/masking';
 import * as tf from '@tensorflow/tfjs-core';
-import type { ChunkSize } from './chunked.js';
+import type { AttentionOptions } from './attention.js';
 
 /** Sizes of one attention call: query [B, Hq, Tq, Dk], key [B, Hkv, Tk, Dk], value [B, Hkv, Tk, Dv]. */
 export interface AttentionDims {
@@ -17,20 +17,6 @@ export interface AttentionDims {
 
 export const IMPLEMENTATIONS = ['auto', 'reference', 'sliced', 'chunked'] as const;
 export type Implementation = (typeof IMPLEMENTATIONS)[number];
-
-/** The options validate() looks at; see AttentionOptions for their meaning. */
-interface CheckedOptions {
-  mask?: tf.Tensor | null;
-  bias?: tf.Tensor | null;
-  causal?: boolean;
-  window?: { left: number; right?: number } | null;
-  scale?: number;
-  dropout?: number;
-  training?: boolean;
-  seed?: number;
-  implementation?: Implementation;
-  chunkSize?: ChunkSize;
-}
 
 function checkTensor(op: string, name: string, x: unknown, rank?: number): asserts x is tf.Tensor {
   check(x instanceof tf.Tensor, () => AttentionError.value(op, `${name} must be a tf.Tensor`, typeof x));
@@ -72,7 +58,7 @@ export function validate(
   query: tf.Tensor,
   key: tf.Tensor,
   value: tf.Tensor | null,
-  options: CheckedOptions,
+  options: AttentionOptions,
 ): AttentionDims {
   checkTensor(op, 'query', query, 4);
   checkTensor(op, 'key', key, 4);

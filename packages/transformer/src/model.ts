@@ -64,12 +64,7 @@ export const BASE_CONFIG = {
 
 function resolveConfig(c: TransformerConfig): ResolvedConfig {
   const r: ResolvedConfig = {
-    dModel: 512,
-    numHeads: 8,
-    ffDim: 2048,
-    numEncoderLayers: 6,
-    numDecoderLayers: 6,
-    dropout: 0.1,
+    ...BASE_CONFIG,
     activation: 'relu',
     normFirst: false,
     positional: 'sinusoidal',

@@ -83,10 +83,10 @@ const ding = join(DATA_DIR, 'checkpoints', 'ding.ckpt');
 if (existsSync(ding)) {
   const loaded = Translator.load(ding);
   tf.dispose(Object.values(loaded.extra));
-  const dingTest = loadTask('ding').test.slice(0, 300);
+  const dingTest = loadTask('ding').test.slice(0, 100); // the whole split: the `evaluate` command
   const r = evaluate(loaded.translator, dingTest, { task: 'ding' });
   const base = copyBaseline(dingTest);
-  console.log(`\nding test split (first ${dingTest.length} sentences), local model from ${ding}:`);
+  console.log(`\nding test split (first ${dingTest.length} sentences; all of them: \`evaluate --task ding\`), local model from ${ding}:`);
   for (const t of r.translations.slice(0, 3)) console.log(`  ${t.source} -> ${t.output}`);
   console.log(`  ${formatBleu(r.bleu)}   copy-the-source baseline ${formatBleu(base.bleu)}`);
   console.log(`  ${formatChrf(r.chrf)}   copy-the-source baseline ${formatChrf(base.chrf)}`);

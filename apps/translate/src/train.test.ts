@@ -1,0 +1,68 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { useBackend } from '@attnkit/test-utils';
+import * as tf from '@tensorflow/tfjs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bucketBatches, learningRate, train } from './train.js';
+import { Translator } from './translator.js';
+
+describe('learning-rate schedule', () => {
+  it('rises linearly to d^-0.5 · warmup^-0.5 at the warm-up step, then falls as step^-0.5', () => {
+    const d = 64;
+    const w = 400;
+    expect(learningRate(400, d, w)).toBeCloseTo(0.125 * 0.05, 12);
+    expect(learningRate(100, d, w) / learningRate(200, d, w)).toBeCloseTo(0.5, 12);
+    expect(learningRate(1600, d, w) / learningRate(400, d, w)).toBeCloseTo(0.5, 12);
+    expect(learningRate(400, d, w, 2)).toBeCloseTo(2 * learningRate(400, d, w), 12);
+  });
+});
+
+describe('length-bucketed batches', () => {
+  it('cover every example once, each batch holding neighbours in length', () => {
+    const examples = Array.from({ length: 37 }, (_, i) => ({ src: Array(1 + ((i * 7) % 11)).fill(5), tin: [1], tout: Array(1 + ((i * 3) % 5)).fill(5) }));
+    const batches = bucketBatches(examples, 8);
+    expect(batches.map((b) => b.length)).toEqual([8, 8, 8, 8, 5]);
+    expect(batches.flat().sort((a, b) => a - b)).toEqual(examples.map((_, i) => i));
+    const len = (i: number) => examples[i]!.src.length + examples[i]!.tout.length;
+    for (let k = 1; k < batches.length; k++) expect(Math.min(...batches[k]!.map(len))).toBeGreaterThanOrEqual(Math.max(...batches[k - 1]!.map(len)));
+  });
+});
+
+describe('training', () => {
+  let dir: string;
+  beforeAll(async () => {
+    await useBackend('wasm');
+    dir = mkdtempSync(join(tmpdir(), 'attnkit-train-'));
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  const weights = (path: string) => {
+    const { translator, extra } = Translator.load(path);
+    const values = translator.model.namedWeights().map((w) => Array.from(w.variable.read().dataSync()));
+    tf.dispose(Object.values(extra));
+    translator.dispose();
+    return values;
+  };
+
+  it('resumes after an interruption exactly where an uninterrupted run would be', async () => {
+    const common = { task: 'numbers' as const, size: 'tiny' as const, batchSize: 8, dropout: 0, evalEvery: 1000, devLimit: 4, vocabSize: 60, seed: 3, log: () => {} };
+    const straight = join(dir, 'straight.ckpt');
+    await train({ ...common, out: straight, steps: 6 });
+    // interrupted after 3 steps (as Ctrl-C does), then resumed to 6
+    const resumed = join(dir, 'resumed.ckpt');
+    let calls = 0;
+    const first = await train({ ...common, out: resumed, steps: 6, shouldStop: () => ++calls > 3 });
+    expect(first.step).toBe(3);
+    const second = await train({ ...common, out: resumed, steps: 6, resume: true });
+    expect(second.step).toBe(6);
+    const [a, b] = [weights(straight), weights(resumed)];
+    expect(b.length).toBe(a.length);
+    for (let i = 0; i < a.length; i++) expect(b[i]).toEqual(a[i]);
+    // and the six steps did move the weights away from the seeded initial ones
+    const initial = join(dir, 'initial.ckpt');
+    await train({ ...common, out: initial, steps: 0 });
+    const start = weights(initial);
+    expect(a.filter((w, i) => JSON.stringify(w) !== JSON.stringify(start[i])).length).toBeGreaterThan(a.length / 2);
+  });
+});
