@@ -21,7 +21,9 @@ async function setup(problem: Problem): Promise<LayerSession> {
   const T = problem.T;
   const M = H * d;
   const layer = new MultiHeadAttention({ numHeads: H, keyDim: d, numKeyValueHeads: Hkv });
-  const x = tf.variable(tf.tensor3d(problem.q, [B, T, M]), true, 'bench_x'); // [B, T, M]
+  const x0 = tf.tensor3d(problem.q, [B, T, M]); // [B, T, M]
+  const x = tf.variable(x0, true); // a variable so that forward+backward gives dx too
+  x0.dispose();
   const forward = () => layer.apply(x, { value: x, useCausalMask: causal }) as tf.Tensor; // [B, T, M]
   tf.dispose(forward()); // builds the layer so its weights exist
   const weights = layer.weights.map((w) => Float64Array.from(w.read().dataSync()));
