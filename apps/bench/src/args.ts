@@ -68,7 +68,7 @@ const QUICK: BenchOptions = {
 const FULL: BenchOptions = {
   ...QUICK,
   preset: 'full',
-  impls: ['attnkit', 'plain-tfjs', 'tfjs-layers-mha', 'onnxruntime-node', 'onnxruntime-web', 'ruvector'],
+  impls: ['attnkit', 'plain-tfjs', 'attnkit-mha', 'tfjs-layers-mha', 'onnxruntime-node', 'onnxruntime-web', 'ruvector'],
   backends: ['cpu', 'wasm', 'native', 'webgpu'],
   modes: ['forward', 'forward+backward', 'decode-kv-cache', 'decode-no-cache'],
   T: [128, 512, 1024, 2048, 4096],

@@ -30,7 +30,7 @@ export function selectImplementations(o: BenchOptions, all: readonly BenchImplem
 function reasonFor(impl: BenchImplementation, c: BenchConfig): string | null {
   if (c.H % c.Hkv !== 0) return `H=${c.H} is not a multiple of Hkv=${c.Hkv}`;
   if (!impl.modes.includes(c.mode)) return `${impl.name} has no ${c.mode} mode`;
-  if (c.mode.startsWith('decode') && c.T <= c.decodeSteps) return `T=${c.T} must exceed the ${c.decodeSteps} decode steps`;
+  if (c.mode.startsWith('decode') && impl.level !== 'model' && c.T <= c.decodeSteps) return `T=${c.T} must exceed the ${c.decodeSteps} decode steps`;
   return impl.unsupported?.(c) ?? null;
 }
 

@@ -155,7 +155,13 @@ export function markdownReport(report: BenchReport, descriptions: Record<string,
     const c = section[0]!.config;
     const decode = isDecode(c.mode);
     out.push(`## ${sectionTitle(c)}`, '');
-    if (decode) out.push(`${c.decodeSteps} tokens generated at the end of a length-T sequence; time is for all of them.`, '');
+    if (decode) {
+      out.push(
+        `${c.decodeSteps} tokens generated at the end of a length-T sequence; time is for all of them. Model-level rows`,
+        '(attnkit-decoder): T is the source length and the tokens are a whole greedyDecode target (see Implementations).',
+        '',
+      );
+    }
     const head = ['T', 'backend', 'implementation', 'median ms', 'min–max ms (runs)', 'GFLOP/s', '% ceiling', ...(decode ? ['tokens/s'] : []), 'tfjs peak MB', 'peak RSS MB', 'max error'];
     out.push(`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`);
     const sorted = [...section].sort((a, b) => a.config.T - b.config.T || a.config.backend.localeCompare(b.config.backend));

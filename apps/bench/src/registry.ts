@@ -36,8 +36,12 @@ export interface BenchImplementation {
   /** Short explanation for the table legend. */
   description: string;
   engine: Engine;
-  /** `attention`: q, k, v → output. `layer`: x [B, T, H·d] → projected output (more FLOPs). */
-  level: 'attention' | 'layer';
+  /**
+   * `attention`: q, k, v → output. `layer`: x [B, T, H·d] → projected output (more FLOPs).
+   * `model`: a whole model (the Transformer decoder): in decode modes T is the source length
+   * and `decodeSteps` the generated tokens, so T need not exceed them.
+   */
+  level: 'attention' | 'layer' | 'model';
   backends: readonly Backend[];
   modes: readonly Mode[];
   /** Why this configuration cannot run on this implementation, or null if it can. */

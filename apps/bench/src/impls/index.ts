@@ -1,6 +1,8 @@
 /** Every registered implementation, in table order. Add new ones here (one line each). */
 import type { BenchImplementation } from '../registry.js';
 import { attnkitImplementations } from './attnkit.js';
+import { attnkitDecoder } from './attnkit-decoder.js';
+import { attnkitMha } from './attnkit-mha.js';
 import { matmulImplementations } from './matmul.js';
 import { onnxruntimeNode, onnxruntimeWeb } from './onnxruntime.js';
 import { plainTfjs } from './plain-tfjs.js';
@@ -8,16 +10,16 @@ import { ruvector } from './ruvector.js';
 import { tfjsLayersMha } from './tfjs-layers-mha.js';
 
 /**
- * Extension points, not yet filled because their packages are not on this branch:
- *  - `attnkit-mha`: @attnkit/multi-head's MultiHeadAttention at layer level, beside
- *    tfjs-layers-mha (same `level: 'layer'`, same oracle with projections);
- *  - `attnkit-decoder`: @attnkit/transformer decoding (tokens/s with and without KV cache)
- *    in the `decode-kv-cache` / `decode-no-cache` modes, beside the attention-level ones here.
+ * Layer and model level beside attention level: `attnkit-mha` (@attnkit/multi-head's layer,
+ * beside tfjs-layers-mha, same float64 layer oracle) and `attnkit-decoder` (@attnkit/transformer
+ * greedyDecode with and without caches, in the decode modes; T = source length there).
  */
 export const IMPLEMENTATION_LIST: readonly BenchImplementation[] = [
   ...attnkitImplementations,
   plainTfjs,
+  attnkitMha,
   tfjsLayersMha,
+  attnkitDecoder,
   onnxruntimeNode,
   onnxruntimeWeb,
   ruvector,

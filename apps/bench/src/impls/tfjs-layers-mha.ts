@@ -4,10 +4,9 @@
  * FLOPs include the four projections, and its error check projects in float64 with the
  * layer's own weights before calling the attention oracle.
  */
-import { attentionOracle } from '@attnkit/test-utils/oracle';
 import * as tf from '@tensorflow/tfjs-core';
 import type { BenchImplementation, Problem, Session } from '../registry.js';
-import { attentionFlops } from '../stats.js';
+import { type LayerWeights, layerFlops, layerOracle } from './layer-oracle.js';
 
 interface LayerSession extends Session {
   /** query, key, value kernels [M, H, d] and biases [H, d]; output kernel [H, d, M] and bias [M]. */
@@ -58,45 +57,8 @@ async function setup(problem: Problem): Promise<LayerSession> {
   };
 }
 
-/** y[b, t, :] = x[b, t, :]·W + bias for a kernel [M, H·d] (flattened), in float64, as [B, H, T, d]. */
-function project(x: Float32Array, kernel: Float64Array, bias: Float64Array, B: number, T: number, H: number, d: number) {
-  const M = H * d;
-  const out = new Float64Array(B * H * T * d);
-  for (let b = 0; b < B; b++)
-    for (let t = 0; t < T; t++)
-      for (let hd = 0; hd < H * d; hd++) {
-        let acc = bias[hd]!;
-        for (let m = 0; m < M; m++) acc += x[(b * T + t) * M + m]! * kernel[m * H * d + hd]!;
-        const h = Math.floor(hd / d);
-        out[((b * H + h) * T + t) * d + (hd % d)] = acc; // [B, H, T, d]
-      }
-  return out;
-}
-
 async function oracle(problem: Problem, session: Session): Promise<Float64Array> {
-  const { B, H, d, causal } = problem.config;
-  const T = problem.T;
-  const M = H * d;
-  const [wq, bq, wk, bk, wv, bv, wo, bo] = (session as LayerSession).weights as [
-    Float64Array, Float64Array, Float64Array, Float64Array, Float64Array, Float64Array, Float64Array, Float64Array,
-  ];
-  const shape = [B, H, T, d];
-  const { output } = attentionOracle({
-    query: { data: project(problem.q, wq, bq, B, T, H, d), shape },
-    key: { data: project(problem.q, wk, bk, B, T, H, d), shape },
-    value: { data: project(problem.q, wv, bv, B, T, H, d), shape },
-    causal,
-  });
-  const y = new Float64Array(B * T * M); // [B, T, M]
-  for (let b = 0; b < B; b++)
-    for (let t = 0; t < T; t++)
-      for (let m = 0; m < M; m++) {
-        let acc = bo[m]!;
-        for (let h = 0; h < H; h++)
-          for (let e = 0; e < d; e++) acc += output.data[((b * H + h) * T + t) * d + e]! * wo[(h * d + e) * M + m]!;
-        y[(b * T + t) * M + m] = acc;
-      }
-  return y;
+  return layerOracle(problem.q, (session as LayerSession).weights as LayerWeights, { ...problem.config, T: problem.T });
 }
 
 export const tfjsLayersMha: BenchImplementation = {
@@ -113,11 +75,7 @@ export const tfjsLayersMha: BenchImplementation = {
     if (c.window !== null) return 'tfjs-layers MultiHeadAttention has no sliding-window option';
     return null;
   },
-  flops: (c) => {
-    const M = c.H * c.d;
-    const projections = 4 * 2 * c.B * c.T * M * M;
-    return attentionFlops(c.B, c.H, c.T, c.T, c.d) + projections;
-  },
+  flops: layerFlops,
   oracle,
   setup,
 };
