@@ -90,6 +90,44 @@ describeEachBackend('decoding', () => {
     m.dispose();
   });
 
+  it('encode returns per-layer encoder self-attention: rows sum to 1, padding gets none, memory unchanged', async () => {
+    const m = model({ numEncoderLayers: 3 });
+    const src = source();
+    const plain = m.encode(src);
+    expect(plain.attention).toBeUndefined();
+    const { memory, memoryMask, attention } = m.encode(src, { returnAttention: true });
+    expectTensorsClose(memory, plain.memory, { rtol: 0, atol: 0 });
+    expect(attention!.length).toBe(3);
+    for (const w of attention!) {
+      expect(w.shape).toEqual([2, 4, 6, 6]); // [B, H, Ts, Ts]
+      const rows = w.arraySync();
+      const lengths = [5, 3]; // real tokens of each sentence
+      rows.forEach((heads, b) => {
+        for (const head of heads) {
+          for (const row of head.slice(0, lengths[b])) {
+            expect(row.reduce((a, v) => a + v, 0)).toBeCloseTo(1, 5);
+            for (const v of row.slice(lengths[b])) expect(v).toBe(0);
+          }
+        }
+      });
+    }
+    // the same sentence without padding attends the same way
+    const alone = tf.tensor2d([[8, 9, 10]], [1, 3], 'int32');
+    const single = m.encode(alone, { returnAttention: true });
+    for (const [l, w] of attention!.entries()) {
+      const padded = tf.slice(w, [1, 0, 0, 0], [1, 4, 3, 3]);
+      expectTensorsClose(padded, single.attention![l]!, { rtol: 1e-5, atol: 1e-6, label: `layer ${l}` });
+      padded.dispose();
+    }
+    tf.dispose([plain.memory, plain.memoryMask, memory, memoryMask, ...attention!, alone, single.memory, single.memoryMask, ...single.attention!]);
+    await expectNoLeak(() => {
+      const r = m.encode(src, { returnAttention: true });
+      tf.dispose([r.memory, r.memoryMask, ...r.attention!]);
+    });
+    src.dispose();
+    m.dispose();
+  });
+
   it('leaks no tensor over 100 cached steps with beams reordered, nor in beam search', async () => {
     const m = model();
     const src = source();
