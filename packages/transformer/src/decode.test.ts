@@ -1,7 +1,7 @@
 import { describeEachBackend, expectNoLeak, expectTensorsClose, seededRandom } from '@attnkit/test-utils';
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
-import { Transformer, type TransformerConfig, beamSearch, greedyDecode } from './index.js';
+import { Transformer, type TransformerConfig, beamSearch, beamSearchAsync, greedyDecode, greedyDecodeAsync } from './index.js';
 
 const small: TransformerConfig = {
   sourceVocabSize: 13,
@@ -87,6 +87,23 @@ describeEachBackend('decoding', () => {
       }
     });
     src.dispose();
+    m.dispose();
+  });
+
+  it('async greedy and beam search give exactly the sync hypotheses, attention included, and leak nothing', async () => {
+    const m = model({ normFirst: true });
+    const src = source();
+    const options = { maxLength: 6, returnAttention: true };
+    expect(await greedyDecodeAsync(m, src, options)).toEqual(greedyDecode(m, src, options));
+    expect(await beamSearchAsync(m, src, { ...options, beamSize: 3 })).toEqual(beamSearch(m, src, { ...options, beamSize: 3 }));
+    const uncached = await greedyDecodeAsync(m, src, { maxLength: 6, useCache: false });
+    expect(uncached.map((h) => h.tokens)).toEqual(greedyDecode(m, src, { maxLength: 6 }).map((h) => h.tokens));
+    await expectNoLeak(() => greedyDecodeAsync(m, src, options));
+    await expectNoLeak(() => beamSearchAsync(m, src, { ...options, beamSize: 2 }));
+    const floats = tf.tensor2d([[1, 2]], [1, 2], 'float32');
+    await expect(greedyDecodeAsync(m, floats)).rejects.toThrow(/^greedyDecodeAsync: source must be non-empty int32 token ids \[B, Ts\], but got source \[1,2\]/);
+    await expect(beamSearchAsync(m, src, { beamSize: 0 })).rejects.toThrow(/^beamSearchAsync: beamSize must be a positive integer, but got '?0'?/);
+    tf.dispose([src, floats]);
     m.dispose();
   });
 
