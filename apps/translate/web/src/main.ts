@@ -15,6 +15,8 @@ interface Timings {
   backend?: number;
   model?: number;
   firstTranslation?: number;
+  /** Duration of the latest translation (decoding and encoder attention), in ms. */
+  lastTranslationMs?: number;
 }
 
 interface PageState {
@@ -89,6 +91,7 @@ async function translate(): Promise<void> {
   busy = true;
   button.disabled = true;
   await tf.nextFrame(); // let the message paint before the model runs
+  const started = performance.now();
   try {
     const [translation] = await translator.translateAsync([source.words], { returnAttention: true });
     current = { translation: translation!, encoder: await encoderAttention(translator, source.words) };
@@ -99,6 +102,7 @@ async function translate(): Promise<void> {
     $('attention').hidden = false;
     drawHeatmap();
     showMessage('', 'info');
+    state.timings.lastTranslationMs = Math.round(performance.now() - started);
     state.translations += 1;
     state.timings.firstTranslation ??= since();
     showTimings();
@@ -140,7 +144,8 @@ function showTimings(): void {
     t.model !== undefined && `model loaded ${t.model} ms`,
     t.firstTranslation !== undefined && `first translation ${t.firstTranslation} ms`,
   ].filter(Boolean);
-  $('timings').textContent = `Since the page started loading: ${parts.join(', ')}.`;
+  const last = t.lastTranslationMs !== undefined ? ` Latest translation took ${t.lastTranslationMs} ms.` : '';
+  $('timings').textContent = `Since the page started loading: ${parts.join(', ')}.${last}`;
 }
 
 async function start(): Promise<void> {
