@@ -37,7 +37,7 @@ export { bleuFromStats, corpusBleu, formatBleu, tokenize13a } from './metrics/bl
 export type { BLEUOptions, BLEUResult } from './metrics/bleu.js';
 export { corpusChrf, formatChrf } from './metrics/chrf.js';
 export type { ChrFOptions, ChrFResult } from './metrics/chrf.js';
-export { assignWeights, loadCheckpoint, namedWeights, saveCheckpoint } from './checkpoint.js';
+export { assignWeights, loadCheckpoint, namedWeights, parseCheckpoint, saveCheckpoint, serializeCheckpoint } from './checkpoint.js';
 export type { Checkpoint, CheckpointHeader, CheckpointMetadata, Json, SaveCheckpointInput, WeightSource, WeightTarget } from './checkpoint.js';
 export { heatmapSpec, htmlReport, renderHeatmapSvg } from './heatmap.js';
 export type { HeatmapInput, ReportSection } from './heatmap.js';

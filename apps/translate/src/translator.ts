@@ -4,12 +4,13 @@
  * decoding, attention per layer and head).
  */
 import { AttentionError } from '@attnkit/masking';
-import { Transformer, type TransformerConfig, beamSearch, greedyDecode } from '@attnkit/transformer';
+import { type Hypothesis, Transformer, type TransformerConfig, beamSearch, beamSearchAsync, greedyDecode, greedyDecodeAsync } from '@attnkit/transformer';
 import * as tf from '@tensorflow/tfjs';
-import { type CheckpointMetadata, type Json, assignWeights, loadCheckpoint, saveCheckpoint } from './checkpoint.js';
+import { type Checkpoint, type CheckpointMetadata, type Json, assignWeights } from './checkpoint-format.js';
+import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
 import type { DataSourceName } from './data/sources.js';
 import { normalizeText } from './text.js';
-import { BOS_ID, type BPETokenizer, EOS_ID, PAD_ID, padBatch } from './tokenizer/bpe.js';
+import { BOS_ID, type BPETokenizer, EOS_ID, type Encoding, PAD_ID, padBatch } from './tokenizer/bpe.js';
 
 /** Model sizes for `train --size`. Each is pre-norm with one embedding table shared by both languages. */
 export const MODEL_SIZES = {
@@ -92,11 +93,19 @@ export class Translator {
 
   /** Loads a checkpoint written by {@link save}; `extra` receives the weights it does not use. */
   static load(path: string): { translator: Translator; metadata: CheckpointMetadata; extra: tf.NamedTensorMap } {
-    const ck = loadCheckpoint(path);
+    return Translator.fromCheckpoint(loadCheckpoint(path), path);
+  }
+
+  /**
+   * A translator from a parsed checkpoint (`loadCheckpoint`, or `parseCheckpoint` of fetched bytes
+   * in a browser); `origin` names it in errors. Takes ownership of `ck.weights`: those the model
+   * does not use come back in `extra`, the rest are disposed.
+   */
+  static fromCheckpoint(ck: Checkpoint, origin: string): { translator: Translator; metadata: CheckpointMetadata; extra: tf.NamedTensorMap } {
     const config = ck.config as unknown as TranslatorConfig;
     if (!config?.transformer || !config.task || !config.size) {
       tf.dispose(Object.values(ck.weights));
-      throw AttentionError.value('Translator.load', `${path}: not a translation-model checkpoint`, JSON.stringify(Object.keys(ck.config)));
+      throw AttentionError.value('Translator.load', `${origin}: not a translation-model checkpoint`, JSON.stringify(Object.keys(ck.config)));
     }
     const model = new Transformer(config.transformer).build();
     const targets = model.namedWeights().map(({ name, variable }) => ({
@@ -146,36 +155,62 @@ export class Translator {
         beamSize === 1
           ? greedyDecode(this.model, source, { maxLength, returnAttention })
           : beamSearch(this.model, source, { maxLength, beamSize, returnAttention });
-      return hyps.map((h, i) => {
-        const enc = encodings[i]!;
-        const Ts = enc.ids.length; // real source length; padding columns are dropped
-        const targetIds = [...h.tokens, EOS_ID].slice(0, h.attention?.length ?? h.tokens.length + 1);
-        const result: Translation = {
-          source: enc.text,
-          output: this.tokenizer.decode(h.tokens),
-          sourceTokens: this.tokenizer.idsToTokens(enc.ids),
-          targetTokens: this.tokenizer.idsToTokens(targetIds),
-          truncated: enc.truncated,
-          score: h.score,
-        };
-        if (h.attention) {
-          const layers = h.attention[0]!.length;
-          const heads = h.attention[0]![0]!.cross.length;
-          const T = h.attention.length;
-          result.cross = Array.from({ length: layers }, (_, l) =>
-            Array.from({ length: heads }, (_, n) => h.attention!.map((step) => step[l]!.cross[n]!.slice(0, Ts))),
-          );
-          result.self = Array.from({ length: layers }, (_, l) =>
-            Array.from({ length: heads }, (_, n) =>
-              h.attention!.map((step, t) => Array.from({ length: T }, (_, j) => (j <= t ? step[l]!.self[n]![j]! : 0))),
-            ),
-          );
-        }
-        return result;
-      });
+      return this.toTranslations(hyps, encodings);
     } finally {
       source.dispose();
     }
+  }
+
+  /**
+   * {@link translate} reading tensors asynchronously (`greedyDecodeAsync` / `beamSearchAsync`): the
+   * same translations, and what a browser must use on webgpu, which cannot read synchronously.
+   */
+  async translateAsync(texts: readonly string[], options: TranslateOptions = {}): Promise<Translation[]> {
+    const { beamSize = 1, returnAttention = false } = options;
+    if (texts.length === 0) return [];
+    const encodings = texts.map((t) => this.encodeSource(t));
+    const batch = padBatch(encodings.map((e) => e.ids));
+    const source = tf.tensor2d(batch.ids, batch.shape, 'int32');
+    const maxLength = options.maxLength ?? batch.shape[1] + 50;
+    try {
+      const hyps =
+        beamSize === 1
+          ? await greedyDecodeAsync(this.model, source, { maxLength, returnAttention })
+          : await beamSearchAsync(this.model, source, { maxLength, beamSize, returnAttention });
+      return this.toTranslations(hyps, encodings);
+    } finally {
+      source.dispose();
+    }
+  }
+
+  private toTranslations(hyps: Hypothesis[], encodings: Encoding[]): Translation[] {
+    return hyps.map((h, i) => {
+      const enc = encodings[i]!;
+      const Ts = enc.ids.length; // real source length; padding columns are dropped
+      const targetIds = [...h.tokens, EOS_ID].slice(0, h.attention?.length ?? h.tokens.length + 1);
+      const result: Translation = {
+        source: enc.text,
+        output: this.tokenizer.decode(h.tokens),
+        sourceTokens: this.tokenizer.idsToTokens(enc.ids),
+        targetTokens: this.tokenizer.idsToTokens(targetIds),
+        truncated: enc.truncated,
+        score: h.score,
+      };
+      if (h.attention) {
+        const layers = h.attention[0]!.length;
+        const heads = h.attention[0]![0]!.cross.length;
+        const T = h.attention.length;
+        result.cross = Array.from({ length: layers }, (_, l) =>
+          Array.from({ length: heads }, (_, n) => h.attention!.map((step) => step[l]!.cross[n]!.slice(0, Ts))),
+        );
+        result.self = Array.from({ length: layers }, (_, l) =>
+          Array.from({ length: heads }, (_, n) =>
+            h.attention!.map((step, t) => Array.from({ length: T }, (_, j) => (j <= t ? step[l]!.self[n]![j]! : 0))),
+          ),
+        );
+      }
+      return result;
+    });
   }
 
   dispose(): void {

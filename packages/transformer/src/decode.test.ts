@@ -1,7 +1,7 @@
 import { describeEachBackend, expectNoLeak, expectTensorsClose, seededRandom } from '@attnkit/test-utils';
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
-import { Transformer, type TransformerConfig, beamSearch, greedyDecode } from './index.js';
+import { Transformer, type TransformerConfig, beamSearch, beamSearchAsync, greedyDecode, greedyDecodeAsync } from './index.js';
 
 const small: TransformerConfig = {
   sourceVocabSize: 13,
@@ -85,6 +85,61 @@ describeEachBackend('decoding', () => {
         for (const row of [...self, ...cross]) expect(row.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 5);
         for (const row of cross) expect(row[5]).toBe(0); // padding of sentence 0
       }
+    });
+    src.dispose();
+    m.dispose();
+  });
+
+  it('async greedy and beam search give exactly the sync hypotheses, attention included, and leak nothing', async () => {
+    const m = model({ normFirst: true });
+    const src = source();
+    const options = { maxLength: 6, returnAttention: true };
+    expect(await greedyDecodeAsync(m, src, options)).toEqual(greedyDecode(m, src, options));
+    expect(await beamSearchAsync(m, src, { ...options, beamSize: 3 })).toEqual(beamSearch(m, src, { ...options, beamSize: 3 }));
+    const uncached = await greedyDecodeAsync(m, src, { maxLength: 6, useCache: false });
+    expect(uncached.map((h) => h.tokens)).toEqual(greedyDecode(m, src, { maxLength: 6 }).map((h) => h.tokens));
+    await expectNoLeak(() => greedyDecodeAsync(m, src, options));
+    await expectNoLeak(() => beamSearchAsync(m, src, { ...options, beamSize: 2 }));
+    const floats = tf.tensor2d([[1, 2]], [1, 2], 'float32');
+    await expect(greedyDecodeAsync(m, floats)).rejects.toThrow(/^greedyDecodeAsync: source must be non-empty int32 token ids \[B, Ts\], but got source \[1,2\]/);
+    await expect(beamSearchAsync(m, src, { beamSize: 0 })).rejects.toThrow(/^beamSearchAsync: beamSize must be a positive integer, but got '?0'?/);
+    tf.dispose([src, floats]);
+    m.dispose();
+  });
+
+  it('encode returns per-layer encoder self-attention: rows sum to 1, padding gets none, memory unchanged', async () => {
+    const m = model({ numEncoderLayers: 3 });
+    const src = source();
+    const plain = m.encode(src);
+    expect(plain.attention).toBeUndefined();
+    const { memory, memoryMask, attention } = m.encode(src, { returnAttention: true });
+    expectTensorsClose(memory, plain.memory, { rtol: 0, atol: 0 });
+    expect(attention!.length).toBe(3);
+    for (const w of attention!) {
+      expect(w.shape).toEqual([2, 4, 6, 6]); // [B, H, Ts, Ts]
+      const rows = w.arraySync();
+      const lengths = [5, 3]; // real tokens of each sentence
+      rows.forEach((heads, b) => {
+        for (const head of heads) {
+          for (const row of head.slice(0, lengths[b])) {
+            expect(row.reduce((a, v) => a + v, 0)).toBeCloseTo(1, 5);
+            for (const v of row.slice(lengths[b])) expect(v).toBe(0);
+          }
+        }
+      });
+    }
+    // the same sentence without padding attends the same way
+    const alone = tf.tensor2d([[8, 9, 10]], [1, 3], 'int32');
+    const single = m.encode(alone, { returnAttention: true });
+    for (const [l, w] of attention!.entries()) {
+      const padded = tf.slice(w, [1, 0, 0, 0], [1, 4, 3, 3]);
+      expectTensorsClose(padded, single.attention![l]!, { rtol: 1e-5, atol: 1e-6, label: `layer ${l}` });
+      padded.dispose();
+    }
+    tf.dispose([plain.memory, plain.memoryMask, memory, memoryMask, ...attention!, alone, single.memory, single.memoryMask, ...single.attention!]);
+    await expectNoLeak(() => {
+      const r = m.encode(src, { returnAttention: true });
+      tf.dispose([r.memory, r.memoryMask, ...r.attention!]);
     });
     src.dispose();
     m.dispose();

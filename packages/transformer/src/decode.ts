@@ -30,15 +30,78 @@ export interface Hypothesis {
   attention?: TokenAttention[];
 }
 
+type StepAttention = Array<{ self: tf.Tensor4D; cross: tf.Tensor4D }>;
+
+/** What one decoding step computes: next-token log-probabilities [B, V] and, on request, each layer's attention [B, N, 1, Tk]. */
+interface StepTensors {
+  logp: tf.Tensor2D;
+  attention: StepAttention | null;
+}
+
+/** The same, read back into arrays. */
+interface StepValues {
+  logp: number[][];
+  attention: Array<{ self: number[][][][]; cross: number[][][][] }> | null;
+}
+
+/**
+ * A decoding loop written once for synchronous and asynchronous reads: it yields each step's
+ * tensors, is resumed with their values, and returns the hypotheses. `runSync` drives it with
+ * `arraySync` (cpu, wasm, webgl), `runAsync` with `array()` (needed on webgpu, whose synchronous
+ * reads are slow or unsupported).
+ */
+type DecodeLoop = Generator<StepTensors, Hypothesis[], StepValues>;
+
 /** Row `r` of each layer's [B, N, 1, T] weights as nested arrays. */
-function rowAttention(att: Array<{ self: tf.Tensor4D; cross: tf.Tensor4D }>, r: number): TokenAttention {
+function rowAttention(att: NonNullable<StepValues['attention']>, r: number): TokenAttention {
   return att.map(({ self, cross }) => ({
-    self: (self.arraySync()[r] as number[][][]).map((head) => head[0]!),
-    cross: (cross.arraySync()[r] as number[][][]).map((head) => head[0]!),
+    self: self[r]!.map((head) => head[0]!),
+    cross: cross[r]!.map((head) => head[0]!),
   }));
 }
 
-type StepAttention = Array<{ self: tf.Tensor4D; cross: tf.Tensor4D }>;
+const stepTensors = (t: StepTensors) => [t.logp, ...(t.attention ?? []).flatMap((a) => [a.self, a.cross])];
+
+function readSync(t: StepTensors): StepValues {
+  const attention = t.attention?.map((a) => ({ self: a.self.arraySync(), cross: a.cross.arraySync() })) ?? null;
+  return { logp: t.logp.arraySync(), attention };
+}
+
+async function readAsync(t: StepTensors): Promise<StepValues> {
+  const [logp, ...att] = await Promise.all(stepTensors(t).map((x) => x.array()));
+  const attention = t.attention ? t.attention.map((_, i) => ({ self: att[2 * i] as number[][][][], cross: att[2 * i + 1] as number[][][][] })) : null;
+  return { logp: logp as number[][], attention };
+}
+
+/** Yields one step's tensors to the driver, returns their values and disposes them either way. */
+function* readStep(tensors: StepTensors): Generator<StepTensors, StepValues, StepValues> {
+  try {
+    return yield tensors;
+  } finally {
+    tf.dispose(stepTensors(tensors));
+  }
+}
+
+function runSync(loop: DecodeLoop): Hypothesis[] {
+  let next = loop.next();
+  try {
+    while (!next.done) next = loop.next(readSync(next.value));
+    return next.value;
+  } finally {
+    // a failed read: close the loop so it disposes its tensors and caches
+    if (!next.done) loop.return([]);
+  }
+}
+
+async function runAsync(loop: DecodeLoop): Promise<Hypothesis[]> {
+  let next = loop.next();
+  try {
+    while (!next.done) next = loop.next(await readAsync(next.value));
+    return next.value;
+  } finally {
+    if (!next.done) loop.return([]);
+  }
+}
 
 /**
  * One batch of hypotheses being decoded. With caches, each step feeds only the last token and
@@ -63,8 +126,8 @@ class Stepper {
     this.rows = Array.from({ length: source.shape[0]! }, (_, i) => i);
   }
 
-  /** Log-probabilities [B][V] of the next token after each prefix, and its attention per layer. */
-  step(prefixes: number[][]): { logp: number[][]; attention: StepAttention | null } {
+  /** Log-probabilities [B, V] of the next token after each prefix, and its attention per layer; the caller disposes them. */
+  step(prefixes: number[][]): StepTensors {
     const { model, state, returnAttention } = this;
     return tf.tidy(() => {
       const B = prefixes.length;
@@ -75,11 +138,11 @@ class Stepper {
         ? model.decode(ids, { state, returnAttention })
         : model.decode(ids, { memory: tf.gather(this.memory, this.rows), memoryMask: tf.gather(this.memoryMask, this.rows), returnAttention });
       const T = out.logits.shape[1];
-      const logp = tf.logSoftmax(tf.squeeze(tf.slice(out.logits, [0, T - 1, 0], [-1, 1, -1]), [1])).arraySync() as number[][]; // [B, V]
-      const lastQuery = (a: tf.Tensor4D) => tf.keep(tf.slice(a, [0, 0, T - 1, 0], [-1, -1, 1, -1])); // [B, N, 1, Tk]
+      const logp = tf.logSoftmax(tf.squeeze(tf.slice(out.logits, [0, T - 1, 0], [-1, 1, -1]), [1])) as tf.Tensor2D; // [B, V]
+      const lastQuery = (a: tf.Tensor4D) => tf.slice(a, [0, 0, T - 1, 0], [-1, -1, 1, -1]); // [B, N, 1, Tk]
       const attention = out.attention?.map((a) => ({ self: lastQuery(a.self), cross: lastQuery(a.cross) })) ?? null;
       return { logp, attention } as unknown as tf.TensorContainer;
-    }) as unknown as { logp: number[][]; attention: StepAttention | null };
+    }) as unknown as StepTensors;
   }
 
   /** Row `i` of the next batch continues row `parents[i]` of this one. */
@@ -111,7 +174,19 @@ function checkMaxLength(op: string, maxLength: number) {
  * every sentence of `source` [B, Ts] at once. Returns one hypothesis per sentence.
  */
 export function greedyDecode(model: Transformer, source: tf.Tensor, options: DecodeOptions = {}): Hypothesis[] {
-  const op = 'greedyDecode';
+  return runSync(greedyLoop('greedyDecode', model, source, options));
+}
+
+/**
+ * {@link greedyDecode} reading each step's results with `await tensor.array()` instead of
+ * `arraySync()`: the same hypotheses, without blocking on GPU backends (webgpu cannot read
+ * synchronously). Do not run other tfjs work on `model` while it is pending.
+ */
+export function greedyDecodeAsync(model: Transformer, source: tf.Tensor, options: DecodeOptions = {}): Promise<Hypothesis[]> {
+  return runAsync(greedyLoop('greedyDecodeAsync', model, source, options));
+}
+
+function* greedyLoop(op: string, model: Transformer, source: tf.Tensor, options: DecodeOptions): DecodeLoop {
   checkSource(op, model, source);
   const { maxLength = (source as tf.Tensor).shape[1]! + 50, useCache = true, returnAttention = false } = options;
   checkMaxLength(op, maxLength);
@@ -127,7 +202,7 @@ export function greedyDecode(model: Transformer, source: tf.Tensor, options: Dec
   }));
   try {
     for (let t = 0; t <= maxLength && hyps.some((h) => !h.done); t++) {
-      const { logp, attention } = stepper.step(hyps.map((h) => h.prefix));
+      const { logp, attention } = yield* readStep(stepper.step(hyps.map((h) => h.prefix)));
       hyps.forEach((h, b) => {
         if (h.done) return;
         const row = logp[b]!;
@@ -139,7 +214,6 @@ export function greedyDecode(model: Transformer, source: tf.Tensor, options: Dec
         if (next === eosId) h.done = true;
         else h.tokens.push(next);
       });
-      if (attention) tf.dispose(attention.flatMap((a) => [a.self, a.cross]));
     }
   } finally {
     stepper.dispose();
@@ -154,7 +228,15 @@ export function greedyDecode(model: Transformer, source: tf.Tensor, options: Dec
  * finished. Returns the best hypothesis per sentence.
  */
 export function beamSearch(model: Transformer, source: tf.Tensor, options: BeamOptions = {}): Hypothesis[] {
-  const op = 'beamSearch';
+  return runSync(beamLoop('beamSearch', model, source, options));
+}
+
+/** {@link beamSearch} with asynchronous reads, as {@link greedyDecodeAsync}. */
+export function beamSearchAsync(model: Transformer, source: tf.Tensor, options: BeamOptions = {}): Promise<Hypothesis[]> {
+  return runAsync(beamLoop('beamSearchAsync', model, source, options));
+}
+
+function* beamLoop(op: string, model: Transformer, source: tf.Tensor, options: BeamOptions): DecodeLoop {
   checkSource(op, model, source);
   const { maxLength = (source as tf.Tensor).shape[1]! + 50, useCache = true, returnAttention = false, beamSize = 4, lengthPenalty = 0.6 } = options;
   checkMaxLength(op, maxLength);
@@ -173,7 +255,7 @@ export function beamSearch(model: Transformer, source: tf.Tensor, options: BeamO
     for (let t = 0; t <= maxLength; t++) {
       const flat = beams.flat();
       if (flat.length === 0) break;
-      const { logp, attention } = stepper.step(flat.map((h) => h.prefix));
+      const { logp, attention } = yield* readStep(stepper.step(flat.map((h) => h.prefix)));
       let row = 0;
       beams = beams.map((bs, b) => {
         const candidates: Array<{ parent: number; token: number; score: number }> = [];
@@ -202,7 +284,6 @@ export function beamSearch(model: Transformer, source: tf.Tensor, options: BeamO
         // a sentence with K finished hypotheses stops decoding
         return finished[b]!.length >= K ? [] : next;
       });
-      if (attention) tf.dispose(attention.flatMap((a) => [a.self, a.cross]));
       const parents = beams.flat().map((beam) => beam.row);
       if (parents.length > 0) stepper.reorder(parents);
     }

@@ -1,7 +1,7 @@
 export { AttentionError } from '@attnkit/masking';
 export { TransformerDecoderLayer, TransformerEncoderLayer } from './blocks.js';
 export type { DecoderCallOptions, EncoderCallOptions, NamedWeight, TransformerBlockArgs } from './blocks.js';
-export { beamSearch, greedyDecode } from './decode.js';
+export { beamSearch, beamSearchAsync, greedyDecode, greedyDecodeAsync } from './decode.js';
 export type { BeamOptions, DecodeOptions, Hypothesis, TokenAttention } from './decode.js';
 export { TokenEmbedding } from './embedding.js';
 export { BASE_CONFIG, Transformer } from './model.js';

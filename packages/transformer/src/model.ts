@@ -188,18 +188,33 @@ export class Transformer {
     return training && this.config.dropout > 0 ? tf.dropout(y, this.config.dropout) : y;
   }
 
-  /** Source ids [B, Ts] -> memory [B, Ts, d] and its padding mask [B, Ts] (true = real token). */
-  encode(source: tf.Tensor, options: { training?: boolean } = {}): { memory: tf.Tensor3D; memoryMask: tf.Tensor2D } {
+  /**
+   * Source ids [B, Ts] -> memory [B, Ts, d] and its padding mask [B, Ts] (true = real token).
+   * With `returnAttention: true` (default false), also each encoder layer's self-attention
+   * weights [B, H, Ts, Ts] (padded keys get zero weight); the caller owns every returned tensor.
+   */
+  encode(
+    source: tf.Tensor,
+    options: { training?: boolean; returnAttention?: boolean } = {},
+  ): { memory: tf.Tensor3D; memoryMask: tf.Tensor2D; attention?: tf.Tensor4D[] } {
     checkIds('encode', 'source', source);
-    const training = options.training ?? false;
-    const [memory, memoryMask] = tf.tidy(() => {
+    const { training = false, returnAttention = false } = options;
+    const [memory, memoryMask, ...attention] = tf.tidy(() => {
       const mask = tf.notEqual(source, this.config.padId) as tf.Tensor2D; // [B, Ts]
       let h = this.embed(source, this.sourceEmbedding, this.sourcePosition, 0, training);
-      for (const layer of this.encoderLayers) h = layer.apply(h, { paddingMask: mask, training }) as tf.Tensor;
+      const weights: tf.Tensor[] = [];
+      for (const layer of this.encoderLayers) {
+        const r = layer.apply(h, { paddingMask: mask, training, returnAttentionScores: returnAttention });
+        if (Array.isArray(r)) {
+          h = r[0] as tf.Tensor;
+          weights.push(r[1] as tf.Tensor); // [B, H, Ts, Ts]
+        } else h = r as tf.Tensor;
+      }
       if (this.encoderNorm) h = this.encoderNorm.apply(h) as tf.Tensor;
-      return [h, mask];
+      return [h, mask, ...weights];
     });
-    return { memory: memory as tf.Tensor3D, memoryMask: memoryMask as tf.Tensor2D };
+    const out = { memory: memory as tf.Tensor3D, memoryMask: memoryMask as tf.Tensor2D };
+    return returnAttention ? { ...out, attention: attention as tf.Tensor4D[] } : out;
   }
 
   /**
