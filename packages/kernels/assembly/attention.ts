@@ -44,6 +44,8 @@ const P_DQ = 29;
 const P_DK_OUT = 30;
 const P_DV_OUT = 31;
 const P_DBIAS = 32;
+const P_WORK_FROM = 33; // this thread's work items [from, to): query heads b·Hq + h forward,
+const P_WORK_TO = 34; // kv heads b·Hkv + kh backward
 
 export function heapBase(): usize {
   return __heap_base;
@@ -57,13 +59,9 @@ export function heapBase(): usize {
   return ((n + m - 1) / m) * m;
 }
 
-/** Grows memory so that [0, end) is addressable. */
+/** Traps unless [0, end) is addressable: the (shared) memory is grown by the caller, never here. */
 function ensure(end: usize): void {
-  const have = <usize>memory.size() << 16;
-  if (end > have) {
-    const pages = <i32>((end - have + 0xffff) >> 16);
-    if (memory.grow(pages) < 0) unreachable();
-  }
+  if (end > (<usize>memory.size() << 16)) unreachable();
 }
 
 /** e^x for 4 lanes; exactly 0 for x <= -87 (and -Infinity). Relative error ~1e-7. */
@@ -372,7 +370,17 @@ function expRow(row: usize, cols: i32, m: f32): f32 {
   return f32x4.extract_lane(sv, 0) + f32x4.extract_lane(sv, 1) + (f32x4.extract_lane(sv, 2) + f32x4.extract_lane(sv, 3));
 }
 
-/** Forward pass: out [B, Hq, Tq, Dv] and row logsumexp lse [B, Hq, Tq]. */
+/** Scratch bytes one thread needs for forward(): Qp, Kt, Vp, S, O, m, l, counts. */
+function forwardScratchOf(): usize {
+  return <usize>(TqP * DkP + Dk * TkP + TkP * DvP + R * C + R * DvP + 3 * R) << 2;
+}
+
+export function forwardScratch(params: usize): usize {
+  setup(params);
+  return forwardScratchOf();
+}
+
+/** Forward pass over this thread's query heads: out [B, Hq, Tq, Dv] and row logsumexp lse [B, Hq, Tq]. */
 export function forward(params: usize): void {
   setup(params);
   const q = <usize>pi(params, P_Q);
@@ -381,7 +389,6 @@ export function forward(params: usize): void {
   const out = <usize>pi(params, P_OUT);
   const lse = <usize>pi(params, P_LSE);
   const G = Hq / Hkv;
-  // scratch: Qp [TqP, DkP], Kt [Dk, TkP], Vp [TkP, DvP], S [R, C], O [R, DvP], m, l [R] f32, counts [R] i32
   const qp = <usize>pi(params, P_SCRATCH);
   const kt = qp + (<usize>(TqP * DkP) << 2);
   const vp = kt + (<usize>(Dk * TkP) << 2);
@@ -390,49 +397,50 @@ export function forward(params: usize): void {
   const mrow = o + (<usize>(R * DvP) << 2);
   const lrow = mrow + (<usize>R << 2);
   const counts = lrow + (<usize>R << 2);
-  ensure(counts + (<usize>R << 2));
-  for (let b = 0; b < B; b++) {
-    for (let kh = 0; kh < Hkv; kh++) {
-      const bk = <usize>(b * Hkv + kh);
-      packCols(k + ((bk * <usize>(Tk * Dk)) << 2), Tk, Dk, kt, TkP);
-      packRows(v + ((bk * <usize>(Tk * Dv)) << 2), Tk, Dv, 1, vp, TkP, DvP);
-      for (let g = 0; g < G; g++) {
-        const h = kh * G + g;
-        const bh = <usize>(b * Hq + h);
-        packRows(q + ((bh * <usize>(Tq * Dk)) << 2), Tq, Dk, scale, qp, TqP, DkP);
-        for (let i0 = 0; i0 < Tq; i0 += R) {
-          memory.fill(o, 0, <usize>(R * DvP) << 2);
-          for (let r = 0; r < R; r++) {
-            store<f32>(mrow + (<usize>r << 2), NEG_INF);
-            store<f32>(lrow + (<usize>r << 2), 0);
-            store<i32>(counts + (<usize>r << 2), 0);
-          }
-          forwardRows(b, h, i0, qp, kt, vp, s, o, mrow, lrow, counts);
-          // fold the masked entries (filled with MASK_FILL) into the normaliser; write out
-          for (let r = 0; r < R; r++) {
-            const i = i0 + r;
-            if (i >= Tq) break;
-            const m = load<f32>(mrow + (<usize>r << 2));
-            const l = load<f32>(lrow + (<usize>r << 2));
-            const nm = load<i32>(counts + (<usize>r << 2));
-            let factor: f32;
-            let lseV: f32;
-            if (nm > 0) {
-              const mf = max(m, MASK_FILL);
-              const ea = Mathf.exp(m - mf);
-              const lt = l * ea + <f32>nm * Mathf.exp(MASK_FILL - mf);
-              factor = ea / lt;
-              lseV = mf + Mathf.log(lt);
-            } else {
-              factor = 1 / l;
-              lseV = m + Mathf.log(l);
-            }
-            const orow = o + (<usize>(r * DvP) << 2);
-            const dst = out + ((bh * <usize>(Tq * Dv) + <usize>(i * Dv)) << 2);
-            for (let e = 0; e < Dv; e++) store<f32>(dst + (<usize>e << 2), load<f32>(orow + (<usize>e << 2)) * factor);
-            store<f32>(lse + ((bh * <usize>Tq + <usize>i) << 2), lseV);
-          }
+  ensure(qp + forwardScratchOf());
+  let packed = -1; // kv head b·Hkv + kh whose K and V are packed
+  for (let item = pi(params, P_WORK_FROM); item < pi(params, P_WORK_TO); item++) {
+    const b = item / Hq;
+    const h = item % Hq;
+    const bk = b * Hkv + h / G;
+    if (bk != packed) {
+      packCols(k + ((<usize>bk * <usize>(Tk * Dk)) << 2), Tk, Dk, kt, TkP);
+      packRows(v + ((<usize>bk * <usize>(Tk * Dv)) << 2), Tk, Dv, 1, vp, TkP, DvP);
+      packed = bk;
+    }
+    const bh = <usize>item;
+    packRows(q + ((bh * <usize>(Tq * Dk)) << 2), Tq, Dk, scale, qp, TqP, DkP);
+    for (let i0 = 0; i0 < Tq; i0 += R) {
+      memory.fill(o, 0, <usize>(R * DvP) << 2);
+      for (let r = 0; r < R; r++) {
+        store<f32>(mrow + (<usize>r << 2), NEG_INF);
+        store<f32>(lrow + (<usize>r << 2), 0);
+        store<i32>(counts + (<usize>r << 2), 0);
+      }
+      forwardRows(b, h, i0, qp, kt, vp, s, o, mrow, lrow, counts);
+      // fold the masked entries (filled with MASK_FILL) into the normaliser; write out
+      for (let r = 0; r < R; r++) {
+        const i = i0 + r;
+        if (i >= Tq) break;
+        const m = load<f32>(mrow + (<usize>r << 2));
+        const l = load<f32>(lrow + (<usize>r << 2));
+        const nm = load<i32>(counts + (<usize>r << 2));
+        let factor: f32;
+        let lseV: f32;
+        if (nm > 0) {
+          const mf = max(m, MASK_FILL);
+          const ea = Mathf.exp(m - mf);
+          const lt = l * ea + <f32>nm * Mathf.exp(MASK_FILL - mf);
+          factor = ea / lt;
+          lseV = mf + Mathf.log(lt);
+        } else {
+          factor = 1 / l;
+          lseV = m + Mathf.log(l);
         }
+        const orow = o + (<usize>(r * DvP) << 2);
+        const dst = out + ((bh * <usize>(Tq * Dv) + <usize>(i * Dv)) << 2);
+        for (let e = 0; e < Dv; e++) store<f32>(dst + (<usize>e << 2), load<f32>(orow + (<usize>e << 2)) * factor);
+        store<f32>(lse + ((bh * <usize>Tq + <usize>i) << 2), lseV);
       }
     }
   }
@@ -478,6 +486,16 @@ function forwardRows(b: i32, h: i32, i0: i32, qp: usize, kt: usize, vp: usize, s
   }
 }
 
+/** Scratch bytes one thread needs for backward(). */
+function backwardScratchOf(): usize {
+  return <usize>(TqP * DkP + TqP * DvP + Dk * TkP + TkP * DkP + Dv * TkP + TkP * DkP + TkP * DvP + 2 * R * C + R * DkP + 2 * R) << 2;
+}
+
+export function backwardScratch(params: usize): usize {
+  setup(params);
+  return backwardScratchOf();
+}
+
 /**
  * Backward pass from dy [B, Hq, Tq, Dv], the forward output o and lse: dq, dk, dv and (when
  * a bias was given) dbias, which must be zeroed by the caller and has the bias's strides.
@@ -509,12 +527,14 @@ export function backward(params: usize): void {
   const dq4 = dp + (<usize>(R * C) << 2);
   const drow = dq4 + (<usize>(R * DkP) << 2);
   const lrow = drow + (<usize>R << 2);
-  ensure(lrow + (<usize>R << 2));
+  ensure(qp + backwardScratchOf());
   const qs = <usize>DkP << 2;
   const dos = <usize>DvP << 2;
-  for (let b = 0; b < B; b++) {
-    for (let kh = 0; kh < Hkv; kh++) {
-      const bk = <usize>(b * Hkv + kh);
+  for (let item = pi(params, P_WORK_FROM); item < pi(params, P_WORK_TO); item++) {
+    const b = item / Hkv;
+    const kh = item % Hkv;
+    {
+      const bk = <usize>item;
       const kSrc = k + ((bk * <usize>(Tk * Dk)) << 2);
       const vSrc = v + ((bk * <usize>(Tk * Dv)) << 2);
       packCols(kSrc, Tk, Dk, kt, TkP);

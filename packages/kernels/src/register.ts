@@ -75,15 +75,25 @@ function backwardKernel(module: WasmAttention): tf.KernelFunc {
 
 let loading: Promise<WasmAttention> | null = null;
 
+export interface RegisterOptions {
+  /**
+   * Threads one call runs on: the calling thread plus `threads - 1` helper threads (Node
+   * worker_threads over shared memory; elsewhere the calling thread alone). Read on the
+   * first call only. Default: the number of logical cores, at most 4.
+   */
+  threads?: number;
+}
+
 /**
  * Registers the fused attention kernels (forward and backward, WebAssembly SIMD) for tfjs's
  * `wasm` backend, under the names @attnkit/core dispatches to: from then on
  * `scaledDotProductAttention` with `implementation: 'auto'` (the default) or `'fused'` runs
  * them on that backend. Loads and compiles the module once; calling again does nothing more.
- * Requires a runtime with WebAssembly SIMD (Node >= 16.4, current browsers).
+ * Requires WebAssembly SIMD and shared WebAssembly memory (Node >= 20, current browsers with
+ * cross-origin isolation).
  */
-export async function registerFusedAttention(): Promise<void> {
-  loading ??= loadWasmAttention();
+export async function registerFusedAttention(options: RegisterOptions = {}): Promise<void> {
+  loading ??= loadWasmAttention(options.threads);
   const module = await loading;
   if (tf.getKernel(FUSED_ATTENTION_KERNEL, 'wasm') == null) {
     tf.registerKernel({ kernelName: FUSED_ATTENTION_KERNEL, backendName: 'wasm', kernelFunc: forwardKernel(module) });
