@@ -64,23 +64,45 @@ function ensure(end: usize): void {
   if (end > (<usize>memory.size() << 16)) unreachable();
 }
 
-/** e^x for 4 lanes; exactly 0 for x <= -87 (and -Infinity). Relative error ~1e-7. */
-@inline function vexp(x: v128): v128 {
-  const lo = f32x4.splat(-87.0);
+// Constants of vexp, stored at the start of each thread's scratch (EXP_TABLE bytes) and
+// loaded into locals before a loop: as v128.const operands inside the loop, V8 would
+// rebuild each of them on every iteration.
+const EXP_TABLE: i32 = 12 * 16;
+
+function writeExpTable(at: usize): void {
+  v128.store(at, f32x4.splat(-87.0), 0);
+  v128.store(at, f32x4.splat(1.44269504088896341), 16);
+  v128.store(at, f32x4.splat(0.693359375), 32);
+  v128.store(at, f32x4.splat(-2.12194440e-4), 48);
+  v128.store(at, f32x4.splat(1.0 / 5040.0), 64);
+  v128.store(at, f32x4.splat(1.0 / 720.0), 80);
+  v128.store(at, f32x4.splat(1.0 / 120.0), 96);
+  v128.store(at, f32x4.splat(1.0 / 24.0), 112);
+  v128.store(at, f32x4.splat(1.0 / 6.0), 128);
+  v128.store(at, f32x4.splat(0.5), 144);
+  v128.store(at, f32x4.splat(1.0), 160);
+  v128.store(at, i32x4.splat(127), 176);
+}
+
+/**
+ * e^x for 4 lanes with the constants at `t` (writeExpTable); exactly 0 for x <= -87 (and
+ * -Infinity). Cody-Waite range reduction x = n·ln2 + r, then a degree-7 Taylor polynomial of
+ * e^r on |r| <= ln2/2: relative error ~1e-7.
+ */
+@inline function vexp(x: v128, lo: v128, log2e: v128, ln2hi: v128, ln2lo: v128, c7: v128, c6: v128, c5: v128, c4: v128, c3: v128, c2: v128, one: v128, bias: v128): v128 {
   const valid = f32x4.gt(x, lo);
   const xc = f32x4.max(x, lo);
-  const n = f32x4.nearest(f32x4.mul(xc, f32x4.splat(1.44269504088896341)));
-  let r = f32x4.sub(xc, f32x4.mul(n, f32x4.splat(0.693359375)));
-  r = f32x4.sub(r, f32x4.mul(n, f32x4.splat(-2.12194440e-4)));
-  let p = f32x4.splat(1.0 / 5040.0);
-  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1.0 / 720.0));
-  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1.0 / 120.0));
-  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1.0 / 24.0));
-  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1.0 / 6.0));
-  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(0.5));
-  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1.0));
-  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1.0));
-  const e = i32x4.shl(i32x4.add(i32x4.trunc_sat_f32x4_s(n), i32x4.splat(127)), 23);
+  const n = f32x4.nearest(f32x4.mul(xc, log2e));
+  let r = f32x4.sub(xc, f32x4.mul(n, ln2hi));
+  r = f32x4.sub(r, f32x4.mul(n, ln2lo));
+  let p = f32x4.add(f32x4.mul(c7, r), c6);
+  p = f32x4.add(f32x4.mul(p, r), c5);
+  p = f32x4.add(f32x4.mul(p, r), c4);
+  p = f32x4.add(f32x4.mul(p, r), c3);
+  p = f32x4.add(f32x4.mul(p, r), c2);
+  p = f32x4.add(f32x4.mul(p, r), one);
+  p = f32x4.add(f32x4.mul(p, r), one);
+  const e = i32x4.shl(i32x4.add(i32x4.trunc_sat_f32x4_s(n), bias), 23);
   return v128.and(f32x4.mul(p, e), valid);
 }
 
@@ -357,22 +379,59 @@ function rowMax(row: usize, cols: i32): f32 {
   return max(max(f32x4.extract_lane(mv, 0), f32x4.extract_lane(mv, 1)), max(f32x4.extract_lane(mv, 2), f32x4.extract_lane(mv, 3)));
 }
 
-/** row[c] = exp(row[c] - m) in place; returns the row sum. */
-function expRow(row: usize, cols: i32, m: f32): f32 {
+/** row[c] = exp(row[c] - m) in place; returns the row sum. `t`: the vexp constants. */
+function expRow(row: usize, cols: i32, m: f32, t: usize): f32 {
+  const lo = v128.load(t, 0);
+  const log2e = v128.load(t, 16);
+  const ln2hi = v128.load(t, 32);
+  const ln2lo = v128.load(t, 48);
+  const c7 = v128.load(t, 64);
+  const c6 = v128.load(t, 80);
+  const c5 = v128.load(t, 96);
+  const c4 = v128.load(t, 112);
+  const c3 = v128.load(t, 128);
+  const c2 = v128.load(t, 144);
+  const one = v128.load(t, 160);
+  const bias = v128.load(t, 176);
   const mv = f32x4.splat(m);
   let sv = f32x4.splat(0);
   for (let c = 0; c < cols; c += 4) {
     const at = row + (<usize>c << 2);
-    const e = vexp(f32x4.sub(v128.load(at), mv));
+    const e = vexp(f32x4.sub(v128.load(at), mv), lo, log2e, ln2hi, ln2lo, c7, c6, c5, c4, c3, c2, one, bias);
     v128.store(at, e);
     sv = f32x4.add(sv, e);
   }
   return f32x4.extract_lane(sv, 0) + f32x4.extract_lane(sv, 1) + (f32x4.extract_lane(sv, 2) + f32x4.extract_lane(sv, 3));
 }
 
+/** Row r of the backward: P = exp(S - lse) in place, dP := P ⊙ (dP - D). `t`: the vexp constants. */
+function gradRow(row: usize, drow: usize, cols: i32, lse: f32, dsum: f32, t: usize): void {
+  const lo = v128.load(t, 0);
+  const log2e = v128.load(t, 16);
+  const ln2hi = v128.load(t, 32);
+  const ln2lo = v128.load(t, 48);
+  const c7 = v128.load(t, 64);
+  const c6 = v128.load(t, 80);
+  const c5 = v128.load(t, 96);
+  const c4 = v128.load(t, 112);
+  const c3 = v128.load(t, 128);
+  const c2 = v128.load(t, 144);
+  const one = v128.load(t, 160);
+  const bias = v128.load(t, 176);
+  const lv = f32x4.splat(lse);
+  const dv4 = f32x4.splat(dsum);
+  for (let c = 0; c < cols; c += 4) {
+    const at = row + (<usize>c << 2);
+    const pw = vexp(f32x4.sub(v128.load(at), lv), lo, log2e, ln2hi, ln2lo, c7, c6, c5, c4, c3, c2, one, bias);
+    v128.store(at, pw);
+    const dat = drow + (<usize>c << 2);
+    v128.store(dat, f32x4.mul(pw, f32x4.sub(v128.load(dat), dv4)));
+  }
+}
+
 /** Scratch bytes one thread needs for forward(): Qp, Kt, Vp, S, O, m, l, counts. */
 function forwardScratchOf(): usize {
-  return <usize>(TqP * DkP + Dk * TkP + TkP * DvP + R * C + R * DvP + 3 * R) << 2;
+  return (<usize>(TqP * DkP + Dk * TkP + TkP * DvP + R * C + R * DvP + 3 * R) << 2) + EXP_TABLE;
 }
 
 export function forwardScratch(params: usize): usize {
@@ -389,7 +448,8 @@ export function forward(params: usize): void {
   const out = <usize>pi(params, P_OUT);
   const lse = <usize>pi(params, P_LSE);
   const G = Hq / Hkv;
-  const qp = <usize>pi(params, P_SCRATCH);
+  const table = <usize>pi(params, P_SCRATCH);
+  const qp = table + EXP_TABLE;
   const kt = qp + (<usize>(TqP * DkP) << 2);
   const vp = kt + (<usize>(Dk * TkP) << 2);
   const s = vp + (<usize>(TkP * DvP) << 2);
@@ -397,7 +457,8 @@ export function forward(params: usize): void {
   const mrow = o + (<usize>(R * DvP) << 2);
   const lrow = mrow + (<usize>R << 2);
   const counts = lrow + (<usize>R << 2);
-  ensure(qp + forwardScratchOf());
+  ensure(table + forwardScratchOf());
+  writeExpTable(table);
   let packed = -1; // kv head b·Hkv + kh whose K and V are packed
   for (let item = pi(params, P_WORK_FROM); item < pi(params, P_WORK_TO); item++) {
     const b = item / Hq;
@@ -417,7 +478,7 @@ export function forward(params: usize): void {
         store<f32>(lrow + (<usize>r << 2), 0);
         store<i32>(counts + (<usize>r << 2), 0);
       }
-      forwardRows(b, h, i0, qp, kt, vp, s, o, mrow, lrow, counts);
+      forwardRows(b, h, i0, qp, kt, vp, s, o, mrow, lrow, counts, table);
       // fold the masked entries (filled with MASK_FILL) into the normaliser; write out
       for (let r = 0; r < R; r++) {
         const i = i0 + r;
@@ -447,7 +508,7 @@ export function forward(params: usize): void {
 }
 
 /** The key blocks of query rows [i0, i0 + 4) of head h, with the online softmax. */
-function forwardRows(b: i32, h: i32, i0: i32, qp: usize, kt: usize, vp: usize, s: usize, o: usize, mrow: usize, lrow: usize, counts: usize): void {
+function forwardRows(b: i32, h: i32, i0: i32, qp: usize, kt: usize, vp: usize, s: usize, o: usize, mrow: usize, lrow: usize, counts: usize, table: usize): void {
   const qs = <usize>DkP << 2;
   for (let c0 = 0; c0 < TkP; c0 += C) {
     const cols = min(C, TkP - c0);
@@ -480,7 +541,7 @@ function forwardRows(b: i32, h: i32, i0: i32, qp: usize, kt: usize, vp: usize, s
         }
         store<f32>(mrow + (<usize>r << 2), mNew);
       }
-      store<f32>(lrow + (<usize>r << 2), l + expRow(row, cols, mNew));
+      store<f32>(lrow + (<usize>r << 2), l + expRow(row, cols, mNew, table));
     }
     mix(s, vp + (<usize>(c0 * DvP) << 2), cols, DvP, o);
   }
@@ -488,7 +549,7 @@ function forwardRows(b: i32, h: i32, i0: i32, qp: usize, kt: usize, vp: usize, s
 
 /** Scratch bytes one thread needs for backward(). */
 function backwardScratchOf(): usize {
-  return <usize>(TqP * DkP + TqP * DvP + Dk * TkP + TkP * DkP + Dv * TkP + TkP * DkP + TkP * DvP + 2 * R * C + R * DkP + 2 * R) << 2;
+  return (<usize>(TqP * DkP + TqP * DvP + Dk * TkP + TkP * DkP + Dv * TkP + TkP * DkP + TkP * DvP + 2 * R * C + R * DkP + 2 * R) << 2) + EXP_TABLE;
 }
 
 export function backwardScratch(params: usize): usize {
@@ -515,7 +576,8 @@ export function backward(params: usize): void {
   const G = Hq / Hkv;
   // scratch: Qp [TqP, DkP], dOp [TqP, DvP], Kt [Dk, TkP], Kp [TkP, DkP], Vt [Dv, TkP],
   // dKa [TkP, DkP], dVa [TkP, DvP], S, dP [R, C], dQ4 [R, DkP], Drow, lseRow [R]
-  const qp = <usize>pi(params, P_SCRATCH);
+  const table = <usize>pi(params, P_SCRATCH);
+  const qp = table + EXP_TABLE;
   const dop = qp + (<usize>(TqP * DkP) << 2);
   const kt = dop + (<usize>(TqP * DvP) << 2);
   const kp = kt + (<usize>(Dk * TkP) << 2);
@@ -527,7 +589,8 @@ export function backward(params: usize): void {
   const dq4 = dp + (<usize>(R * C) << 2);
   const drow = dq4 + (<usize>(R * DkP) << 2);
   const lrow = drow + (<usize>R << 2);
-  ensure(qp + backwardScratchOf());
+  ensure(table + backwardScratchOf());
+  writeExpTable(table);
   const qs = <usize>DkP << 2;
   const dos = <usize>DvP << 2;
   for (let item = pi(params, P_WORK_FROM); item < pi(params, P_WORK_TO); item++) {
@@ -570,17 +633,7 @@ export function backward(params: usize): void {
             if (kind == TILE_SOME) maskTile(s, b, h, i0, c0, cols, 0);
             scores(dop + (<usize>i0 * dos), dos, vt, <usize>TkP << 2, c0, cols, Dv, dp);
             for (let r = 0; r < R; r++) {
-              const row = s + (<usize>(r * C) << 2);
-              const drowp = dp + (<usize>(r * C) << 2);
-              const lv = f32x4.splat(load<f32>(lrow + (<usize>r << 2)));
-              const dv4 = f32x4.splat(load<f32>(drow + (<usize>r << 2)));
-              for (let c = 0; c < cols; c += 4) {
-                const at = row + (<usize>c << 2);
-                const pw = vexp(f32x4.sub(v128.load(at), lv));
-                v128.store(at, pw);
-                const dat = drowp + (<usize>c << 2);
-                v128.store(dat, f32x4.mul(pw, f32x4.sub(v128.load(dat), dv4)));
-              }
+              gradRow(s + (<usize>(r * C) << 2), dp + (<usize>(r * C) << 2), cols, load<f32>(lrow + (<usize>r << 2)), load<f32>(drow + (<usize>r << 2)), table);
             }
             // dV += Pᵀ·dO, dK += dSᵀ·(scale·Q), dQ += dS·K
             mixT(s, dop + (<usize>i0 * dos), cols, DvP, dva + (<usize>(c0 * DvP) << 2));
