@@ -247,7 +247,7 @@ function packRows(src: usize, rows: i32, n: i32, scale: f32, dst: usize, rowsP: 
   }
 }
 
-/** Transposes src [rows, n] into dst [n, rowsP], zero padded along rowsP. */
+/** Transposes src [rows, n] into dst [n, rowsP] (rowsP: the row stride), zero padded. */
 function packCols(src: usize, rows: i32, n: i32, dst: usize, rowsP: i32): void {
   memory.fill(dst, 0, <usize>(rowsP * n) << 2);
   for (let i = 0; i < rows; i++) {
@@ -268,6 +268,8 @@ let DkP: i32 = 0;
 let DvP: i32 = 0;
 let TqP: i32 = 0;
 let TkP: i32 = 0;
+/** Row stride (floats) of the transposed Kt / Vt copies: TkP plus one cache line, so that their rows do not all map to the same L1 set when TkP is a multiple of 1024. */
+let TkS: i32 = 0;
 let scale: f32 = 0;
 let left: i32 = 0;
 let right: i32 = 0;
@@ -295,6 +297,7 @@ function setup(params: usize): void {
   DvP = roundUp(Dv, 8);
   TqP = roundUp(Tq, R);
   TkP = roundUp(Tk, 8);
+  TkS = TkP + 16;
   scale = load<f32>(params + (<usize>P_SCALE << 2));
   left = pi(params, P_LEFT);
   right = pi(params, P_RIGHT);
@@ -431,7 +434,7 @@ function gradRow(row: usize, drow: usize, cols: i32, lse: f32, dsum: f32, t: usi
 
 /** Scratch bytes one thread needs for forward(): Qp, Kt, Vp, S, O, m, l, counts. */
 function forwardScratchOf(): usize {
-  return (<usize>(TqP * DkP + Dk * TkP + TkP * DvP + R * C + R * DvP + 3 * R) << 2) + EXP_TABLE;
+  return (<usize>(TqP * DkP + Dk * TkS + TkP * DvP + R * C + R * DvP + 3 * R) << 2) + EXP_TABLE;
 }
 
 export function forwardScratch(params: usize): usize {
@@ -451,7 +454,7 @@ export function forward(params: usize): void {
   const table = <usize>pi(params, P_SCRATCH);
   const qp = table + EXP_TABLE;
   const kt = qp + (<usize>(TqP * DkP) << 2);
-  const vp = kt + (<usize>(Dk * TkP) << 2);
+  const vp = kt + (<usize>(Dk * TkS) << 2);
   const s = vp + (<usize>(TkP * DvP) << 2);
   const o = s + (<usize>(R * C) << 2);
   const mrow = o + (<usize>(R * DvP) << 2);
@@ -465,7 +468,7 @@ export function forward(params: usize): void {
     const h = item % Hq;
     const bk = b * Hkv + h / G;
     if (bk != packed) {
-      packCols(k + ((<usize>bk * <usize>(Tk * Dk)) << 2), Tk, Dk, kt, TkP);
+      packCols(k + ((<usize>bk * <usize>(Tk * Dk)) << 2), Tk, Dk, kt, TkS);
       packRows(v + ((<usize>bk * <usize>(Tk * Dv)) << 2), Tk, Dv, 1, vp, TkP, DvP);
       packed = bk;
     }
@@ -518,7 +521,7 @@ function forwardRows(b: i32, h: i32, i0: i32, qp: usize, kt: usize, vp: usize, s
       for (let r = 0; r < R; r++) store<i32>(counts + (<usize>r << 2), load<i32>(counts + (<usize>r << 2)) + real);
       continue;
     }
-    scores(qp + (<usize>i0 * qs), qs, kt, <usize>TkP << 2, c0, cols, Dk, s);
+    scores(qp + (<usize>i0 * qs), qs, kt, <usize>TkS << 2, c0, cols, Dk, s);
     if (kind == TILE_SOME) maskTile(s, b, h, i0, c0, cols, counts);
     for (let r = 0; r < R; r++) {
       const row = s + (<usize>(r * C) << 2);
@@ -549,7 +552,7 @@ function forwardRows(b: i32, h: i32, i0: i32, qp: usize, kt: usize, vp: usize, s
 
 /** Scratch bytes one thread needs for backward(). */
 function backwardScratchOf(): usize {
-  return (<usize>(TqP * DkP + TqP * DvP + Dk * TkP + TkP * DkP + Dv * TkP + TkP * DkP + TkP * DvP + 2 * R * C + R * DkP + 2 * R) << 2) + EXP_TABLE;
+  return (<usize>(TqP * DkP + TqP * DvP + Dk * TkS + TkP * DkP + Dv * TkS + TkP * DkP + TkP * DvP + 2 * R * C + R * DkP + 2 * R) << 2) + EXP_TABLE;
 }
 
 export function backwardScratch(params: usize): usize {
@@ -574,15 +577,15 @@ export function backward(params: usize): void {
   const dv = <usize>pi(params, P_DV_OUT);
   const dbias = <usize>pi(params, P_DBIAS);
   const G = Hq / Hkv;
-  // scratch: Qp [TqP, DkP], dOp [TqP, DvP], Kt [Dk, TkP], Kp [TkP, DkP], Vt [Dv, TkP],
+  // scratch: Qp [TqP, DkP], dOp [TqP, DvP], Kt [Dk, TkS], Kp [TkP, DkP], Vt [Dv, TkS],
   // dKa [TkP, DkP], dVa [TkP, DvP], S, dP [R, C], dQ4 [R, DkP], Drow, lseRow [R]
   const table = <usize>pi(params, P_SCRATCH);
   const qp = table + EXP_TABLE;
   const dop = qp + (<usize>(TqP * DkP) << 2);
   const kt = dop + (<usize>(TqP * DvP) << 2);
-  const kp = kt + (<usize>(Dk * TkP) << 2);
+  const kp = kt + (<usize>(Dk * TkS) << 2);
   const vt = kp + (<usize>(TkP * DkP) << 2);
-  const dka = vt + (<usize>(Dv * TkP) << 2);
+  const dka = vt + (<usize>(Dv * TkS) << 2);
   const dva = dka + (<usize>(TkP * DkP) << 2);
   const s = dva + (<usize>(TkP * DvP) << 2);
   const dp = s + (<usize>(R * C) << 2);
@@ -600,9 +603,9 @@ export function backward(params: usize): void {
       const bk = <usize>item;
       const kSrc = k + ((bk * <usize>(Tk * Dk)) << 2);
       const vSrc = v + ((bk * <usize>(Tk * Dv)) << 2);
-      packCols(kSrc, Tk, Dk, kt, TkP);
+      packCols(kSrc, Tk, Dk, kt, TkS);
       packRows(kSrc, Tk, Dk, 1, kp, TkP, DkP);
-      packCols(vSrc, Tk, Dv, vt, TkP);
+      packCols(vSrc, Tk, Dv, vt, TkS);
       memory.fill(dka, 0, <usize>(TkP * DkP) << 2);
       memory.fill(dva, 0, <usize>(TkP * DvP) << 2);
       for (let g = 0; g < G; g++) {
@@ -629,9 +632,9 @@ export function backward(params: usize): void {
             const cols = min(C, TkP - c0);
             const kind = classify(i0, c0, cols);
             if (kind == TILE_SKIP) continue;
-            scores(qp + (<usize>i0 * qs), qs, kt, <usize>TkP << 2, c0, cols, Dk, s);
+            scores(qp + (<usize>i0 * qs), qs, kt, <usize>TkS << 2, c0, cols, Dk, s);
             if (kind == TILE_SOME) maskTile(s, b, h, i0, c0, cols, 0);
-            scores(dop + (<usize>i0 * dos), dos, vt, <usize>TkP << 2, c0, cols, Dv, dp);
+            scores(dop + (<usize>i0 * dos), dos, vt, <usize>TkS << 2, c0, cols, Dv, dp);
             for (let r = 0; r < R; r++) {
               gradRow(s + (<usize>(r * C) << 2), dp + (<usize>(r * C) << 2), cols, load<f32>(lrow + (<usize>r << 2)), load<f32>(drow + (<usize>r << 2)), table);
             }
