@@ -599,68 +599,66 @@ export function backward(params: usize): void {
   for (let item = pi(params, P_WORK_FROM); item < pi(params, P_WORK_TO); item++) {
     const b = item / Hkv;
     const kh = item % Hkv;
-    {
-      const bk = <usize>item;
-      const kSrc = k + ((bk * <usize>(Tk * Dk)) << 2);
-      const vSrc = v + ((bk * <usize>(Tk * Dv)) << 2);
-      packCols(kSrc, Tk, Dk, kt, TkS);
-      packRows(kSrc, Tk, Dk, 1, kp, TkP, DkP);
-      packCols(vSrc, Tk, Dv, vt, TkS);
-      memory.fill(dka, 0, <usize>(TkP * DkP) << 2);
-      memory.fill(dva, 0, <usize>(TkP * DvP) << 2);
-      for (let g = 0; g < G; g++) {
-        const h = kh * G + g;
-        const bh = <usize>(b * Hq + h);
-        packRows(q + ((bh * <usize>(Tq * Dk)) << 2), Tq, Dk, scale, qp, TqP, DkP);
-        packRows(dy + ((bh * <usize>(Tq * Dv)) << 2), Tq, Dv, 1, dop, TqP, DvP);
-        for (let i0 = 0; i0 < Tq; i0 += R) {
-          memory.fill(dq4, 0, <usize>(R * DkP) << 2);
+    const bk = <usize>item;
+    const kSrc = k + ((bk * <usize>(Tk * Dk)) << 2);
+    const vSrc = v + ((bk * <usize>(Tk * Dv)) << 2);
+    packCols(kSrc, Tk, Dk, kt, TkS);
+    packRows(kSrc, Tk, Dk, 1, kp, TkP, DkP);
+    packCols(vSrc, Tk, Dv, vt, TkS);
+    memory.fill(dka, 0, <usize>(TkP * DkP) << 2);
+    memory.fill(dva, 0, <usize>(TkP * DvP) << 2);
+    for (let g = 0; g < G; g++) {
+      const h = kh * G + g;
+      const bh = <usize>(b * Hq + h);
+      packRows(q + ((bh * <usize>(Tq * Dk)) << 2), Tq, Dk, scale, qp, TqP, DkP);
+      packRows(dy + ((bh * <usize>(Tq * Dv)) << 2), Tq, Dv, 1, dop, TqP, DvP);
+      for (let i0 = 0; i0 < Tq; i0 += R) {
+        memory.fill(dq4, 0, <usize>(R * DkP) << 2);
+        for (let r = 0; r < R; r++) {
+          const i = i0 + r;
+          let dsum: f32 = 0;
+          let l: f32 = Infinity; // padding rows: weights exp(s - inf) = 0
+          if (i < Tq) {
+            const dyRow = dy + ((bh * <usize>(Tq * Dv) + <usize>(i * Dv)) << 2);
+            const oRow = oIn + ((bh * <usize>(Tq * Dv) + <usize>(i * Dv)) << 2);
+            for (let e = 0; e < Dv; e++) dsum += load<f32>(dyRow + (<usize>e << 2)) * load<f32>(oRow + (<usize>e << 2));
+            l = load<f32>(lse + ((bh * <usize>Tq + <usize>i) << 2));
+          }
+          store<f32>(drow + (<usize>r << 2), dsum);
+          store<f32>(lrow + (<usize>r << 2), l);
+        }
+        for (let c0 = 0; c0 < TkP; c0 += C) {
+          const cols = min(C, TkP - c0);
+          const kind = classify(i0, c0, cols);
+          if (kind == TILE_SKIP) continue;
+          scores(qp + (<usize>i0 * qs), qs, kt, <usize>TkS << 2, c0, cols, Dk, s);
+          if (kind == TILE_SOME) maskTile(s, b, h, i0, c0, cols, 0);
+          scores(dop + (<usize>i0 * dos), dos, vt, <usize>TkS << 2, c0, cols, Dv, dp);
           for (let r = 0; r < R; r++) {
-            const i = i0 + r;
-            let dsum: f32 = 0;
-            let l: f32 = Infinity; // padding rows: weights exp(s - inf) = 0
-            if (i < Tq) {
-              const dyRow = dy + ((bh * <usize>(Tq * Dv) + <usize>(i * Dv)) << 2);
-              const oRow = oIn + ((bh * <usize>(Tq * Dv) + <usize>(i * Dv)) << 2);
-              for (let e = 0; e < Dv; e++) dsum += load<f32>(dyRow + (<usize>e << 2)) * load<f32>(oRow + (<usize>e << 2));
-              l = load<f32>(lse + ((bh * <usize>Tq + <usize>i) << 2));
-            }
-            store<f32>(drow + (<usize>r << 2), dsum);
-            store<f32>(lrow + (<usize>r << 2), l);
+            gradRow(s + (<usize>(r * C) << 2), dp + (<usize>(r * C) << 2), cols, load<f32>(lrow + (<usize>r << 2)), load<f32>(drow + (<usize>r << 2)), table);
           }
-          for (let c0 = 0; c0 < TkP; c0 += C) {
-            const cols = min(C, TkP - c0);
-            const kind = classify(i0, c0, cols);
-            if (kind == TILE_SKIP) continue;
-            scores(qp + (<usize>i0 * qs), qs, kt, <usize>TkS << 2, c0, cols, Dk, s);
-            if (kind == TILE_SOME) maskTile(s, b, h, i0, c0, cols, 0);
-            scores(dop + (<usize>i0 * dos), dos, vt, <usize>TkS << 2, c0, cols, Dv, dp);
-            for (let r = 0; r < R; r++) {
-              gradRow(s + (<usize>(r * C) << 2), dp + (<usize>(r * C) << 2), cols, load<f32>(lrow + (<usize>r << 2)), load<f32>(drow + (<usize>r << 2)), table);
-            }
-            // dV += Pᵀ·dO, dK += dSᵀ·(scale·Q), dQ += dS·K
-            mixT(s, dop + (<usize>i0 * dos), cols, DvP, dva + (<usize>(c0 * DvP) << 2));
-            mixT(dp, qp + (<usize>i0 * qs), cols, DkP, dka + (<usize>(c0 * DkP) << 2));
-            mix(dp, kp + (<usize>(c0 * DkP) << 2), cols, DkP, dq4);
-            if (dbias != 0) scatterBias(dbias, dp, b, h, i0, c0, cols);
-          }
-          for (let r = 0; r < R; r++) {
-            const i = i0 + r;
-            if (i >= Tq) break;
-            const src = dq4 + (<usize>(r * DkP) << 2);
-            const dst = dq + ((bh * <usize>(Tq * Dk) + <usize>(i * Dk)) << 2);
-            for (let d = 0; d < Dk; d++) store<f32>(dst + (<usize>d << 2), load<f32>(src + (<usize>d << 2)) * scale);
-          }
+          // dV += Pᵀ·dO, dK += dSᵀ·(scale·Q), dQ += dS·K
+          mixT(s, dop + (<usize>i0 * dos), cols, DvP, dva + (<usize>(c0 * DvP) << 2));
+          mixT(dp, qp + (<usize>i0 * qs), cols, DkP, dka + (<usize>(c0 * DkP) << 2));
+          mix(dp, kp + (<usize>(c0 * DkP) << 2), cols, DkP, dq4);
+          if (dbias != 0) scatterBias(dbias, dp, b, h, i0, c0, cols);
+        }
+        for (let r = 0; r < R; r++) {
+          const i = i0 + r;
+          if (i >= Tq) break;
+          const src = dq4 + (<usize>(r * DkP) << 2);
+          const dst = dq + ((bh * <usize>(Tq * Dk) + <usize>(i * Dk)) << 2);
+          for (let d = 0; d < Dk; d++) store<f32>(dst + (<usize>d << 2), load<f32>(src + (<usize>d << 2)) * scale);
         }
       }
-      for (let j = 0; j < Tk; j++) {
-        const dkDst = dk + ((bk * <usize>(Tk * Dk) + <usize>(j * Dk)) << 2);
-        const dkSrc = dka + (<usize>(j * DkP) << 2);
-        for (let d = 0; d < Dk; d++) store<f32>(dkDst + (<usize>d << 2), load<f32>(dkSrc + (<usize>d << 2)));
-        const dvDst = dv + ((bk * <usize>(Tk * Dv) + <usize>(j * Dv)) << 2);
-        const dvSrc = dva + (<usize>(j * DvP) << 2);
-        for (let e = 0; e < Dv; e++) store<f32>(dvDst + (<usize>e << 2), load<f32>(dvSrc + (<usize>e << 2)));
-      }
+    }
+    for (let j = 0; j < Tk; j++) {
+      const dkDst = dk + ((bk * <usize>(Tk * Dk) + <usize>(j * Dk)) << 2);
+      const dkSrc = dka + (<usize>(j * DkP) << 2);
+      for (let d = 0; d < Dk; d++) store<f32>(dkDst + (<usize>d << 2), load<f32>(dkSrc + (<usize>d << 2)));
+      const dvDst = dv + ((bk * <usize>(Tk * Dv) + <usize>(j * Dv)) << 2);
+      const dvSrc = dva + (<usize>(j * DvP) << 2);
+      for (let e = 0; e < Dv; e++) store<f32>(dvDst + (<usize>e << 2), load<f32>(dvSrc + (<usize>e << 2)));
     }
   }
 }
