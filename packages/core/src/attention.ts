@@ -1,6 +1,7 @@
-import { MASK_FILL, causalMask, combineMasks, slidingWindowMask } from '@attnkit/masking';
+import { AttentionError, MASK_FILL, causalMask, check, combineMasks, slidingWindowMask } from '@attnkit/masking';
 import * as tf from '@tensorflow/tfjs-core';
 import { type ChunkSize, chunkedAttention } from './chunked.js';
+import { fusedAttention, fusedUnsupported } from './fused.js';
 import type { Products } from './products.js';
 import { referenceProducts } from './reference.js';
 import { slicedProducts } from './sliced.js';
@@ -40,6 +41,10 @@ export interface AttentionOptions {
    * reaches the backend's {@link AUTO_CHUNKED_MIN_SCORES}; else `'sliced'` on the wasm and cpu
    * backends once a slice holds at least {@link SLICED_MIN_SCORES} scores, `'reference'`
    * otherwise (small slices pay more in per-op overhead than they save; GPU backends batch well).
+   * `'fused'`: a fused kernel registered for the active backend (e.g. by @attnkit/kernels'
+   * `registerFusedAttention()`); throws when none is registered or the call uses dropout.
+   * `'auto'` runs scaledDotProductAttention fused whenever such a kernel is registered and the
+   * call has no active dropout, before any of the rules above.
    */
   implementation?: Implementation;
   /**
@@ -63,6 +68,15 @@ function usesChunked(implementation: Implementation = 'auto', { B, Hq, Tq, Tk }:
   return B * Hq * Tq * Tk >= (backend === 'cpu' ? AUTO_CHUNKED_MIN_SCORES.cpu : AUTO_CHUNKED_MIN_SCORES.wasm);
 }
 
+/** Whether scaledDotProductAttention runs a registered fused kernel; throws if 'fused' is asked and cannot run. */
+function usesFused(op: string, options: AttentionOptions): boolean {
+  const { implementation = 'auto' } = options;
+  if (implementation !== 'auto' && implementation !== 'fused') return false;
+  const reason = fusedUnsupported(options);
+  check(implementation !== 'fused' || reason === null, () => AttentionError.value(op, `implementation 'fused' cannot run: ${reason}`, implementation));
+  return reason === null;
+}
+
 export interface AttentionResult {
   /** [B, Hq, Tq, Dv] */
   output: tf.Tensor4D;
@@ -84,6 +98,7 @@ function products(implementation: Implementation = 'auto', dims: AttentionDims):
     case 'sliced':
       return slicedProducts;
     case 'auto':
+    case 'fused':
     case 'chunked': {
       // weights requests under 'chunked': the weights are [Tq, Tk] anyway, tiling saves nothing
       const cpuLike = ['wasm', 'cpu'].includes(tf.getBackend());
@@ -136,6 +151,7 @@ export function scaledDotProductAttention(
   options: AttentionOptions = {},
 ): tf.Tensor4D {
   const dims = validate('scaledDotProductAttention', query, key, value, options);
+  if (usesFused('scaledDotProductAttention', options)) return tf.tidy(() => fusedAttention(query, key, value, options, dims));
   if (usesChunked(options.implementation, dims)) return tf.tidy(() => chunkedAttention(query, key, value, options, dims));
   const run = attend(dims, query, key, value, options);
   return tf.tidy(() => run().output);

@@ -35,7 +35,8 @@ const cases: Array<[string, () => Inputs, (i: Inputs) => AttentionOptions, strin
   ['string causal', () => ({ q: q(), k: kv(), v: kv(), extra: [] }), () => ({ causal: 'yes' as unknown as boolean }), "scaledDotProductAttention: causal must be a boolean, but got 'yes'"],
   ['infinite seed', () => ({ q: q(), k: kv(), v: kv(), extra: [] }), () => ({ seed: Number.POSITIVE_INFINITY }), 'scaledDotProductAttention: seed must be a finite number, but got Infinity'],
   ['negative window', () => ({ q: q(), k: kv(), v: kv(), extra: [] }), () => ({ window: { left: -2 } }), `scaledDotProductAttention: window left and right must be non-negative integers, but got '{"left":-2}'`],
-  ['unknown implementation', () => ({ q: q(), k: kv(), v: kv(), extra: [] }), () => ({ implementation: 'flash' as 'auto' }), "scaledDotProductAttention: implementation must be one of auto, reference, sliced, chunked, but got 'flash'"],
+  ['fused without a registered kernel', () => ({ q: q(), k: kv(), v: kv(), extra: [] }), () => ({ implementation: 'fused' }), "scaledDotProductAttention: implementation 'fused' cannot run: no AttnkitFusedAttention kernel registered for backend 'cpu', but got 'fused'"],
+  ['unknown implementation', () => ({ q: q(), k: kv(), v: kv(), extra: [] }), () => ({ implementation: 'flash' as 'auto' }), "scaledDotProductAttention: implementation must be one of auto, reference, sliced, chunked, fused, but got 'flash'"],
 ];
 
 describe('bad input', () => {

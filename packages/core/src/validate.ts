@@ -15,7 +15,7 @@ export interface AttentionDims {
   group: number;
 }
 
-export const IMPLEMENTATIONS = ['auto', 'reference', 'sliced', 'chunked'] as const;
+export const IMPLEMENTATIONS = ['auto', 'reference', 'sliced', 'chunked', 'fused'] as const;
 export type Implementation = (typeof IMPLEMENTATIONS)[number];
 
 function checkTensor(op: string, name: string, x: unknown, rank?: number): asserts x is tf.Tensor {

@@ -39,7 +39,7 @@ describeEachBackend('MultiHeadAttention errors and leaks', () => {
     ['valueDim -1', mha({ valueDim: -1 }), 'MultiHeadAttention: valueDim must be a positive integer, but got -1'],
     ['numKeyValueHeads not dividing', mha({ numKeyValueHeads: 3 }), 'MultiHeadAttention: numKeyValueHeads must be a positive integer dividing numHeads (4), but got 3'],
     ['dropout 1', mha({ dropout: 1 }), 'MultiHeadAttention: dropout must be a number in [0, 1), but got 1'],
-    ['implementation', mha({ implementation: 'fast' }), "MultiHeadAttention: implementation must be one of auto, reference, sliced, chunked, but got 'fast'"],
+    ['implementation', mha({ implementation: 'fast' }), "MultiHeadAttention: implementation must be one of auto, reference, sliced, chunked, fused, but got 'fast'"],
     ['outputShape [0]', mha({ outputShape: [0] }), 'MultiHeadAttention: outputShape must be a positive integer or a non-empty list of them, but got [0]'],
     ['positionHook without apply', mha({ positionHook: {} }), 'MultiHeadAttention: positionHook must have an apply(x, offset) method, but got \'object\''],
     ['unknown initializer', mha({ kernelInitializer: 'fancy_init' }), "MultiHeadAttention: unknown initializer, but got 'FancyInit'"],

@@ -1,5 +1,6 @@
 /** @attnkit/core: one entry per `implementation` it lists, so new paths appear here by themselves. */
 import { IMPLEMENTATIONS, scaledDotProductAttention } from '@attnkit/core';
+import { registerFusedAttention } from '@attnkit/kernels';
 import type { BenchImplementation } from '../registry.js';
 import { tfjsAttentionSession } from './tfjs-session.js';
 
@@ -7,6 +8,7 @@ const DESCRIPTIONS: Record<string, string> = {
   auto: "attnkit's default path (what a user gets without choosing)",
   reference: 'attnkit reference: batched rank-4 matMuls, the readable spec',
   sliced: 'attnkit sliced: one rank-2 matMul per (batch, kv head)',
+  fused: "attnkit fused: @attnkit/kernels' flash kernel (wasm SIMD), registered for the wasm backend",
 };
 
 export const attnkitImplementations: BenchImplementation[] = IMPLEMENTATIONS.map((implementation) => ({
@@ -14,14 +16,19 @@ export const attnkitImplementations: BenchImplementation[] = IMPLEMENTATIONS.map
   description: DESCRIPTIONS[implementation] ?? `attnkit implementation '${implementation}'`,
   engine: 'tfjs',
   level: 'attention',
-  backends: ['cpu', 'wasm', 'webgpu'],
+  // @attnkit/kernels registers its fused kernels for wasm only
+  backends: implementation === 'fused' ? ['wasm'] : ['cpu', 'wasm', 'webgpu'],
   modes: ['forward', 'forward+backward', 'decode-kv-cache', 'decode-no-cache'],
-  setup: async (problem) =>
-    tfjsAttentionSession(problem, (q, k, v, { causal, window }) =>
+  setup: async (problem) => {
+    // Every attnkit path runs with the fused kernels registered, as a user of @attnkit/kernels
+    // gets them: 'auto' then dispatches to them on wasm.
+    await registerFusedAttention();
+    return tfjsAttentionSession(problem, (q, k, v, { causal, window }) =>
       scaledDotProductAttention(q, k, v, {
         causal,
         window: window === null ? null : { left: window },
         implementation,
       }),
-    ),
+    );
+  },
 }));

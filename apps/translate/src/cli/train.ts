@@ -1,7 +1,7 @@
 /**
  * `pnpm --filter @attnkit/translate train --task numbers|ding --size tiny|small [--steps N]
  * [--minutes M] [--out PATH] [--resume] [--batch 64] [--warmup 400] [--lr-scale 1]
- * [--dropout 0.1] [--vocab N] [--eval-every 500] [--seed 1]`
+ * [--dropout 0.1] [--vocab N] [--eval-every 500] [--dev-limit 200] [--seed 1]`
  *
  * Ctrl-C stops after the current step and saves a checkpoint; `--resume` continues from it.
  */
@@ -43,6 +43,7 @@ const result = await train({
   dropout: numberArg(args, 'dropout'),
   vocabSize: numberArg(args, 'vocab'),
   evalEvery: numberArg(args, 'eval-every'),
+  devLimit: numberArg(args, 'dev-limit'),
   seed: numberArg(args, 'seed'),
   resume: args.resume === true,
   shouldStop: () => stop,

@@ -1,0 +1,109 @@
+/**
+ * Dispatch to a fused attention kernel registered with tfjs (for example by @attnkit/kernels).
+ * Core does not import any kernel: it looks the kernels up by name for the active backend.
+ *
+ * Contract of the two kernels (inputs are float32 unless said otherwise):
+ * - `FUSED_ATTENTION_KERNEL`: inputs `query` [B, Hq, Tq, Dk], `key` [B, Hkv, Tk, Dk], `value`
+ *   [B, Hkv, Tk, Dv], optional `mask` (bool) and `bias`, each broadcastable to [B, Hq, Tq, Tk]
+ *   at rank <= 4; attrs {@link FusedAttentionAttrs}. Outputs `[output [B, Hq, Tq, Dv],
+ *   lse [B, Hq, Tq]]`, lse being the row logsumexp of the masked logits (masked entries
+ *   filled with MASK_FILL and counted, exactly as the reference softmax does).
+ * - `FUSED_ATTENTION_GRAD_KERNEL`: the same inputs plus `output`, `lse` and `dy` [B, Hq, Tq,
+ *   Dv]; outputs `[dQuery, dKey, dValue]`, plus `dBias` in the bias's own shape when a bias
+ *   is given.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { AttentionDims } from './validate.js';
+
+export const FUSED_ATTENTION_KERNEL = 'AttnkitFusedAttention';
+export const FUSED_ATTENTION_GRAD_KERNEL = 'AttnkitFusedAttentionGrad';
+
+/**
+ * Query `i`, aligned at `p = i + offset`, may attend keys `p - left <= j <= p + right` (ANDed
+ * with the mask). Unbounded sides are given as Tq + Tk, which covers every key.
+ */
+export interface FusedAttentionAttrs {
+  scale: number;
+  left: number;
+  right: number;
+  offset: number;
+  [name: string]: number;
+}
+
+/** The options the fused path reads; their meaning is in AttentionOptions. */
+export interface FusedOptions {
+  mask?: tf.Tensor | null;
+  bias?: tf.Tensor | null;
+  causal?: boolean;
+  window?: { left: number; right?: number } | null;
+  scale?: number;
+  dropout?: number;
+  training?: boolean;
+}
+
+/** Whether both fused kernels are registered for the active backend. */
+export function fusedAvailable(): boolean {
+  const backend = tf.getBackend();
+  return tf.getKernel(FUSED_ATTENTION_KERNEL, backend) != null && tf.getKernel(FUSED_ATTENTION_GRAD_KERNEL, backend) != null;
+}
+
+/**
+ * Why the fused path cannot run this call, or null when it can. Dropout (when training) is
+ * not fused: such calls take the other paths.
+ */
+export function fusedUnsupported(options: FusedOptions): string | null {
+  if (!fusedAvailable()) return `no ${FUSED_ATTENTION_KERNEL} kernel registered for backend '${tf.getBackend()}'`;
+  if (options.training && (options.dropout ?? 0) > 0) return 'dropout is not fused';
+  return null;
+}
+
+function attrsOf(options: FusedOptions, { Tq, Tk, Dk }: AttentionDims): FusedAttentionAttrs {
+  const unbounded = Tq + Tk;
+  const { window, causal = false } = options;
+  return {
+    scale: options.scale ?? 1 / Math.sqrt(Dk),
+    left: window ? Math.min(window.left, unbounded) : unbounded,
+    right: Math.min(causal ? 0 : unbounded, window ? Math.min(window.right ?? 0, unbounded) : unbounded),
+    offset: Tk - Tq,
+  };
+}
+
+/**
+ * Attention output [B, Hq, Tq, Dv] from the registered fused kernels; the caller has
+ * validated the inputs and checked {@link fusedUnsupported}. Differentiable with respect to
+ * query, key, value and bias (tf.customGrad over the fused backward kernel).
+ */
+export function fusedAttention(
+  query: tf.Tensor,
+  key: tf.Tensor,
+  value: tf.Tensor,
+  options: FusedOptions,
+  dims: AttentionDims,
+): tf.Tensor4D {
+  const attrs = attrsOf(options, dims);
+  const mask = options.mask ?? null;
+  const bias = options.bias ?? null;
+  const engine = tf.engine();
+  const attend = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const save = args.pop() as tf.GradSaveFunc;
+    const [q, k, v, b] = args as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor | undefined];
+    // A handle of its own on the mask: the saved tensors are disposed after the backward pass.
+    const m = mask ? tf.reshape(mask, mask.shape) : null;
+    const inputs: tf.NamedTensorMap = { query: q, key: k, value: v };
+    if (m) inputs.mask = m;
+    if (b) inputs.bias = b;
+    const [output, lse] = engine.runKernel(FUSED_ATTENTION_KERNEL, inputs, attrs) as tf.Tensor[];
+    save([q, k, v, output!, lse!, ...(b ? [b] : []), ...(m ? [m] : [])]);
+    return {
+      value: output as tf.Tensor4D,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [sq, sk, sv, so, sl, ...rest] = saved as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, ...tf.Tensor[]];
+        const back: tf.NamedTensorMap = { query: sq, key: sk, value: sv, output: so, lse: sl, dy };
+        if (b) back.bias = rest.shift()!;
+        if (mask) back.mask = rest.shift()!;
+        return engine.runKernel(FUSED_ATTENTION_GRAD_KERNEL, back, attrs) as tf.Tensor[];
+      },
+    };
+  });
+  return attend(query, key, value, ...(bias ? [bias] : [])) as tf.Tensor4D;
+}

@@ -1,0 +1,1 @@
+export { registerFusedAttention, unregisterFusedAttention } from './register.js';

@@ -1,0 +1,111 @@
+import { FUSED_ATTENTION_GRAD_KERNEL, FUSED_ATTENTION_KERNEL, type FusedAttentionAttrs } from '@attnkit/core';
+import * as tf from '@tensorflow/tfjs-core';
+import { type Broadcast, type CallShape, type WasmAttention, loadWasmAttention } from './wasm.js';
+
+/** What the kernels need of tfjs-backend-wasm's BackendWasm (read views, write outputs). */
+interface WasmBackend {
+  typedArrayFromHeap(t: tf.TensorInfo): Float32Array | Int32Array | Uint8Array;
+  makeOutput(shape: number[], dtype: tf.DataType, memoryOffset?: number, values?: Float32Array): tf.TensorInfo;
+}
+
+/** Sizes of a call from its tensor infos and attrs. */
+function shapeOf(query: tf.TensorInfo, key: tf.TensorInfo, value: tf.TensorInfo, attrs: FusedAttentionAttrs): CallShape {
+  const [B, Hq, Tq, Dk] = query.shape as [number, number, number, number];
+  const [, Hkv, Tk] = key.shape as [number, number, number];
+  return { B, Hq, Hkv, Tq, Tk, Dk, Dv: value.shape[3]!, scale: attrs.scale, left: attrs.left, right: attrs.right, offset: attrs.offset };
+}
+
+/** Element strides of x (rank <= 4, broadcastable) over [B, Hq, Tq, Tk]; 0 along broadcast dims. */
+function stridesOf(shape: number[]): [number, number, number, number] {
+  const full = [...new Array(4 - shape.length).fill(1), ...shape] as number[]; // [b|1, h|1, q|1, k|1]
+  const strides: number[] = [0, 0, 0, 0];
+  let step = 1;
+  for (let d = 3; d >= 0; d--) {
+    strides[d] = full[d] === 1 ? 0 : step;
+    step *= full[d]!;
+  }
+  return strides as [number, number, number, number];
+}
+
+function inputsOf(backend: WasmBackend, inputs: tf.NamedTensorInfoMap) {
+  const { query, key, value, mask, bias } = inputs as Record<string, tf.TensorInfo | undefined>;
+  const read = (t: tf.TensorInfo) => backend.typedArrayFromHeap(t);
+  return {
+    query: read(query!) as Float32Array,
+    key: read(key!) as Float32Array,
+    value: read(value!) as Float32Array,
+    mask: mask ? ({ values: read(mask) as Uint8Array, strides: stridesOf(mask.shape) } satisfies Broadcast<Uint8Array>) : null,
+    bias: bias ? ({ values: read(bias) as Float32Array, strides: stridesOf(bias.shape) } satisfies Broadcast<Float32Array>) : null,
+  };
+}
+
+function forwardKernel(module: WasmAttention): tf.KernelFunc {
+  return ({ inputs, backend, attrs }) => {
+    const wasm = backend as unknown as WasmBackend;
+    const { query, key, value } = inputs as Record<string, tf.TensorInfo>;
+    const s = shapeOf(query!, key!, value!, attrs as unknown as FusedAttentionAttrs);
+    // Inputs are copied into the module's memory before any output is allocated on the backend's heap.
+    const { output, lse } = module.forward(s, inputsOf(wasm, inputs));
+    return [wasm.makeOutput([s.B, s.Hq, s.Tq, s.Dv], 'float32', undefined, output), wasm.makeOutput([s.B, s.Hq, s.Tq], 'float32', undefined, lse)];
+  };
+}
+
+function backwardKernel(module: WasmAttention): tf.KernelFunc {
+  return ({ inputs, backend, attrs }) => {
+    const wasm = backend as unknown as WasmBackend;
+    const { query, key, value, bias, output, lse, dy } = inputs as Record<string, tf.TensorInfo | undefined>;
+    const s = shapeOf(query!, key!, value!, attrs as unknown as FusedAttentionAttrs);
+    const read = (t: tf.TensorInfo) => wasm.typedArrayFromHeap(t) as Float32Array;
+    const grads = module.backward(s, {
+      ...inputsOf(wasm, inputs),
+      output: read(output!),
+      lse: read(lse!),
+      dy: read(dy!),
+      biasSize: bias ? tf.util.sizeFromShape(bias.shape) : 0,
+    });
+    const outs = [
+      wasm.makeOutput(query!.shape, 'float32', undefined, grads.dQuery),
+      wasm.makeOutput(key!.shape, 'float32', undefined, grads.dKey),
+      wasm.makeOutput(value!.shape, 'float32', undefined, grads.dValue),
+    ];
+    if (bias && grads.dBias) outs.push(wasm.makeOutput(bias.shape, 'float32', undefined, grads.dBias));
+    return outs;
+  };
+}
+
+let loading: Promise<WasmAttention> | null = null;
+
+export interface RegisterOptions {
+  /**
+   * Threads one call runs on: the calling thread plus `threads - 1` helper threads (Node
+   * worker_threads over shared memory; elsewhere the calling thread alone). Read on the
+   * first call only. Default: the number of logical cores, at most 4.
+   */
+  threads?: number;
+}
+
+/**
+ * Registers the fused attention kernels (forward and backward, WebAssembly SIMD) for tfjs's
+ * `wasm` backend, under the names @attnkit/core dispatches to: from then on
+ * `scaledDotProductAttention` with `implementation: 'auto'` (the default) or `'fused'` runs
+ * them on that backend. Loads and compiles the module once; calling again does nothing more.
+ * Requires WebAssembly SIMD and shared WebAssembly memory (Node >= 20, current browsers with
+ * cross-origin isolation).
+ */
+export async function registerFusedAttention(options: RegisterOptions = {}): Promise<void> {
+  loading ??= loadWasmAttention(options.threads);
+  const module = await loading;
+  if (tf.getKernel(FUSED_ATTENTION_KERNEL, 'wasm') == null) {
+    tf.registerKernel({ kernelName: FUSED_ATTENTION_KERNEL, backendName: 'wasm', kernelFunc: forwardKernel(module) });
+  }
+  if (tf.getKernel(FUSED_ATTENTION_GRAD_KERNEL, 'wasm') == null) {
+    tf.registerKernel({ kernelName: FUSED_ATTENTION_GRAD_KERNEL, backendName: 'wasm', kernelFunc: backwardKernel(module) });
+  }
+}
+
+/** Removes the kernels registered by {@link registerFusedAttention} (core falls back to its own paths). */
+export function unregisterFusedAttention(): void {
+  for (const name of [FUSED_ATTENTION_KERNEL, FUSED_ATTENTION_GRAD_KERNEL]) {
+    if (tf.getKernel(name, 'wasm') != null) tf.unregisterKernel(name, 'wasm');
+  }
+}
