@@ -5,15 +5,19 @@ import {
   attentionOracle,
   attentionOracleGrad,
   buildCase,
+  caseOptions,
   describeEachBackend,
   expectNoLeak,
   expectTensorsClose,
   expectThrowsWithoutLeak,
+  GRAD_NAMES,
+  outputAndGrads,
   randomCase,
   randomInt,
   randomTensor,
   seededRandom,
   useBackend,
+  TOLERANCES,
 } from '@attnkit/test-utils';
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -30,36 +34,17 @@ import type { AttentionDims } from './validate.js';
 // Chunked against the reference path on the same backend: forward within 1e-5 relative,
 // gradients within 1e-4 relative (atol for entries near zero). Against the float64 oracle,
 // the tolerances of oracle.test.ts.
-const SAME_FORWARD = { rtol: 1e-5, atol: 1e-6 };
-const SAME_GRAD = { rtol: 1e-4, atol: 1e-5 };
-const ORACLE_FORWARD = { rtol: 1e-4, atol: 1e-5 };
-const ORACLE_GRAD = { rtol: 1e-3, atol: 1e-4 };
+const { sameForward: SAME_FORWARD, sameGrad: SAME_GRAD, oracleForward: ORACLE_FORWARD, oracleGrad: ORACLE_GRAD } = TOLERANCES;
 
 type Built = ReturnType<typeof buildCase>;
 
-function optionsOf(c: AttentionCase, built: Built): AttentionOptions {
-  return {
-    mask: built.mask,
-    bias: built.bias,
-    causal: c.causal ?? false,
-    window: c.window ?? null,
-    ...(c.scale !== undefined ? { scale: c.scale } : {}),
-  };
-}
+const optionsOf = (c: AttentionCase, built: Built): AttentionOptions => caseOptions(c, built);
 
 /** Output and gradients (query, key, value[, bias]) of sum(output * dOutput). */
 function run(built: Built, options: AttentionOptions) {
-  const dOut = tf.tensor(Float32Array.from(built.dOutput.data), built.dOutput.shape, 'float32');
-  const inputs = [built.query, built.key, built.value, ...(built.bias ? [built.bias] : [])];
-  const output = scaledDotProductAttention(built.query, built.key, built.value, options);
-  const grads = tf.grads((q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, b?: tf.Tensor) =>
-    tf.sum(tf.mul(scaledDotProductAttention(q, k, v, { ...options, bias: b ?? null }), dOut)),
-  )(inputs);
-  dOut.dispose();
-  return { output, grads };
+  return outputAndGrads(built, (q, k, v, bias) => scaledDotProductAttention(q, k, v, { ...options, bias }));
 }
 
-const GRAD_NAMES = ['dQuery', 'dKey', 'dValue', 'dBias'] as const;
 
 /** Chunked with `chunkSize` equals the reference on case `c`, forward and gradients. */
 function checkAgainstReference(c: AttentionCase, chunkSize: ChunkSize, withOracle: boolean) {

@@ -3,9 +3,12 @@ import {
   type AttentionCase,
   attentionOracle,
   attentionOracleGrad,
+  TOLERANCES,
   buildCase,
+  caseOptions,
   describeEachBackend,
   expectTensorsClose,
+  outputAndGrads,
   randomCase,
 } from '@attnkit/test-utils';
 import * as tf from '@tensorflow/tfjs-core';
@@ -13,23 +16,12 @@ import { expect, it } from 'vitest';
 import { type AttentionOptions, attentionWithWeights, scaledDotProductAttention } from './index.js';
 
 // float32 against float64: forward within 1e-4 relative, gradients within 1e-3 relative.
-const FORWARD = { rtol: 1e-4, atol: 1e-5 };
-const GRAD = { rtol: 1e-3, atol: 1e-4 };
-
-function optionsOf(c: AttentionCase, built: ReturnType<typeof buildCase>): AttentionOptions {
-  return {
-    mask: built.mask,
-    bias: built.bias,
-    causal: c.causal ?? false,
-    window: c.window ?? null,
-    ...(c.scale !== undefined ? { scale: c.scale } : {}),
-  };
-}
+const { oracleForward: FORWARD, oracleGrad: GRAD } = TOLERANCES;
 
 function checkForward(c: AttentionCase, implementation: AttentionOptions['implementation']) {
   const built = buildCase(c);
   const { output, weights } = attentionWithWeights(built.query, built.key, built.value, {
-    ...optionsOf(c, built),
+    ...caseOptions(c, built),
     implementation,
   });
   const expected = attentionOracle(built.oracle);
@@ -42,22 +34,15 @@ function checkForward(c: AttentionCase, implementation: AttentionOptions['implem
 
 function checkGradients(c: AttentionCase, implementation: AttentionOptions['implementation']) {
   const built = buildCase(c);
-  const dOut = tf.tensor(Float32Array.from(built.dOutput.data), built.dOutput.shape, 'float32');
-  const inputs = [built.query, built.key, built.value, ...(built.bias ? [built.bias] : [])];
-  const grads = tf.grads((q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, b?: tf.Tensor) =>
-    tf.sum(
-      tf.mul(
-        scaledDotProductAttention(q, k, v, { ...optionsOf(c, built), bias: b ?? null, implementation }),
-        dOut,
-      ),
-    ),
-  )(inputs);
+  const { output, grads } = outputAndGrads(built, (q, k, v, bias) =>
+    scaledDotProductAttention(q, k, v, { ...caseOptions(c, built), bias, implementation }),
+  );
   const expected = attentionOracleGrad(built.oracle, built.dOutput);
   expectTensorsClose(grads[0]!, expected.dQuery.data, { ...GRAD, label: `${c.name} dQuery` });
   expectTensorsClose(grads[1]!, expected.dKey.data, { ...GRAD, label: `${c.name} dKey` });
   expectTensorsClose(grads[2]!, expected.dValue.data, { ...GRAD, label: `${c.name} dValue` });
   if (built.bias) expectTensorsClose(grads[3]!, expected.dBias!.data, { ...GRAD, label: `${c.name} dBias` });
-  tf.dispose([...grads, dOut]);
+  tf.dispose([output, ...grads]);
   built.dispose();
 }
 

@@ -5,12 +5,16 @@ import {
   attentionOracle,
   attentionOracleGrad,
   buildCase,
+  caseOptions,
   expectNoLeak,
   expectTensorsClose,
   expectThrowsWithoutLeak,
+  GRAD_NAMES,
+  outputAndGrads,
   randomCase,
   randomTensor,
   useBackend,
+  TOLERANCES,
 } from '@attnkit/test-utils';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -19,34 +23,15 @@ import { registerFusedAttention, unregisterFusedAttention } from './index.js';
 // Fused against the reference path on the same backend (wasm): forward within 1e-5 relative,
 // gradients within 1e-4 relative (atol for entries near zero). Against the float64 oracle,
 // the tolerances of core's oracle.test.ts.
-const SAME_FORWARD = { rtol: 1e-5, atol: 1e-6 };
-const SAME_GRAD = { rtol: 1e-4, atol: 1e-5 };
-const ORACLE_FORWARD = { rtol: 1e-4, atol: 1e-5 };
-const ORACLE_GRAD = { rtol: 1e-3, atol: 1e-4 };
-const GRAD_NAMES = ['dQuery', 'dKey', 'dValue', 'dBias'] as const;
+const { sameForward: SAME_FORWARD, sameGrad: SAME_GRAD, oracleForward: ORACLE_FORWARD, oracleGrad: ORACLE_GRAD } = TOLERANCES;
 
 type Built = ReturnType<typeof buildCase>;
 
-function optionsOf(c: AttentionCase, built: Built): AttentionOptions {
-  return {
-    mask: built.mask,
-    bias: built.bias,
-    causal: c.causal ?? false,
-    window: c.window ?? null,
-    ...(c.scale !== undefined ? { scale: c.scale } : {}),
-  };
-}
+const optionsOf = (c: AttentionCase, built: Built): AttentionOptions => caseOptions(c, built);
 
 /** Output and gradients (query, key, value[, bias]) of sum(output * dOutput). */
 function run(built: Built, options: AttentionOptions) {
-  const dOut = tf.tensor(Float32Array.from(built.dOutput.data), built.dOutput.shape, 'float32');
-  const inputs = [built.query, built.key, built.value, ...(built.bias ? [built.bias] : [])];
-  const output = scaledDotProductAttention(built.query, built.key, built.value, options);
-  const grads = tf.grads((q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, b?: tf.Tensor) =>
-    tf.sum(tf.mul(scaledDotProductAttention(q, k, v, { ...options, bias: b ?? null }), dOut)),
-  )(inputs);
-  dOut.dispose();
-  return { output, grads };
+  return outputAndGrads(built, (q, k, v, bias) => scaledDotProductAttention(q, k, v, { ...options, bias }));
 }
 
 /** The fused kernel equals the reference path on case `c`, forward and gradients (and the oracle when asked). */

@@ -174,3 +174,45 @@ export function randomCase(seed: number, maxT = 24): AttentionCase {
   if (rand() < 0.3) c.bias = biasShapes[randomInt(rand, 0, biasShapes.length - 1)]!;
   return c;
 }
+
+/**
+ * Tolerances the attention tests share. `same*`: a faster path against the reference path on
+ * the same backend (1e-5 relative forward, 1e-4 gradients, as the issues ask). `oracle*`:
+ * float32 against the float64 oracle.
+ */
+export const TOLERANCES = {
+  sameForward: { rtol: 1e-5, atol: 1e-6 },
+  sameGrad: { rtol: 1e-4, atol: 1e-5 },
+  oracleForward: { rtol: 1e-4, atol: 1e-5 },
+  oracleGrad: { rtol: 1e-3, atol: 1e-4 },
+} as const;
+
+/** Gradient names in the order {@link outputAndGrads} returns them. */
+export const GRAD_NAMES = ['dQuery', 'dKey', 'dValue', 'dBias'] as const;
+
+/** The attention options of a case (mask, bias, causal, window, scale), for any implementation. */
+export function caseOptions(c: AttentionCase, built: BuiltCase) {
+  return {
+    mask: built.mask,
+    bias: built.bias,
+    causal: c.causal ?? false,
+    window: c.window ?? null,
+    ...(c.scale !== undefined ? { scale: c.scale } : {}),
+  };
+}
+
+/**
+ * Output of `attend` on a built case and the gradients of sum(output · dOutput) with respect to
+ * query, key, value (and bias when the case has one). `attend` receives the bias to use.
+ */
+export function outputAndGrads(
+  built: BuiltCase,
+  attend: (query: tf.Tensor, key: tf.Tensor, value: tf.Tensor, bias: tf.Tensor | null) => tf.Tensor,
+): { output: tf.Tensor; grads: tf.Tensor[] } {
+  const dOut = tf.tensor(Float32Array.from(built.dOutput.data), built.dOutput.shape, 'float32');
+  const inputs = [built.query, built.key, built.value, ...(built.bias ? [built.bias] : [])];
+  const output = attend(built.query, built.key, built.value, built.bias);
+  const grads = tf.grads((q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, b?: tf.Tensor) => tf.sum(tf.mul(attend(q, k, v, b ?? null), dOut)))(inputs);
+  dOut.dispose();
+  return { output, grads };
+}
