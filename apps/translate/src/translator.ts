@@ -144,17 +144,10 @@ export class Translator {
 
   /** Translates a batch of texts. */
   translate(texts: readonly string[], options: TranslateOptions = {}): Translation[] {
-    const { beamSize = 1, returnAttention = false } = options;
     if (texts.length === 0) return [];
-    const encodings = texts.map((t) => this.encodeSource(t));
-    const batch = padBatch(encodings.map((e) => e.ids));
-    const source = tf.tensor2d(batch.ids, batch.shape, 'int32');
-    const maxLength = options.maxLength ?? batch.shape[1] + 50;
+    const { source, encodings, decode } = this.prepare(texts, options);
     try {
-      const hyps =
-        beamSize === 1
-          ? greedyDecode(this.model, source, { maxLength, returnAttention })
-          : beamSearch(this.model, source, { maxLength, beamSize, returnAttention });
+      const hyps = decode.beamSize === 1 ? greedyDecode(this.model, source, decode) : beamSearch(this.model, source, decode);
       return this.toTranslations(hyps, encodings);
     } finally {
       source.dispose();
@@ -166,22 +159,27 @@ export class Translator {
    * same translations, and what a browser must use on webgpu, which cannot read synchronously.
    */
   async translateAsync(texts: readonly string[], options: TranslateOptions = {}): Promise<Translation[]> {
-    const { beamSize = 1, returnAttention = false } = options;
     if (texts.length === 0) return [];
-    const encodings = texts.map((t) => this.encodeSource(t));
-    const batch = padBatch(encodings.map((e) => e.ids));
-    const source = tf.tensor2d(batch.ids, batch.shape, 'int32');
-    const maxLength = options.maxLength ?? batch.shape[1] + 50;
+    const { source, encodings, decode } = this.prepare(texts, options);
     try {
       const hyps =
-        beamSize === 1
-          ? await greedyDecodeAsync(this.model, source, { maxLength, returnAttention })
-          : await beamSearchAsync(this.model, source, { maxLength, beamSize, returnAttention });
+        decode.beamSize === 1 ? await greedyDecodeAsync(this.model, source, decode) : await beamSearchAsync(this.model, source, decode);
       return this.toTranslations(hyps, encodings);
     } finally {
       source.dispose();
     }
   }
+
+  /** Encodes a batch into padded source ids [B, Ts] (the caller disposes) and the decoding options. */
+  private prepare(texts: readonly string[], options: TranslateOptions) {
+    const { beamSize = 1, returnAttention = false } = options;
+    const encodings = texts.map((t) => this.encodeSource(t));
+    const batch = padBatch(encodings.map((e) => e.ids));
+    const source = tf.tensor2d(batch.ids, batch.shape, 'int32'); // [B, Ts]
+    const maxLength = options.maxLength ?? batch.shape[1] + 50;
+    return { source, encodings, decode: { maxLength, beamSize, returnAttention } };
+  }
+
 
   private toTranslations(hyps: Hypothesis[], encodings: Encoding[]): Translation[] {
     return hyps.map((h, i) => {

@@ -38,8 +38,6 @@ const { sameForward: SAME_FORWARD, sameGrad: SAME_GRAD, oracleForward: ORACLE_FO
 
 type Built = ReturnType<typeof buildCase>;
 
-const optionsOf = (c: AttentionCase, built: Built): AttentionOptions => caseOptions(c, built);
-
 /** Output and gradients (query, key, value[, bias]) of sum(output * dOutput). */
 function run(built: Built, options: AttentionOptions) {
   return outputAndGrads(built, (q, k, v, bias) => scaledDotProductAttention(q, k, v, { ...options, bias }));
@@ -49,7 +47,7 @@ function run(built: Built, options: AttentionOptions) {
 /** Chunked with `chunkSize` equals the reference on case `c`, forward and gradients. */
 function checkAgainstReference(c: AttentionCase, chunkSize: ChunkSize, withOracle: boolean) {
   const built = buildCase(c);
-  const options = optionsOf(c, built);
+  const options = caseOptions(c, built);
   const chunked = run(built, { ...options, implementation: 'chunked', chunkSize });
   const reference = run(built, { ...options, implementation: 'reference' });
   const label = `${c.name} chunk ${JSON.stringify(chunkSize)}`;
@@ -190,7 +188,7 @@ describeEachBackend('chunked attention equals the reference', () => {
   it('answers weights requests with the full weights of the reference computation', () => {
     const c = ATTENTION_CASES.find((x) => x.name === 'everything at once')!;
     const built = buildCase(c);
-    const options = { ...optionsOf(c, built), implementation: 'chunked' as const, chunkSize: 2 };
+    const options = { ...caseOptions(c, built), implementation: 'chunked' as const, chunkSize: 2 };
     const { output, weights } = attentionWithWeights(built.query, built.key, built.value, options);
     const alone = attentionWeights(built.query, built.key, options);
     const expected = attentionOracle(built.oracle);
@@ -249,7 +247,7 @@ describeEachBackend('chunked attention: tiles, dropout, memory hygiene', (backen
     const chunkSize = { query: 3, key: 4 };
     const dropout = { dropout: 0.3, seed: 42 };
     const z = chunkedDropoutMultipliers(dimsOf(c), { ...dropout, chunkSize });
-    const options = optionsOf(c, built);
+    const options = caseOptions(c, built);
     const chunked = run(built, { ...options, ...dropout, training: true, implementation: 'chunked', chunkSize });
     const dOut = tf.tensor(Float32Array.from(built.dOutput.data), built.dOutput.shape, 'float32');
     const inputs = [built.query, built.key, built.value, built.bias!];
@@ -281,7 +279,7 @@ describeEachBackend('chunked attention: tiles, dropout, memory hygiene', (backen
     // Unbiased: averaged over 200 seeds, the output approaches the no-dropout output.
     const c = ATTENTION_CASES.find((x) => x.name === 'GQA causal Tq < Tk')!;
     const built = buildCase(c);
-    const options = { ...optionsOf(c, built), implementation: 'chunked' as const, chunkSize: 2 };
+    const options = { ...caseOptions(c, built), implementation: 'chunked' as const, chunkSize: 2 };
     const plain = scaledDotProductAttention(built.query, built.key, built.value, options);
     const mean = tf.tidy(() => {
       let sum: tf.Tensor = tf.zerosLike(plain);
@@ -321,7 +319,7 @@ describeEachBackend('chunked attention: tiles, dropout, memory hygiene', (backen
   it('leaks no tensor, forward or backward, with every option on', async () => {
     const c = ATTENTION_CASES.find((x) => x.name === 'everything at once')!;
     const built = buildCase(c);
-    const options = { ...optionsOf(c, built), implementation: 'chunked' as const, chunkSize: 3, window: { left: 3 } };
+    const options = { ...caseOptions(c, built), implementation: 'chunked' as const, chunkSize: 3, window: { left: 3 } };
     await expectNoLeak(() => scaledDotProductAttention(built.query, built.key, built.value, options));
     await expectNoLeak(() =>
       tf.grads((q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, b: tf.Tensor) =>

@@ -13,6 +13,7 @@
  *   is given.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import type { AttentionOptions } from './attention.js';
 import type { AttentionDims } from './validate.js';
 
 export const FUSED_ATTENTION_KERNEL = 'AttnkitFusedAttention';
@@ -31,15 +32,7 @@ export interface FusedAttentionAttrs {
 }
 
 /** The options the fused path reads; their meaning is in AttentionOptions. */
-export interface FusedOptions {
-  mask?: tf.Tensor | null;
-  bias?: tf.Tensor | null;
-  causal?: boolean;
-  window?: { left: number; right?: number } | null;
-  scale?: number;
-  dropout?: number;
-  training?: boolean;
-}
+export type FusedOptions = Pick<AttentionOptions, 'mask' | 'bias' | 'causal' | 'window' | 'scale' | 'dropout' | 'training'>;
 
 /** Whether both fused kernels are registered for the active backend. */
 export function fusedAvailable(): boolean {

@@ -27,8 +27,6 @@ const { sameForward: SAME_FORWARD, sameGrad: SAME_GRAD, oracleForward: ORACLE_FO
 
 type Built = ReturnType<typeof buildCase>;
 
-const optionsOf = (c: AttentionCase, built: Built): AttentionOptions => caseOptions(c, built);
-
 /** Output and gradients (query, key, value[, bias]) of sum(output * dOutput). */
 function run(built: Built, options: AttentionOptions) {
   return outputAndGrads(built, (q, k, v, bias) => scaledDotProductAttention(q, k, v, { ...options, bias }));
@@ -37,7 +35,7 @@ function run(built: Built, options: AttentionOptions) {
 /** The fused kernel equals the reference path on case `c`, forward and gradients (and the oracle when asked). */
 function checkCase(c: AttentionCase, withOracle: boolean) {
   const built = buildCase(c);
-  const options = optionsOf(c, built);
+  const options = caseOptions(c, built);
   const fused = run(built, { ...options, implementation: 'fused' });
   const reference = run(built, { ...options, implementation: 'reference' });
   expectTensorsClose(fused.output, reference.output, { ...SAME_FORWARD, label: `${c.name} output` });
