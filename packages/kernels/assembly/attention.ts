@@ -67,147 +67,160 @@ function ensure(end: usize): void {
 // Constants of vexp, stored at the start of each thread's scratch (EXP_TABLE bytes) and
 // loaded into locals before a loop: as v128.const operands inside the loop, V8 would
 // rebuild each of them on every iteration.
-const EXP_TABLE: i32 = 12 * 16;
+const EXP_TABLE: i32 = 10 * 16;
+/** 1.5·2^23 + 127: adding it to |y| < 2^22 rounds y to an integer n and leaves n + 127 in the low mantissa bits. */
+const SHIFTER: f32 = 12583039.0;
 
 function writeExpTable(at: usize): void {
   v128.store(at, f32x4.splat(-87.0), 0);
   v128.store(at, f32x4.splat(1.44269504088896341), 16);
-  v128.store(at, f32x4.splat(0.693359375), 32);
-  v128.store(at, f32x4.splat(-2.12194440e-4), 48);
-  v128.store(at, f32x4.splat(1.0 / 5040.0), 64);
-  v128.store(at, f32x4.splat(1.0 / 720.0), 80);
-  v128.store(at, f32x4.splat(1.0 / 120.0), 96);
-  v128.store(at, f32x4.splat(1.0 / 24.0), 112);
-  v128.store(at, f32x4.splat(1.0 / 6.0), 128);
-  v128.store(at, f32x4.splat(0.5), 144);
-  v128.store(at, f32x4.splat(1.0), 160);
-  v128.store(at, i32x4.splat(127), 176);
+  v128.store(at, f32x4.splat(SHIFTER), 32);
+  v128.store(at, f32x4.splat(0.693147180559945309), 48);
+  // e^r on |r| <= ln2/2: degree-5 polynomial fitted for least maximum relative error
+  // (7.5e-8; 2.2e-7 evaluated in float32), recipe: Lawson's iteratively reweighted least
+  // squares in float64 on 40001 points of [-0.347, 0.347].
+  v128.store(at, f32x4.splat(8.297575401e-3), 64);
+  v128.store(at, f32x4.splat(4.191586919e-2), 80);
+  v128.store(at, f32x4.splat(1.666757842e-1), 96);
+  v128.store(at, f32x4.splat(4.999889054e-1), 112);
+  v128.store(at, f32x4.splat(9.999996901e-1), 128);
+  v128.store(at, f32x4.splat(1.000000072), 144);
 }
 
 /**
- * e^x for 4 lanes with the constants at `t` (writeExpTable); exactly 0 for x <= -87 (and
- * -Infinity). Cody-Waite range reduction x = n·ln2 + r, then a degree-7 Taylor polynomial of
- * e^r on |r| <= ln2/2: relative error ~1e-7.
+ * e^x for 4 lanes with the constants of writeExpTable; exactly 0 for x <= -87, -Infinity
+ * and NaN (so -Infinity - -Infinity gives 0). x = n·ln2 + r with n = round(x·log2e) found by
+ * adding SHIFTER (no float-to-int conversion), e^r by the degree-5 polynomial, 2^n by
+ * shifting n + 127 into the exponent bits. Relative error ~3e-7 where e^x > 1e-7.
  */
-@inline function vexp(x: v128, lo: v128, log2e: v128, ln2hi: v128, ln2lo: v128, c7: v128, c6: v128, c5: v128, c4: v128, c3: v128, c2: v128, one: v128, bias: v128): v128 {
+@inline function vexp(x: v128, lo: v128, log2e: v128, shifter: v128, ln2: v128, c5: v128, c4: v128, c3: v128, c2: v128, c1: v128, c0: v128): v128 {
   const valid = f32x4.gt(x, lo);
   const xc = f32x4.max(x, lo);
-  const n = f32x4.nearest(f32x4.mul(xc, log2e));
-  let r = f32x4.sub(xc, f32x4.mul(n, ln2hi));
-  r = f32x4.sub(r, f32x4.mul(n, ln2lo));
-  let p = f32x4.add(f32x4.mul(c7, r), c6);
-  p = f32x4.add(f32x4.mul(p, r), c5);
-  p = f32x4.add(f32x4.mul(p, r), c4);
+  const t = f32x4.add(f32x4.mul(xc, log2e), shifter);
+  const r = f32x4.sub(xc, f32x4.mul(f32x4.sub(t, shifter), ln2));
+  let p = f32x4.add(f32x4.mul(c5, r), c4);
   p = f32x4.add(f32x4.mul(p, r), c3);
   p = f32x4.add(f32x4.mul(p, r), c2);
-  p = f32x4.add(f32x4.mul(p, r), one);
-  p = f32x4.add(f32x4.mul(p, r), one);
-  const e = i32x4.shl(i32x4.add(i32x4.trunc_sat_f32x4_s(n), bias), 23);
-  return v128.and(f32x4.mul(p, e), valid);
+  p = f32x4.add(f32x4.mul(p, r), c1);
+  p = f32x4.add(f32x4.mul(p, r), c0);
+  return v128.and(f32x4.mul(p, i32x4.shl(t, 23)), valid);
 }
 
+// Layouts. The micro-kernels below keep 4 query rows in the 4 lanes of a vector:
+// - interleaved [rowsP/4][nP][4]: rows i0..i0+3 of a [rows, n] matrix, feature d in one v128
+//   (query, dO);
+// - key panels [rowsP/8][nP][8]: 8 keys at a time, all features, each feature's 8 keys
+//   contiguous (K for the scores, V for dP = dO·Vᵀ);
+// - value panels [nP/8][rowsP][8]: 8 features at a time, all keys (V for the output, K for dQ);
+// - tiles S, P, dS: [C][4], key c of the 4 rows in one v128; output and dQ accumulators
+//   [nP][4].
+
 /**
- * S[r][c] = Σ_d X[r][d] · Yt[d][c0 + c] for r < 4, c < cols (a multiple of 8): X rows of
- * stride xs bytes, Yt of row stride ys bytes, S of row stride C floats.
+ * S[c][r] = Σ_d X[d][r] · K[c0 + c][d] for r < 4, c < cols (a multiple of 8): X the 4 rows
+ * interleaved [n][4], K key panels of n features (n a multiple of 8).
  */
-function scores(x: usize, xs: usize, yt: usize, ys: usize, c0: i32, cols: i32, n: i32, s: usize): void {
+function scores(x: usize, k: usize, n: i32, c0: i32, cols: i32, s: usize): void {
+  const panel = <usize>n << 5;
+  const end = x + (<usize>n << 4);
   for (let cb = 0; cb < cols; cb += 8) {
-    let a00 = f32x4.splat(0);
-    let a01 = f32x4.splat(0);
-    let a10 = f32x4.splat(0);
-    let a11 = f32x4.splat(0);
-    let a20 = f32x4.splat(0);
-    let a21 = f32x4.splat(0);
-    let a30 = f32x4.splat(0);
-    let a31 = f32x4.splat(0);
-    let yp = yt + (<usize>(c0 + cb) << 2);
-    let xp = x;
-    for (let d = 0; d < n; d++) {
-      const y0 = v128.load(yp);
-      const y1 = v128.load(yp, 16);
-      const x0 = v128.load32_splat(xp);
-      const x1 = v128.load32_splat(xp + xs);
-      const x2 = v128.load32_splat(xp + 2 * xs);
-      const x3 = v128.load32_splat(xp + 3 * xs);
-      a00 = f32x4.add(a00, f32x4.mul(x0, y0));
-      a01 = f32x4.add(a01, f32x4.mul(x0, y1));
-      a10 = f32x4.add(a10, f32x4.mul(x1, y0));
-      a11 = f32x4.add(a11, f32x4.mul(x1, y1));
-      a20 = f32x4.add(a20, f32x4.mul(x2, y0));
-      a21 = f32x4.add(a21, f32x4.mul(x2, y1));
-      a30 = f32x4.add(a30, f32x4.mul(x3, y0));
-      a31 = f32x4.add(a31, f32x4.mul(x3, y1));
-      yp += ys;
-      xp += 4;
+    let a0 = f32x4.splat(0);
+    let a1 = f32x4.splat(0);
+    let a2 = f32x4.splat(0);
+    let a3 = f32x4.splat(0);
+    let a4 = f32x4.splat(0);
+    let a5 = f32x4.splat(0);
+    let a6 = f32x4.splat(0);
+    let a7 = f32x4.splat(0);
+    let kp = k + <usize>((c0 + cb) >> 3) * panel;
+    for (let xp = x; xp < end; xp += 32) {
+      let xv = v128.load(xp);
+      a0 = f32x4.add(a0, f32x4.mul(xv, v128.load32_splat(kp)));
+      a1 = f32x4.add(a1, f32x4.mul(xv, v128.load32_splat(kp, 4)));
+      a2 = f32x4.add(a2, f32x4.mul(xv, v128.load32_splat(kp, 8)));
+      a3 = f32x4.add(a3, f32x4.mul(xv, v128.load32_splat(kp, 12)));
+      a4 = f32x4.add(a4, f32x4.mul(xv, v128.load32_splat(kp, 16)));
+      a5 = f32x4.add(a5, f32x4.mul(xv, v128.load32_splat(kp, 20)));
+      a6 = f32x4.add(a6, f32x4.mul(xv, v128.load32_splat(kp, 24)));
+      a7 = f32x4.add(a7, f32x4.mul(xv, v128.load32_splat(kp, 28)));
+      xv = v128.load(xp, 16);
+      a0 = f32x4.add(a0, f32x4.mul(xv, v128.load32_splat(kp, 32)));
+      a1 = f32x4.add(a1, f32x4.mul(xv, v128.load32_splat(kp, 36)));
+      a2 = f32x4.add(a2, f32x4.mul(xv, v128.load32_splat(kp, 40)));
+      a3 = f32x4.add(a3, f32x4.mul(xv, v128.load32_splat(kp, 44)));
+      a4 = f32x4.add(a4, f32x4.mul(xv, v128.load32_splat(kp, 48)));
+      a5 = f32x4.add(a5, f32x4.mul(xv, v128.load32_splat(kp, 52)));
+      a6 = f32x4.add(a6, f32x4.mul(xv, v128.load32_splat(kp, 56)));
+      a7 = f32x4.add(a7, f32x4.mul(xv, v128.load32_splat(kp, 60)));
+      kp += 64;
     }
-    const sp = s + (<usize>cb << 2);
-    const ss = <usize>C << 2;
-    v128.store(sp, a00);
-    v128.store(sp, a01, 16);
-    v128.store(sp + ss, a10);
-    v128.store(sp + ss, a11, 16);
-    v128.store(sp + 2 * ss, a20);
-    v128.store(sp + 2 * ss, a21, 16);
-    v128.store(sp + 3 * ss, a30);
-    v128.store(sp + 3 * ss, a31, 16);
+    const sp = s + (<usize>cb << 4);
+    v128.store(sp, a0);
+    v128.store(sp, a1, 16);
+    v128.store(sp, a2, 32);
+    v128.store(sp, a3, 48);
+    v128.store(sp, a4, 64);
+    v128.store(sp, a5, 80);
+    v128.store(sp, a6, 96);
+    v128.store(sp, a7, 112);
   }
 }
 
 /**
- * Out[r][e] += Σ_j P[r][j] · Y[j][e] for r < 4, j < cols, e < w (a multiple of 8): P of row
- * stride C floats, Y rows of w floats starting at the tile's first key, Out rows of w floats.
+ * Out[e][r] += Σ_j P[j][r] · Y[j0 + j][e] for r < 4, j < cols (a multiple of 8), e < w (a
+ * multiple of 8): P a tile [C][4], Y value panels of rowsP keys, Out [w][4].
  */
-function mix(p: usize, y: usize, cols: i32, w: i32, out: usize): void {
-  const ws = <usize>w << 2;
-  const ps = <usize>C << 2;
+function mix(p: usize, y: usize, rowsP: i32, j0: i32, cols: i32, w: i32, out: usize): void {
+  const panel = <usize>rowsP << 5;
+  const end = p + (<usize>cols << 4);
   for (let eb = 0; eb < w; eb += 8) {
-    const op = out + (<usize>eb << 2);
-    let o00 = v128.load(op);
-    let o01 = v128.load(op, 16);
-    let o10 = v128.load(op + ws);
-    let o11 = v128.load(op + ws, 16);
-    let o20 = v128.load(op + 2 * ws);
-    let o21 = v128.load(op + 2 * ws, 16);
-    let o30 = v128.load(op + 3 * ws);
-    let o31 = v128.load(op + 3 * ws, 16);
-    let yp = y + (<usize>eb << 2);
-    let pp = p;
-    for (let j = 0; j < cols; j++) {
-      const y0 = v128.load(yp);
-      const y1 = v128.load(yp, 16);
-      const p0 = v128.load32_splat(pp);
-      const p1 = v128.load32_splat(pp + ps);
-      const p2 = v128.load32_splat(pp + 2 * ps);
-      const p3 = v128.load32_splat(pp + 3 * ps);
-      o00 = f32x4.add(o00, f32x4.mul(p0, y0));
-      o01 = f32x4.add(o01, f32x4.mul(p0, y1));
-      o10 = f32x4.add(o10, f32x4.mul(p1, y0));
-      o11 = f32x4.add(o11, f32x4.mul(p1, y1));
-      o20 = f32x4.add(o20, f32x4.mul(p2, y0));
-      o21 = f32x4.add(o21, f32x4.mul(p2, y1));
-      o30 = f32x4.add(o30, f32x4.mul(p3, y0));
-      o31 = f32x4.add(o31, f32x4.mul(p3, y1));
-      yp += ws;
-      pp += 4;
+    const op = out + (<usize>eb << 4);
+    let a0 = v128.load(op);
+    let a1 = v128.load(op, 16);
+    let a2 = v128.load(op, 32);
+    let a3 = v128.load(op, 48);
+    let a4 = v128.load(op, 64);
+    let a5 = v128.load(op, 80);
+    let a6 = v128.load(op, 96);
+    let a7 = v128.load(op, 112);
+    let yp = y + <usize>(eb >> 3) * panel + (<usize>j0 << 5);
+    for (let pp = p; pp < end; pp += 32) {
+      let pv = v128.load(pp);
+      a0 = f32x4.add(a0, f32x4.mul(pv, v128.load32_splat(yp)));
+      a1 = f32x4.add(a1, f32x4.mul(pv, v128.load32_splat(yp, 4)));
+      a2 = f32x4.add(a2, f32x4.mul(pv, v128.load32_splat(yp, 8)));
+      a3 = f32x4.add(a3, f32x4.mul(pv, v128.load32_splat(yp, 12)));
+      a4 = f32x4.add(a4, f32x4.mul(pv, v128.load32_splat(yp, 16)));
+      a5 = f32x4.add(a5, f32x4.mul(pv, v128.load32_splat(yp, 20)));
+      a6 = f32x4.add(a6, f32x4.mul(pv, v128.load32_splat(yp, 24)));
+      a7 = f32x4.add(a7, f32x4.mul(pv, v128.load32_splat(yp, 28)));
+      pv = v128.load(pp, 16);
+      a0 = f32x4.add(a0, f32x4.mul(pv, v128.load32_splat(yp, 32)));
+      a1 = f32x4.add(a1, f32x4.mul(pv, v128.load32_splat(yp, 36)));
+      a2 = f32x4.add(a2, f32x4.mul(pv, v128.load32_splat(yp, 40)));
+      a3 = f32x4.add(a3, f32x4.mul(pv, v128.load32_splat(yp, 44)));
+      a4 = f32x4.add(a4, f32x4.mul(pv, v128.load32_splat(yp, 48)));
+      a5 = f32x4.add(a5, f32x4.mul(pv, v128.load32_splat(yp, 52)));
+      a6 = f32x4.add(a6, f32x4.mul(pv, v128.load32_splat(yp, 56)));
+      a7 = f32x4.add(a7, f32x4.mul(pv, v128.load32_splat(yp, 60)));
+      yp += 64;
     }
-    v128.store(op, o00);
-    v128.store(op, o01, 16);
-    v128.store(op + ws, o10);
-    v128.store(op + ws, o11, 16);
-    v128.store(op + 2 * ws, o20);
-    v128.store(op + 2 * ws, o21, 16);
-    v128.store(op + 3 * ws, o30);
-    v128.store(op + 3 * ws, o31, 16);
+    v128.store(op, a0);
+    v128.store(op, a1, 16);
+    v128.store(op, a2, 32);
+    v128.store(op, a3, 48);
+    v128.store(op, a4, 64);
+    v128.store(op, a5, 80);
+    v128.store(op, a6, 96);
+    v128.store(op, a7, 112);
   }
 }
 
 /**
- * Acc[j][e] += Σ_r P[r][j] · X[r][e] for j < cols, r < 4, e < w (a multiple of 8): P of row
- * stride C floats, X rows of w floats, Acc rows of w floats starting at the tile's first key.
+ * Acc[j][e] += Σ_r P[j][r] · X[r][e] for j < cols, r < 4, e < w (a multiple of 8): P a tile
+ * [C][4], X rows of w floats, Acc rows of w floats starting at the tile's first key.
  */
 function mixT(p: usize, x: usize, cols: i32, w: i32, acc: usize): void {
   const ws = <usize>w << 2;
-  const ps = <usize>C << 2;
   for (let eb = 0; eb < w; eb += 8) {
     const xp = x + (<usize>eb << 2);
     const x00 = v128.load(xp);
@@ -222,9 +235,9 @@ function mixT(p: usize, x: usize, cols: i32, w: i32, acc: usize): void {
     let pp = p;
     for (let j = 0; j < cols; j++) {
       const p0 = v128.load32_splat(pp);
-      const p1 = v128.load32_splat(pp + ps);
-      const p2 = v128.load32_splat(pp + 2 * ps);
-      const p3 = v128.load32_splat(pp + 3 * ps);
+      const p1 = v128.load32_splat(pp, 4);
+      const p2 = v128.load32_splat(pp, 8);
+      const p3 = v128.load32_splat(pp, 12);
       let a0 = v128.load(ap);
       let a1 = v128.load(ap, 16);
       a0 = f32x4.add(a0, f32x4.add(f32x4.add(f32x4.mul(p0, x00), f32x4.mul(p1, x10)), f32x4.add(f32x4.mul(p2, x20), f32x4.mul(p3, x30))));
@@ -232,7 +245,7 @@ function mixT(p: usize, x: usize, cols: i32, w: i32, acc: usize): void {
       v128.store(ap, a0);
       v128.store(ap, a1, 16);
       ap += ws;
-      pp += 4;
+      pp += 16;
     }
   }
 }
@@ -247,12 +260,33 @@ function packRows(src: usize, rows: i32, n: i32, scale: f32, dst: usize, rowsP: 
   }
 }
 
-/** Transposes src [rows, n] into dst [n, rowsP] (rowsP: the row stride), zero padded. */
-function packCols(src: usize, rows: i32, n: i32, dst: usize, rowsP: i32): void {
-  memory.fill(dst, 0, <usize>(rowsP * n) << 2);
+/** Copies src [rows, n] into dst interleaved [rowsP/4][nP][4], scaled, zero padded. */
+function packInterleaved(src: usize, rows: i32, n: i32, scale: f32, dst: usize, rowsP: i32, nP: i32): void {
+  memory.fill(dst, 0, <usize>(rowsP * nP) << 2);
   for (let i = 0; i < rows; i++) {
     const s = src + (<usize>(i * n) << 2);
-    for (let e = 0; e < n; e++) store<f32>(dst + (<usize>(e * rowsP + i) << 2), load<f32>(s + (<usize>e << 2)));
+    const d = dst + (<usize>((i >> 2) * nP * 4 + (i & 3)) << 2);
+    for (let e = 0; e < n; e++) store<f32>(d + (<usize>e << 4), load<f32>(s + (<usize>e << 2)) * scale);
+  }
+}
+
+/** Copies src [rows, n] into key panels [rowsP/8][nP][8], zero padded. */
+function packKeyPanels(src: usize, rows: i32, n: i32, dst: usize, rowsP: i32, nP: i32): void {
+  memory.fill(dst, 0, <usize>(rowsP * nP) << 2);
+  for (let i = 0; i < rows; i++) {
+    const s = src + (<usize>(i * n) << 2);
+    const d = dst + (<usize>((i >> 3) * nP * 8 + (i & 7)) << 2);
+    for (let e = 0; e < n; e++) store<f32>(d + (<usize>e << 5), load<f32>(s + (<usize>e << 2)));
+  }
+}
+
+/** Copies src [rows, n] into value panels [nP/8][rowsP][8], zero padded. */
+function packValuePanels(src: usize, rows: i32, n: i32, dst: usize, rowsP: i32, nP: i32): void {
+  memory.fill(dst, 0, <usize>(rowsP * nP) << 2);
+  for (let i = 0; i < rows; i++) {
+    const s = src + (<usize>(i * n) << 2);
+    const d = dst + (<usize>(i << 3) << 2);
+    for (let e = 0; e < n; e++) store<f32>(d + (<usize>((e >> 3) * rowsP * 8 + (e & 7)) << 2), load<f32>(s + (<usize>e << 2)));
   }
 }
 
@@ -268,8 +302,6 @@ let DkP: i32 = 0;
 let DvP: i32 = 0;
 let TqP: i32 = 0;
 let TkP: i32 = 0;
-/** Row stride (floats) of the transposed Kt / Vt copies: TkP plus one cache line, so that their rows do not all map to the same L1 set when TkP is a multiple of 1024. */
-let TkS: i32 = 0;
 let scale: f32 = 0;
 let left: i32 = 0;
 let right: i32 = 0;
@@ -297,7 +329,6 @@ function setup(params: usize): void {
   DvP = roundUp(Dv, 8);
   TqP = roundUp(Tq, R);
   TkP = roundUp(Tk, 8);
-  TkS = TkP + 16;
   scale = load<f32>(params + (<usize>P_SCALE << 2));
   left = pi(params, P_LEFT);
   right = pi(params, P_RIGHT);
@@ -337,17 +368,17 @@ function classify(i0: i32, c0: i32, cols: i32): i32 {
 }
 
 /**
- * Adds the bias to and masks the tile S [4, C] of rows i0.. keys c0.. for query head h of
- * batch b: excluded entries become -Infinity. Returns nothing; when `counts` is not 0 the
- * masked entries of each row are added to counts[r] (i32). Padding rows/columns are set to
- * -Infinity without counting.
+ * Adds the bias to and masks the tile S [C][4] of rows i0.. keys c0.. for query head h of
+ * batch b: excluded entries become -Infinity. When `counts` is not 0 the masked entries of
+ * each row are added to counts[r] (i32). Padding rows/columns are set to -Infinity without
+ * counting.
  */
 function maskTile(s: usize, b: i32, h: i32, i0: i32, c0: i32, cols: i32, counts: usize): void {
   for (let r = 0; r < R; r++) {
     const i = i0 + r;
-    const row = s + (<usize>(r * C) << 2);
+    const col = s + (<usize>r << 2);
     if (i >= Tq) {
-      for (let c = 0; c < cols; c++) store<f32>(row + (<usize>c << 2), NEG_INF);
+      for (let c = 0; c < cols; c++) store<f32>(col + (<usize>c << 4), NEG_INF);
       continue;
     }
     const lo = bandLo(i);
@@ -357,7 +388,7 @@ function maskTile(s: usize, b: i32, h: i32, i0: i32, c0: i32, cols: i32, counts:
     let masked = 0;
     for (let c = 0; c < cols; c++) {
       const j = c0 + c;
-      const at = row + (<usize>c << 2);
+      const at = col + (<usize>c << 4);
       if (j >= Tk) {
         store<f32>(at, NEG_INF);
         continue;
@@ -375,66 +406,77 @@ function maskTile(s: usize, b: i32, h: i32, i0: i32, c0: i32, cols: i32, counts:
   }
 }
 
-/** Row max of S row r over cols entries (a multiple of 8). */
-function rowMax(row: usize, cols: i32): f32 {
-  let mv = f32x4.splat(NEG_INF);
-  for (let c = 0; c < cols; c += 4) mv = f32x4.max(mv, v128.load(row + (<usize>c << 2)));
-  return max(max(f32x4.extract_lane(mv, 0), f32x4.extract_lane(mv, 1)), max(f32x4.extract_lane(mv, 2), f32x4.extract_lane(mv, 3)));
-}
-
-/** row[c] = exp(row[c] - m) in place; returns the row sum. `t`: the vexp constants. */
-function expRow(row: usize, cols: i32, m: f32, t: usize): f32 {
+/**
+ * One tile of the online softmax for the 4 rows (lanes): with the running max m and sum l at
+ * ml (m, then l, one v128 each), P = exp(S - mNew) in place over cols keys (a multiple of 8),
+ * l = l·alpha + rowsum(P); returns alpha = exp(m - mNew), by which the caller rescales the
+ * output (0 for rows whose max was -Infinity, whose output is still 0). `t`: the vexp
+ * constants.
+ */
+function softmaxTile(s: usize, cols: i32, ml: usize, t: usize): v128 {
   const lo = v128.load(t, 0);
   const log2e = v128.load(t, 16);
-  const ln2hi = v128.load(t, 32);
-  const ln2lo = v128.load(t, 48);
-  const c7 = v128.load(t, 64);
-  const c6 = v128.load(t, 80);
-  const c5 = v128.load(t, 96);
-  const c4 = v128.load(t, 112);
-  const c3 = v128.load(t, 128);
-  const c2 = v128.load(t, 144);
-  const one = v128.load(t, 160);
-  const bias = v128.load(t, 176);
-  const mv = f32x4.splat(m);
-  let sv = f32x4.splat(0);
-  for (let c = 0; c < cols; c += 4) {
-    const at = row + (<usize>c << 2);
-    const e = vexp(f32x4.sub(v128.load(at), mv), lo, log2e, ln2hi, ln2lo, c7, c6, c5, c4, c3, c2, one, bias);
-    v128.store(at, e);
-    sv = f32x4.add(sv, e);
+  const shifter = v128.load(t, 32);
+  const ln2 = v128.load(t, 48);
+  const c5 = v128.load(t, 64);
+  const c4 = v128.load(t, 80);
+  const c3 = v128.load(t, 96);
+  const c2 = v128.load(t, 112);
+  const c1 = v128.load(t, 128);
+  const c0 = v128.load(t, 144);
+  const end = s + (<usize>cols << 4);
+  let tmax0 = f32x4.splat(NEG_INF);
+  let tmax1 = f32x4.splat(NEG_INF);
+  for (let at = s; at < end; at += 32) {
+    tmax0 = f32x4.max(tmax0, v128.load(at));
+    tmax1 = f32x4.max(tmax1, v128.load(at, 16));
   }
-  return f32x4.extract_lane(sv, 0) + f32x4.extract_lane(sv, 1) + (f32x4.extract_lane(sv, 2) + f32x4.extract_lane(sv, 3));
+  const m = v128.load(ml);
+  const mNew = f32x4.max(m, f32x4.max(tmax0, tmax1));
+  // rows with mNew = -Infinity: -Infinity - -Infinity is NaN, which vexp maps to 0
+  const alpha = vexp(f32x4.sub(m, mNew), lo, log2e, shifter, ln2, c5, c4, c3, c2, c1, c0);
+  let sum0 = f32x4.splat(0);
+  let sum1 = f32x4.splat(0);
+  for (let at = s; at < end; at += 32) {
+    const e0 = vexp(f32x4.sub(v128.load(at), mNew), lo, log2e, shifter, ln2, c5, c4, c3, c2, c1, c0);
+    const e1 = vexp(f32x4.sub(v128.load(at, 16), mNew), lo, log2e, shifter, ln2, c5, c4, c3, c2, c1, c0);
+    v128.store(at, e0);
+    v128.store(at, e1, 16);
+    sum0 = f32x4.add(sum0, e0);
+    sum1 = f32x4.add(sum1, e1);
+  }
+  v128.store(ml, mNew);
+  v128.store(ml, f32x4.add(f32x4.mul(v128.load(ml, 16), alpha), f32x4.add(sum0, sum1)), 16);
+  return alpha;
 }
 
-/** Row r of the backward: P = exp(S - lse) in place, dP := P ⊙ (dP - D). `t`: the vexp constants. */
-function gradRow(row: usize, drow: usize, cols: i32, lse: f32, dsum: f32, t: usize): void {
+/** The backward's tile: P = exp(S - lse) in place, dP := P ⊙ (dP - D) over cols keys; lse and D one v128 each at ld. `t`: the vexp constants. */
+function gradTile(s: usize, dp: usize, cols: i32, ld: usize, t: usize): void {
   const lo = v128.load(t, 0);
   const log2e = v128.load(t, 16);
-  const ln2hi = v128.load(t, 32);
-  const ln2lo = v128.load(t, 48);
-  const c7 = v128.load(t, 64);
-  const c6 = v128.load(t, 80);
-  const c5 = v128.load(t, 96);
-  const c4 = v128.load(t, 112);
-  const c3 = v128.load(t, 128);
-  const c2 = v128.load(t, 144);
-  const one = v128.load(t, 160);
-  const bias = v128.load(t, 176);
-  const lv = f32x4.splat(lse);
-  const dv4 = f32x4.splat(dsum);
-  for (let c = 0; c < cols; c += 4) {
-    const at = row + (<usize>c << 2);
-    const pw = vexp(f32x4.sub(v128.load(at), lv), lo, log2e, ln2hi, ln2lo, c7, c6, c5, c4, c3, c2, one, bias);
+  const shifter = v128.load(t, 32);
+  const ln2 = v128.load(t, 48);
+  const c5 = v128.load(t, 64);
+  const c4 = v128.load(t, 80);
+  const c3 = v128.load(t, 96);
+  const c2 = v128.load(t, 112);
+  const c1 = v128.load(t, 128);
+  const c0 = v128.load(t, 144);
+  const lse = v128.load(ld);
+  const dsum = v128.load(ld, 16);
+  const end = s + (<usize>cols << 4);
+  let dat = dp;
+  for (let at = s; at < end; at += 16) {
+    const pw = vexp(f32x4.sub(v128.load(at), lse), lo, log2e, shifter, ln2, c5, c4, c3, c2, c1, c0);
     v128.store(at, pw);
-    const dat = drow + (<usize>c << 2);
-    v128.store(dat, f32x4.mul(pw, f32x4.sub(v128.load(dat), dv4)));
+    v128.store(dat, f32x4.mul(pw, f32x4.sub(v128.load(dat), dsum)));
+    dat += 16;
   }
 }
 
-/** Scratch bytes one thread needs for forward(): Qp, Kt, Vp, S, O, m, l, counts. */
+/** Scratch bytes one thread needs for forward(): Qi, K panels, V panels, S, O, m and l, counts. */
 function forwardScratchOf(): usize {
-  return (<usize>(TqP * DkP + Dk * TkS + TkP * DvP + R * C + R * DvP + 3 * R) << 2) + EXP_TABLE;
+  return (<usize>(TqP * DkP + TkP * DkP + TkP * DvP + R * C + R * DvP + 3 * R) << 2) + EXP_TABLE;
 }
 
 export function forwardScratch(params: usize): usize {
@@ -452,14 +494,13 @@ export function forward(params: usize): void {
   const lse = <usize>pi(params, P_LSE);
   const G = Hq / Hkv;
   const table = <usize>pi(params, P_SCRATCH);
-  const qp = table + EXP_TABLE;
-  const kt = qp + (<usize>(TqP * DkP) << 2);
-  const vp = kt + (<usize>(Dk * TkS) << 2);
-  const s = vp + (<usize>(TkP * DvP) << 2);
+  const qi = table + EXP_TABLE;
+  const kpan = qi + (<usize>(TqP * DkP) << 2);
+  const vpan = kpan + (<usize>(TkP * DkP) << 2);
+  const s = vpan + (<usize>(TkP * DvP) << 2);
   const o = s + (<usize>(R * C) << 2);
-  const mrow = o + (<usize>(R * DvP) << 2);
-  const lrow = mrow + (<usize>R << 2);
-  const counts = lrow + (<usize>R << 2);
+  const ml = o + (<usize>(R * DvP) << 2); // m [4] then l [4]
+  const counts = ml + (<usize>(2 * R) << 2);
   ensure(table + forwardScratchOf());
   writeExpTable(table);
   let packed = -1; // kv head b·Hkv + kh whose K and V are packed
@@ -468,26 +509,24 @@ export function forward(params: usize): void {
     const h = item % Hq;
     const bk = b * Hkv + h / G;
     if (bk != packed) {
-      packCols(k + ((<usize>bk * <usize>(Tk * Dk)) << 2), Tk, Dk, kt, TkS);
-      packRows(v + ((<usize>bk * <usize>(Tk * Dv)) << 2), Tk, Dv, 1, vp, TkP, DvP);
+      packKeyPanels(k + ((<usize>bk * <usize>(Tk * Dk)) << 2), Tk, Dk, kpan, TkP, DkP);
+      packValuePanels(v + ((<usize>bk * <usize>(Tk * Dv)) << 2), Tk, Dv, vpan, TkP, DvP);
       packed = bk;
     }
     const bh = <usize>item;
-    packRows(q + ((bh * <usize>(Tq * Dk)) << 2), Tq, Dk, scale, qp, TqP, DkP);
+    packInterleaved(q + ((bh * <usize>(Tq * Dk)) << 2), Tq, Dk, scale, qi, TqP, DkP);
     for (let i0 = 0; i0 < Tq; i0 += R) {
       memory.fill(o, 0, <usize>(R * DvP) << 2);
-      for (let r = 0; r < R; r++) {
-        store<f32>(mrow + (<usize>r << 2), NEG_INF);
-        store<f32>(lrow + (<usize>r << 2), 0);
-        store<i32>(counts + (<usize>r << 2), 0);
-      }
-      forwardRows(b, h, i0, qp, kt, vp, s, o, mrow, lrow, counts, table);
+      v128.store(ml, f32x4.splat(NEG_INF));
+      v128.store(ml, f32x4.splat(0), 16);
+      v128.store(counts, i32x4.splat(0));
+      forwardRows(b, h, i0, qi + (<usize>(i0 * DkP) << 2), kpan, vpan, s, o, ml, counts, table);
       // fold the masked entries (filled with MASK_FILL) into the normaliser; write out
       for (let r = 0; r < R; r++) {
         const i = i0 + r;
         if (i >= Tq) break;
-        const m = load<f32>(mrow + (<usize>r << 2));
-        const l = load<f32>(lrow + (<usize>r << 2));
+        const m = load<f32>(ml + (<usize>r << 2));
+        const l = load<f32>(ml + (<usize>(R + r) << 2));
         const nm = load<i32>(counts + (<usize>r << 2));
         let factor: f32;
         let lseV: f32;
@@ -501,58 +540,36 @@ export function forward(params: usize): void {
           factor = 1 / l;
           lseV = m + Mathf.log(l);
         }
-        const orow = o + (<usize>(r * DvP) << 2);
+        const ocol = o + (<usize>r << 2);
         const dst = out + ((bh * <usize>(Tq * Dv) + <usize>(i * Dv)) << 2);
-        for (let e = 0; e < Dv; e++) store<f32>(dst + (<usize>e << 2), load<f32>(orow + (<usize>e << 2)) * factor);
+        for (let e = 0; e < Dv; e++) store<f32>(dst + (<usize>e << 2), load<f32>(ocol + (<usize>e << 4)) * factor);
         store<f32>(lse + ((bh * <usize>Tq + <usize>i) << 2), lseV);
       }
     }
   }
 }
 
-/** The key blocks of query rows [i0, i0 + 4) of head h, with the online softmax. */
-function forwardRows(b: i32, h: i32, i0: i32, qp: usize, kt: usize, vp: usize, s: usize, o: usize, mrow: usize, lrow: usize, counts: usize, table: usize): void {
-  const qs = <usize>DkP << 2;
+/** The key blocks of query rows [i0, i0 + 4) of head h (qb: their interleaved block), with the online softmax. */
+function forwardRows(b: i32, h: i32, i0: i32, qb: usize, kpan: usize, vpan: usize, s: usize, o: usize, ml: usize, counts: usize, table: usize): void {
   for (let c0 = 0; c0 < TkP; c0 += C) {
     const cols = min(C, TkP - c0);
     const kind = classify(i0, c0, cols);
     if (kind == TILE_SKIP) {
-      const real = min(cols, Tk - c0);
-      for (let r = 0; r < R; r++) store<i32>(counts + (<usize>r << 2), load<i32>(counts + (<usize>r << 2)) + real);
+      v128.store(counts, i32x4.add(v128.load(counts), i32x4.splat(min(cols, Tk - c0))));
       continue;
     }
-    scores(qp + (<usize>i0 * qs), qs, kt, <usize>TkS << 2, c0, cols, Dk, s);
+    scores(qb, kpan, DkP, c0, cols, s);
     if (kind == TILE_SOME) maskTile(s, b, h, i0, c0, cols, counts);
-    for (let r = 0; r < R; r++) {
-      const row = s + (<usize>(r * C) << 2);
-      const tmax = rowMax(row, cols);
-      if (tmax == NEG_INF) {
-        memory.fill(row, 0, <usize>cols << 2);
-        continue;
-      }
-      const mOld = load<f32>(mrow + (<usize>r << 2));
-      const mNew = max(mOld, tmax);
-      let l = load<f32>(lrow + (<usize>r << 2));
-      if (mNew > mOld) {
-        const alpha = Mathf.exp(mOld - mNew);
-        l *= alpha;
-        const orow = o + (<usize>(r * DvP) << 2);
-        const av = f32x4.splat(alpha);
-        for (let e = 0; e < DvP; e += 4) {
-          const at = orow + (<usize>e << 2);
-          v128.store(at, f32x4.mul(v128.load(at), av));
-        }
-        store<f32>(mrow + (<usize>r << 2), mNew);
-      }
-      store<f32>(lrow + (<usize>r << 2), l + expRow(row, cols, mNew, table));
-    }
-    mix(s, vp + (<usize>(c0 * DvP) << 2), cols, DvP, o);
+    const alpha = softmaxTile(s, cols, ml, table);
+    const end = o + (<usize>(R * DvP) << 2);
+    for (let at = o; at < end; at += 16) v128.store(at, f32x4.mul(v128.load(at), alpha));
+    mix(s, vpan, TkP, c0, cols, DvP, o);
   }
 }
 
 /** Scratch bytes one thread needs for backward(). */
 function backwardScratchOf(): usize {
-  return (<usize>(TqP * DkP + TqP * DvP + Dk * TkS + TkP * DkP + Dv * TkS + TkP * DkP + TkP * DvP + 2 * R * C + R * DkP + 2 * R) << 2) + EXP_TABLE;
+  return (<usize>(2 * TqP * DkP + 2 * TqP * DvP + 2 * TkP * DkP + TkP * DvP + TkP * DkP + TkP * DvP + 2 * R * C + R * DkP + 2 * R) << 2) + EXP_TABLE;
 }
 
 export function backwardScratch(params: usize): usize {
@@ -577,41 +594,45 @@ export function backward(params: usize): void {
   const dv = <usize>pi(params, P_DV_OUT);
   const dbias = <usize>pi(params, P_DBIAS);
   const G = Hq / Hkv;
-  // scratch: Qp [TqP, DkP], dOp [TqP, DvP], Kt [Dk, TkS], Kp [TkP, DkP], Vt [Dv, TkS],
-  // dKa [TkP, DkP], dVa [TkP, DvP], S, dP [R, C], dQ4 [R, DkP], Drow, lseRow [R]
+  // scratch: Qp rows and Qi interleaved [TqP, DkP], dOp rows and dOi interleaved [TqP, DvP],
+  // K key panels, K value panels [TkP, DkP], V key panels [TkP, DvP], dKa [TkP, DkP],
+  // dVa [TkP, DvP], S, dP [C][4], dQ4 [DkP][4], lse and D [4] each
   const table = <usize>pi(params, P_SCRATCH);
   const qp = table + EXP_TABLE;
-  const dop = qp + (<usize>(TqP * DkP) << 2);
-  const kt = dop + (<usize>(TqP * DvP) << 2);
-  const kp = kt + (<usize>(Dk * TkS) << 2);
-  const vt = kp + (<usize>(TkP * DkP) << 2);
-  const dka = vt + (<usize>(Dv * TkS) << 2);
+  const qi = qp + (<usize>(TqP * DkP) << 2);
+  const dop = qi + (<usize>(TqP * DkP) << 2);
+  const doi = dop + (<usize>(TqP * DvP) << 2);
+  const kkp = doi + (<usize>(TqP * DvP) << 2);
+  const kvp = kkp + (<usize>(TkP * DkP) << 2);
+  const vkp = kvp + (<usize>(TkP * DkP) << 2);
+  const dka = vkp + (<usize>(TkP * DvP) << 2);
   const dva = dka + (<usize>(TkP * DkP) << 2);
   const s = dva + (<usize>(TkP * DvP) << 2);
   const dp = s + (<usize>(R * C) << 2);
   const dq4 = dp + (<usize>(R * C) << 2);
-  const drow = dq4 + (<usize>(R * DkP) << 2);
-  const lrow = drow + (<usize>R << 2);
+  const ld = dq4 + (<usize>(R * DkP) << 2); // lse [4] then D [4]
   ensure(table + backwardScratchOf());
   writeExpTable(table);
-  const qs = <usize>DkP << 2;
-  const dos = <usize>DvP << 2;
   for (let item = pi(params, P_WORK_FROM); item < pi(params, P_WORK_TO); item++) {
     const b = item / Hkv;
     const kh = item % Hkv;
     const bk = <usize>item;
     const kSrc = k + ((bk * <usize>(Tk * Dk)) << 2);
     const vSrc = v + ((bk * <usize>(Tk * Dv)) << 2);
-    packCols(kSrc, Tk, Dk, kt, TkS);
-    packRows(kSrc, Tk, Dk, 1, kp, TkP, DkP);
-    packCols(vSrc, Tk, Dv, vt, TkS);
+    packKeyPanels(kSrc, Tk, Dk, kkp, TkP, DkP);
+    packValuePanels(kSrc, Tk, Dk, kvp, TkP, DkP);
+    packKeyPanels(vSrc, Tk, Dv, vkp, TkP, DvP);
     memory.fill(dka, 0, <usize>(TkP * DkP) << 2);
     memory.fill(dva, 0, <usize>(TkP * DvP) << 2);
     for (let g = 0; g < G; g++) {
       const h = kh * G + g;
       const bh = <usize>(b * Hq + h);
-      packRows(q + ((bh * <usize>(Tq * Dk)) << 2), Tq, Dk, scale, qp, TqP, DkP);
-      packRows(dy + ((bh * <usize>(Tq * Dv)) << 2), Tq, Dv, 1, dop, TqP, DvP);
+      const qSrc = q + ((bh * <usize>(Tq * Dk)) << 2);
+      const dySrc = dy + ((bh * <usize>(Tq * Dv)) << 2);
+      packRows(qSrc, Tq, Dk, scale, qp, TqP, DkP);
+      packInterleaved(qSrc, Tq, Dk, scale, qi, TqP, DkP);
+      packRows(dySrc, Tq, Dv, 1, dop, TqP, DvP);
+      packInterleaved(dySrc, Tq, Dv, 1, doi, TqP, DvP);
       for (let i0 = 0; i0 < Tq; i0 += R) {
         memory.fill(dq4, 0, <usize>(R * DkP) << 2);
         for (let r = 0; r < R; r++) {
@@ -624,31 +645,31 @@ export function backward(params: usize): void {
             for (let e = 0; e < Dv; e++) dsum += load<f32>(dyRow + (<usize>e << 2)) * load<f32>(oRow + (<usize>e << 2));
             l = load<f32>(lse + ((bh * <usize>Tq + <usize>i) << 2));
           }
-          store<f32>(drow + (<usize>r << 2), dsum);
-          store<f32>(lrow + (<usize>r << 2), l);
+          store<f32>(ld + (<usize>r << 2), l);
+          store<f32>(ld + (<usize>(R + r) << 2), dsum);
         }
+        const qb = qi + (<usize>(i0 * DkP) << 2);
+        const dob = doi + (<usize>(i0 * DvP) << 2);
         for (let c0 = 0; c0 < TkP; c0 += C) {
           const cols = min(C, TkP - c0);
           const kind = classify(i0, c0, cols);
           if (kind == TILE_SKIP) continue;
-          scores(qp + (<usize>i0 * qs), qs, kt, <usize>TkS << 2, c0, cols, Dk, s);
+          scores(qb, kkp, DkP, c0, cols, s);
           if (kind == TILE_SOME) maskTile(s, b, h, i0, c0, cols, 0);
-          scores(dop + (<usize>i0 * dos), dos, vt, <usize>TkS << 2, c0, cols, Dv, dp);
-          for (let r = 0; r < R; r++) {
-            gradRow(s + (<usize>(r * C) << 2), dp + (<usize>(r * C) << 2), cols, load<f32>(lrow + (<usize>r << 2)), load<f32>(drow + (<usize>r << 2)), table);
-          }
+          scores(dob, vkp, DvP, c0, cols, dp);
+          gradTile(s, dp, cols, ld, table);
           // dV += Pᵀ·dO, dK += dSᵀ·(scale·Q), dQ += dS·K
-          mixT(s, dop + (<usize>i0 * dos), cols, DvP, dva + (<usize>(c0 * DvP) << 2));
-          mixT(dp, qp + (<usize>i0 * qs), cols, DkP, dka + (<usize>(c0 * DkP) << 2));
-          mix(dp, kp + (<usize>(c0 * DkP) << 2), cols, DkP, dq4);
+          mixT(s, dop + (<usize>(i0 * DvP) << 2), cols, DvP, dva + (<usize>(c0 * DvP) << 2));
+          mixT(dp, qp + (<usize>(i0 * DkP) << 2), cols, DkP, dka + (<usize>(c0 * DkP) << 2));
+          mix(dp, kvp, TkP, c0, cols, DkP, dq4);
           if (dbias != 0) scatterBias(dbias, dp, b, h, i0, c0, cols);
         }
         for (let r = 0; r < R; r++) {
           const i = i0 + r;
           if (i >= Tq) break;
-          const src = dq4 + (<usize>(r * DkP) << 2);
+          const src = dq4 + (<usize>r << 2);
           const dst = dq + ((bh * <usize>(Tq * Dk) + <usize>(i * Dk)) << 2);
-          for (let d = 0; d < Dk; d++) store<f32>(dst + (<usize>d << 2), load<f32>(src + (<usize>d << 2)) * scale);
+          for (let d = 0; d < Dk; d++) store<f32>(dst + (<usize>d << 2), load<f32>(src + (<usize>d << 4)) * scale);
         }
       }
     }
@@ -663,17 +684,17 @@ export function backward(params: usize): void {
   }
 }
 
-/** dbias[b, h, i, j] += dS[r][c] over the real rows and keys of a tile (bias strides: broadcast dims sum). */
+/** dbias[b, h, i, j] += dS[c][r] over the real rows and keys of a tile (bias strides: broadcast dims sum). */
 function scatterBias(dbias: usize, ds: usize, b: i32, h: i32, i0: i32, c0: i32, cols: i32): void {
   const real = min(cols, Tk - c0);
   for (let r = 0; r < R; r++) {
     const i = i0 + r;
     if (i >= Tq) break;
     const base = dbias + (<usize>(b * bSB + h * bSH + i * bSQ) << 2);
-    const row = ds + (<usize>(r * C) << 2);
+    const col = ds + (<usize>r << 2);
     for (let c = 0; c < real; c++) {
       const at = base + (<usize>((c0 + c) * bSK) << 2);
-      store<f32>(at, load<f32>(at) + load<f32>(row + (<usize>c << 2)));
+      store<f32>(at, load<f32>(at) + load<f32>(col + (<usize>c << 4)));
     }
   }
 }
