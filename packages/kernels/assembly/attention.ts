@@ -44,8 +44,15 @@ const P_DQ = 29;
 const P_DK_OUT = 30;
 const P_DV_OUT = 31;
 const P_DBIAS = 32;
-const P_WORK_FROM = 33; // this thread's work items [from, to): query heads b·Hq + h forward,
-const P_WORK_TO = 34; // kv heads b·Hkv + kh backward
+/**
+ * Address of an i32 work counter, zeroed by the caller and shared by every thread of a call:
+ * each thread takes the next work item with an atomic add until none is left (forward: blocks
+ * of FWD_ROWS query rows of one head, in head order; backward: kv heads), so a thread slowed
+ * down by other processes takes fewer items.
+ */
+const P_COUNTER = 33;
+/** Query rows per forward work item (a multiple of R). */
+const FWD_ROWS: i32 = 64;
 
 export function heapBase(): usize {
   return __heap_base;
@@ -95,7 +102,7 @@ function writeExpTable(at: usize): void {
  */
 @inline function vexp(x: v128, lo: v128, log2e: v128, shifter: v128, ln2: v128, c5: v128, c4: v128, c3: v128, c2: v128, c1: v128, c0: v128): v128 {
   const valid = f32x4.gt(x, lo);
-  const xc = f32x4.max(x, lo);
+  const xc = f32x4.pmax(x, lo); // pmax: one maxps (f32x4.max is eight instructions in V8); NaN stays NaN
   const t = f32x4.add(f32x4.mul(xc, log2e), shifter);
   const r = f32x4.sub(xc, f32x4.mul(f32x4.sub(t, shifter), ln2));
   let p = f32x4.add(f32x4.mul(c5, r), c4);
@@ -428,11 +435,11 @@ function softmaxTile(s: usize, cols: i32, ml: usize, t: usize): v128 {
   let tmax0 = f32x4.splat(NEG_INF);
   let tmax1 = f32x4.splat(NEG_INF);
   for (let at = s; at < end; at += 32) {
-    tmax0 = f32x4.max(tmax0, v128.load(at));
-    tmax1 = f32x4.max(tmax1, v128.load(at, 16));
+    tmax0 = f32x4.pmax(tmax0, v128.load(at));
+    tmax1 = f32x4.pmax(tmax1, v128.load(at, 16));
   }
   const m = v128.load(ml);
-  const mNew = f32x4.max(m, f32x4.max(tmax0, tmax1));
+  const mNew = f32x4.pmax(m, f32x4.pmax(tmax0, tmax1));
   // rows with mNew = -Infinity: -Infinity - -Infinity is NaN, which vexp maps to 0
   const alpha = vexp(f32x4.sub(m, mNew), lo, log2e, shifter, ln2, c5, c4, c3, c2, c1, c0);
   let sum0 = f32x4.splat(0);
@@ -474,14 +481,26 @@ function gradTile(s: usize, dp: usize, cols: i32, ld: usize, t: usize): void {
   }
 }
 
-/** Scratch bytes one thread needs for forward(): Qi, K panels, V panels, S, O, m and l, counts. */
+/** Scratch bytes one thread needs for forward(): Qi (FWD_ROWS rows), K panels, V panels, S, O, m and l, counts. */
 function forwardScratchOf(): usize {
-  return (<usize>(TqP * DkP + TkP * DkP + TkP * DvP + R * C + R * DvP + 3 * R) << 2) + EXP_TABLE;
+  return (<usize>(FWD_ROWS * DkP + TkP * DkP + TkP * DvP + R * C + R * DvP + 3 * R) << 2) + EXP_TABLE;
 }
 
 export function forwardScratch(params: usize): usize {
   setup(params);
   return forwardScratchOf();
+}
+
+/** Work items of forward(): blocks of FWD_ROWS query rows of each query head. */
+export function forwardItems(params: usize): i32 {
+  setup(params);
+  return B * Hq * ((Tq + FWD_ROWS - 1) / FWD_ROWS);
+}
+
+/** Work items of backward(): kv heads. */
+export function backwardItems(params: usize): i32 {
+  setup(params);
+  return B * Hkv;
 }
 
 /** Forward pass over this thread's query heads: out [B, Hq, Tq, Dv] and row logsumexp lse [B, Hq, Tq]. */
@@ -495,7 +514,7 @@ export function forward(params: usize): void {
   const G = Hq / Hkv;
   const table = <usize>pi(params, P_SCRATCH);
   const qi = table + EXP_TABLE;
-  const kpan = qi + (<usize>(TqP * DkP) << 2);
+  const kpan = qi + (<usize>(FWD_ROWS * DkP) << 2);
   const vpan = kpan + (<usize>(TkP * DkP) << 2);
   const s = vpan + (<usize>(TkP * DvP) << 2);
   const o = s + (<usize>(R * C) << 2);
@@ -503,24 +522,30 @@ export function forward(params: usize): void {
   const counts = ml + (<usize>(2 * R) << 2);
   ensure(table + forwardScratchOf());
   writeExpTable(table);
+  const counter = <usize>pi(params, P_COUNTER);
+  const chunks = (Tq + FWD_ROWS - 1) / FWD_ROWS;
+  const items = B * Hq * chunks;
   let packed = -1; // kv head b·Hkv + kh whose K and V are packed
-  for (let item = pi(params, P_WORK_FROM); item < pi(params, P_WORK_TO); item++) {
-    const b = item / Hq;
-    const h = item % Hq;
+  for (let item = atomic.add<i32>(counter, 1); item < items; item = atomic.add<i32>(counter, 1)) {
+    const bhi = item / chunks;
+    const r0 = (item % chunks) * FWD_ROWS;
+    const rows = min(FWD_ROWS, Tq - r0);
+    const b = bhi / Hq;
+    const h = bhi % Hq;
     const bk = b * Hkv + h / G;
     if (bk != packed) {
       packKeyPanels(k + ((<usize>bk * <usize>(Tk * Dk)) << 2), Tk, Dk, kpan, TkP, DkP);
       packValuePanels(v + ((<usize>bk * <usize>(Tk * Dv)) << 2), Tk, Dv, vpan, TkP, DvP);
       packed = bk;
     }
-    const bh = <usize>item;
-    packInterleaved(q + ((bh * <usize>(Tq * Dk)) << 2), Tq, Dk, scale, qi, TqP, DkP);
-    for (let i0 = 0; i0 < Tq; i0 += R) {
+    const bh = <usize>bhi;
+    packInterleaved(q + ((bh * <usize>(Tq * Dk) + <usize>(r0 * Dk)) << 2), rows, Dk, scale, qi, roundUp(rows, R), DkP);
+    for (let i0 = r0; i0 < r0 + rows; i0 += R) {
       memory.fill(o, 0, <usize>(R * DvP) << 2);
       v128.store(ml, f32x4.splat(NEG_INF));
       v128.store(ml, f32x4.splat(0), 16);
       v128.store(counts, i32x4.splat(0));
-      forwardRows(b, h, i0, qi + (<usize>(i0 * DkP) << 2), kpan, vpan, s, o, ml, counts, table);
+      forwardRows(b, h, i0, qi + (<usize>((i0 - r0) * DkP) << 2), kpan, vpan, s, o, ml, counts, table);
       // fold the masked entries (filled with MASK_FILL) into the normaliser; write out
       for (let r = 0; r < R; r++) {
         const i = i0 + r;
@@ -613,7 +638,9 @@ export function backward(params: usize): void {
   const ld = dq4 + (<usize>(R * DkP) << 2); // lse [4] then D [4]
   ensure(table + backwardScratchOf());
   writeExpTable(table);
-  for (let item = pi(params, P_WORK_FROM); item < pi(params, P_WORK_TO); item++) {
+  const counter = <usize>pi(params, P_COUNTER);
+  const items = B * Hkv;
+  for (let item = atomic.add<i32>(counter, 1); item < items; item = atomic.add<i32>(counter, 1)) {
     const b = item / Hkv;
     const kh = item % Hkv;
     const bk = <usize>item;

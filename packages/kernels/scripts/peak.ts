@@ -1,11 +1,11 @@
 // Peak f32x4 arithmetic of this machine's WebAssembly engine (AssemblyScript, built by
-// scripts/peak.mjs; not part of the package). Each loop runs 12 independent chains
-// acc = acc·c + d: 12 chains hide the latency, and 14 live v128 values fit in the 16 xmm
-// registers V8 allocates, so the loops are bound by the SIMD ports alone.
+// scripts/peak.mjs; not part of the package). Independent dependency chains, 12 per loop
+// (enough to hide the 4-cycle latencies on 3 ports), 14 live v128 values (V8 allocates 16 xmm
+// registers), no memory operands: the loops are bound by the SIMD ports alone.
 
 // @ts-nocheck (AssemblyScript)
 
-/** n iterations of 12 × (f32x4.mul + f32x4.add) = 96 flops each; returns a lane sum (keeps the work alive). */
+/** n iterations of 6 f32x4.mul chains (a·c) and 6 f32x4.add chains (a + d): 48 flops each; returns a lane sum (keeps the work alive). */
 export function mulAdd(n: i32, cs: f32, ds: f32): f32 {
   const c = f32x4.splat(cs);
   const d = f32x4.splat(ds);
@@ -13,25 +13,25 @@ export function mulAdd(n: i32, cs: f32, ds: f32): f32 {
   let a4 = f32x4.splat(0.5), a5 = f32x4.splat(0.6), a6 = f32x4.splat(0.7), a7 = f32x4.splat(0.8);
   let a8 = f32x4.splat(0.9), a9 = f32x4.splat(1.0), a10 = f32x4.splat(1.1), a11 = f32x4.splat(1.2);
   for (let i = 0; i < n; i++) {
-    a0 = f32x4.add(f32x4.mul(a0, c), d);
-    a1 = f32x4.add(f32x4.mul(a1, c), d);
-    a2 = f32x4.add(f32x4.mul(a2, c), d);
-    a3 = f32x4.add(f32x4.mul(a3, c), d);
-    a4 = f32x4.add(f32x4.mul(a4, c), d);
-    a5 = f32x4.add(f32x4.mul(a5, c), d);
-    a6 = f32x4.add(f32x4.mul(a6, c), d);
-    a7 = f32x4.add(f32x4.mul(a7, c), d);
-    a8 = f32x4.add(f32x4.mul(a8, c), d);
-    a9 = f32x4.add(f32x4.mul(a9, c), d);
-    a10 = f32x4.add(f32x4.mul(a10, c), d);
-    a11 = f32x4.add(f32x4.mul(a11, c), d);
+    a0 = f32x4.mul(a0, c);
+    a1 = f32x4.add(a1, d);
+    a2 = f32x4.mul(a2, c);
+    a3 = f32x4.add(a3, d);
+    a4 = f32x4.mul(a4, c);
+    a5 = f32x4.add(a5, d);
+    a6 = f32x4.mul(a6, c);
+    a7 = f32x4.add(a7, d);
+    a8 = f32x4.mul(a8, c);
+    a9 = f32x4.add(a9, d);
+    a10 = f32x4.mul(a10, c);
+    a11 = f32x4.add(a11, d);
   }
   const s = f32x4.add(f32x4.add(f32x4.add(a0, a1), f32x4.add(a2, a3)), f32x4.add(f32x4.add(a4, a5), f32x4.add(a6, a7)));
   const t = f32x4.add(s, f32x4.add(f32x4.add(a8, a9), f32x4.add(a10, a11)));
   return f32x4.extract_lane(t, 0) + f32x4.extract_lane(t, 1) + f32x4.extract_lane(t, 2) + f32x4.extract_lane(t, 3);
 }
 
-/** The same chains with f32x4.relaxed_madd (a fused multiply-add where the engine has one): 96 flops an iteration. */
+/** 12 chains a·c + d by f32x4.relaxed_madd (a fused multiply-add where the engine has one): 96 flops an iteration. */
 export function madd(n: i32, cs: f32, ds: f32): f32 {
   if (!RELAXED) return 0;
   const c = f32x4.splat(cs);

@@ -47,13 +47,15 @@ interface Exports {
   backward(params: number): void;
   forwardScratch(params: number): number;
   backwardScratch(params: number): number;
+  forwardItems(params: number): number;
+  backwardItems(params: number): number;
 }
 
 // Parameter block slots; must match assembly/attention.ts.
 const SLOT = {
   B: 0, Hq: 1, Hkv: 2, Tq: 3, Tk: 4, Dk: 5, Dv: 6, scale: 7, left: 8, right: 9, offset: 10,
   q: 11, k: 12, v: 13, mask: 14, bias: 19, out: 24, lse: 25, scratch: 26, dy: 27, o: 28, dq: 29, dk: 30, dv: 31, dbias: 32,
-  from: 33, to: 34,
+  counter: 33,
 } as const;
 const PARAM_BYTES = 256;
 /** Control words per helper thread: [generation, kind, params, done generation, failed]. */
@@ -191,22 +193,24 @@ export class WasmAttention {
   }
 
   /**
-   * Runs `kind` (1 forward, 2 backward) over `items` work items split in contiguous ranges
-   * across up to `threads` threads, each with its own copy of the parameter block and its own scratch
-   * starting at `layout.top`.
+   * Runs `kind` (1 forward, 2 backward) on up to `threads` threads, each with its own copy of
+   * the parameter block and its own scratch starting at `layout.top`; the threads take the
+   * module's work items one at a time from a shared counter.
    */
-  private run(kind: 1 | 2, items: number, layout: Layout, threads: number) {
+  private run(kind: 1 | 2, layout: Layout, threads: number) {
     const p = this.params();
     const scratch = kind === 1 ? this.exports.forwardScratch(this.base) : this.exports.backwardScratch(this.base);
+    const items = kind === 1 ? this.exports.forwardItems(this.base) : this.exports.backwardItems(this.base);
     const n = Math.min(threads, items);
+    const counter = layout.take(4);
     const scratchAt = Array.from({ length: n }, () => layout.take(scratch));
     this.grow(layout.top);
+    new Int32Array(this.memory.buffer, counter, 1)[0] = 0;
+    p[SLOT.counter] = counter;
     const blocks = Array.from({ length: n }, (_, t) => {
       const at = this.base + t * PARAM_BYTES;
       const block = new Int32Array(this.memory.buffer, at, PARAM_BYTES / 4);
       if (t > 0) block.set(p);
-      block[SLOT.from] = Math.floor((items * t) / n);
-      block[SLOT.to] = Math.floor((items * (t + 1)) / n);
       block[SLOT.scratch] = scratchAt[t]!;
       return at;
     });
@@ -244,7 +248,7 @@ export class WasmAttention {
     const p = this.writeCommon(s, at, x);
     p[SLOT.out] = out;
     p[SLOT.lse] = lse;
-    this.run(1, s.B * s.Hq, layout, this.threads);
+    this.run(1, layout, this.threads);
     const buffer = this.memory.buffer;
     return { output: new Float32Array(buffer, out, outLength).slice(), lse: new Float32Array(buffer, lse, lseLength).slice() };
   }
@@ -270,7 +274,7 @@ export class WasmAttention {
     Object.assign(p, { [SLOT.dy]: dy, [SLOT.o]: o, [SLOT.lse]: lse, [SLOT.dq]: dq, [SLOT.dk]: dk, [SLOT.dv]: dv, [SLOT.dbias]: dbias });
     // dBias may be broadcast over batch and heads, where threads would add into the same
     // entries: with a bias the backward runs on one thread.
-    this.run(2, s.B * s.Hkv, layout, x.bias ? 1 : this.threads);
+    this.run(2, layout, x.bias ? 1 : this.threads);
     const after = this.memory.buffer;
     const copy = (ptr: number, n: number) => new Float32Array(after, ptr, n).slice();
     return {
