@@ -71,6 +71,22 @@ function ensure(end: usize): void {
   if (end > (<usize>memory.size() << 16)) unreachable();
 }
 
+/**
+ * a·b + c. In the relaxed-SIMD build (asc --enable relaxed-simd, dist/attention-relaxed.wasm)
+ * f32x4.relaxed_madd, one fused multiply-add where the engine has FMA; otherwise a multiply
+ * and an add.
+ */
+@inline function madd(a: v128, b: v128, c: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) return f32x4.relaxed_madd(a, b, c);
+  return f32x4.add(f32x4.mul(a, b), c);
+}
+
+/** c - a·b (relaxed_nmadd in the relaxed-SIMD build). */
+@inline function nmadd(a: v128, b: v128, c: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) return f32x4.relaxed_nmadd(a, b, c);
+  return f32x4.sub(c, f32x4.mul(a, b));
+}
+
 // Constants of vexp, stored at the start of each thread's scratch (EXP_TABLE bytes) and
 // loaded into locals before a loop: as v128.const operands inside the loop, V8 would
 // rebuild each of them on every iteration.
@@ -103,13 +119,13 @@ function writeExpTable(at: usize): void {
 @inline function vexp(x: v128, lo: v128, log2e: v128, shifter: v128, ln2: v128, c5: v128, c4: v128, c3: v128, c2: v128, c1: v128, c0: v128): v128 {
   const valid = f32x4.gt(x, lo);
   const xc = f32x4.pmax(x, lo); // pmax: one maxps (f32x4.max is eight instructions in V8); NaN stays NaN
-  const t = f32x4.add(f32x4.mul(xc, log2e), shifter);
-  const r = f32x4.sub(xc, f32x4.mul(f32x4.sub(t, shifter), ln2));
-  let p = f32x4.add(f32x4.mul(c5, r), c4);
-  p = f32x4.add(f32x4.mul(p, r), c3);
-  p = f32x4.add(f32x4.mul(p, r), c2);
-  p = f32x4.add(f32x4.mul(p, r), c1);
-  p = f32x4.add(f32x4.mul(p, r), c0);
+  const t = madd(xc, log2e, shifter);
+  const r = nmadd(f32x4.sub(t, shifter), ln2, xc);
+  let p = madd(c5, r, c4);
+  p = madd(p, r, c3);
+  p = madd(p, r, c2);
+  p = madd(p, r, c1);
+  p = madd(p, r, c0);
   return v128.and(f32x4.mul(p, i32x4.shl(t, 23)), valid);
 }
 
@@ -141,23 +157,23 @@ function scores(x: usize, k: usize, n: i32, c0: i32, cols: i32, s: usize): void 
     let kp = k + <usize>((c0 + cb) >> 3) * panel;
     for (let xp = x; xp < end; xp += 32) {
       let xv = v128.load(xp);
-      a0 = f32x4.add(a0, f32x4.mul(xv, v128.load32_splat(kp)));
-      a1 = f32x4.add(a1, f32x4.mul(xv, v128.load32_splat(kp, 4)));
-      a2 = f32x4.add(a2, f32x4.mul(xv, v128.load32_splat(kp, 8)));
-      a3 = f32x4.add(a3, f32x4.mul(xv, v128.load32_splat(kp, 12)));
-      a4 = f32x4.add(a4, f32x4.mul(xv, v128.load32_splat(kp, 16)));
-      a5 = f32x4.add(a5, f32x4.mul(xv, v128.load32_splat(kp, 20)));
-      a6 = f32x4.add(a6, f32x4.mul(xv, v128.load32_splat(kp, 24)));
-      a7 = f32x4.add(a7, f32x4.mul(xv, v128.load32_splat(kp, 28)));
+      a0 = madd(xv, v128.load32_splat(kp), a0);
+      a1 = madd(xv, v128.load32_splat(kp, 4), a1);
+      a2 = madd(xv, v128.load32_splat(kp, 8), a2);
+      a3 = madd(xv, v128.load32_splat(kp, 12), a3);
+      a4 = madd(xv, v128.load32_splat(kp, 16), a4);
+      a5 = madd(xv, v128.load32_splat(kp, 20), a5);
+      a6 = madd(xv, v128.load32_splat(kp, 24), a6);
+      a7 = madd(xv, v128.load32_splat(kp, 28), a7);
       xv = v128.load(xp, 16);
-      a0 = f32x4.add(a0, f32x4.mul(xv, v128.load32_splat(kp, 32)));
-      a1 = f32x4.add(a1, f32x4.mul(xv, v128.load32_splat(kp, 36)));
-      a2 = f32x4.add(a2, f32x4.mul(xv, v128.load32_splat(kp, 40)));
-      a3 = f32x4.add(a3, f32x4.mul(xv, v128.load32_splat(kp, 44)));
-      a4 = f32x4.add(a4, f32x4.mul(xv, v128.load32_splat(kp, 48)));
-      a5 = f32x4.add(a5, f32x4.mul(xv, v128.load32_splat(kp, 52)));
-      a6 = f32x4.add(a6, f32x4.mul(xv, v128.load32_splat(kp, 56)));
-      a7 = f32x4.add(a7, f32x4.mul(xv, v128.load32_splat(kp, 60)));
+      a0 = madd(xv, v128.load32_splat(kp, 32), a0);
+      a1 = madd(xv, v128.load32_splat(kp, 36), a1);
+      a2 = madd(xv, v128.load32_splat(kp, 40), a2);
+      a3 = madd(xv, v128.load32_splat(kp, 44), a3);
+      a4 = madd(xv, v128.load32_splat(kp, 48), a4);
+      a5 = madd(xv, v128.load32_splat(kp, 52), a5);
+      a6 = madd(xv, v128.load32_splat(kp, 56), a6);
+      a7 = madd(xv, v128.load32_splat(kp, 60), a7);
       kp += 64;
     }
     const sp = s + (<usize>cb << 4);
@@ -192,23 +208,23 @@ function mix(p: usize, y: usize, rowsP: i32, j0: i32, cols: i32, w: i32, out: us
     let yp = y + <usize>(eb >> 3) * panel + (<usize>j0 << 5);
     for (let pp = p; pp < end; pp += 32) {
       let pv = v128.load(pp);
-      a0 = f32x4.add(a0, f32x4.mul(pv, v128.load32_splat(yp)));
-      a1 = f32x4.add(a1, f32x4.mul(pv, v128.load32_splat(yp, 4)));
-      a2 = f32x4.add(a2, f32x4.mul(pv, v128.load32_splat(yp, 8)));
-      a3 = f32x4.add(a3, f32x4.mul(pv, v128.load32_splat(yp, 12)));
-      a4 = f32x4.add(a4, f32x4.mul(pv, v128.load32_splat(yp, 16)));
-      a5 = f32x4.add(a5, f32x4.mul(pv, v128.load32_splat(yp, 20)));
-      a6 = f32x4.add(a6, f32x4.mul(pv, v128.load32_splat(yp, 24)));
-      a7 = f32x4.add(a7, f32x4.mul(pv, v128.load32_splat(yp, 28)));
+      a0 = madd(pv, v128.load32_splat(yp), a0);
+      a1 = madd(pv, v128.load32_splat(yp, 4), a1);
+      a2 = madd(pv, v128.load32_splat(yp, 8), a2);
+      a3 = madd(pv, v128.load32_splat(yp, 12), a3);
+      a4 = madd(pv, v128.load32_splat(yp, 16), a4);
+      a5 = madd(pv, v128.load32_splat(yp, 20), a5);
+      a6 = madd(pv, v128.load32_splat(yp, 24), a6);
+      a7 = madd(pv, v128.load32_splat(yp, 28), a7);
       pv = v128.load(pp, 16);
-      a0 = f32x4.add(a0, f32x4.mul(pv, v128.load32_splat(yp, 32)));
-      a1 = f32x4.add(a1, f32x4.mul(pv, v128.load32_splat(yp, 36)));
-      a2 = f32x4.add(a2, f32x4.mul(pv, v128.load32_splat(yp, 40)));
-      a3 = f32x4.add(a3, f32x4.mul(pv, v128.load32_splat(yp, 44)));
-      a4 = f32x4.add(a4, f32x4.mul(pv, v128.load32_splat(yp, 48)));
-      a5 = f32x4.add(a5, f32x4.mul(pv, v128.load32_splat(yp, 52)));
-      a6 = f32x4.add(a6, f32x4.mul(pv, v128.load32_splat(yp, 56)));
-      a7 = f32x4.add(a7, f32x4.mul(pv, v128.load32_splat(yp, 60)));
+      a0 = madd(pv, v128.load32_splat(yp, 32), a0);
+      a1 = madd(pv, v128.load32_splat(yp, 36), a1);
+      a2 = madd(pv, v128.load32_splat(yp, 40), a2);
+      a3 = madd(pv, v128.load32_splat(yp, 44), a3);
+      a4 = madd(pv, v128.load32_splat(yp, 48), a4);
+      a5 = madd(pv, v128.load32_splat(yp, 52), a5);
+      a6 = madd(pv, v128.load32_splat(yp, 56), a6);
+      a7 = madd(pv, v128.load32_splat(yp, 60), a7);
       yp += 64;
     }
     v128.store(op, a0);
@@ -247,8 +263,8 @@ function mixT(p: usize, x: usize, cols: i32, w: i32, acc: usize): void {
       const p3 = v128.load32_splat(pp, 12);
       let a0 = v128.load(ap);
       let a1 = v128.load(ap, 16);
-      a0 = f32x4.add(a0, f32x4.add(f32x4.add(f32x4.mul(p0, x00), f32x4.mul(p1, x10)), f32x4.add(f32x4.mul(p2, x20), f32x4.mul(p3, x30))));
-      a1 = f32x4.add(a1, f32x4.add(f32x4.add(f32x4.mul(p0, x01), f32x4.mul(p1, x11)), f32x4.add(f32x4.mul(p2, x21), f32x4.mul(p3, x31))));
+      a0 = madd(p0, x00, madd(p1, x10, madd(p2, x20, madd(p3, x30, a0))));
+      a1 = madd(p0, x01, madd(p1, x11, madd(p2, x21, madd(p3, x31, a1))));
       v128.store(ap, a0);
       v128.store(ap, a1, 16);
       ap += ws;

@@ -1,8 +1,12 @@
 /**
  * The WebAssembly SIMD attention module (assembly/attention.ts, built by `pnpm build:wasm`
- * into dist/attention.wasm) and the copying in and out of its own memory. Copies are O(T·d)
- * per call, small beside the O(T²·d) work of the kernel.
+ * into dist/attention.wasm, and with relaxed SIMD into dist/attention-relaxed.wasm) and the
+ * copying in and out of its own memory. Copies are O(T·d) per call, small beside the O(T²·d)
+ * work of the kernel.
  */
+
+/** Which build of the module runs: `simd` (WebAssembly SIMD) or `relaxed` (relaxed SIMD: fused multiply-adds). */
+export type WasmBuild = 'simd' | 'relaxed';
 
 /** Sizes and attrs of one call. */
 export interface CallShape {
@@ -119,6 +123,8 @@ export class WasmAttention {
     module: WebAssembly.Module,
     workerCtor: WorkerConstructor | null,
     threads: number,
+    /** The build `module` was compiled from. */
+    readonly build: WasmBuild = 'simd',
   ) {
     this.memory = new WebAssembly.Memory({ initial: 1, maximum: MAX_PAGES, shared: true });
     this.exports = new WebAssembly.Instance(module, { env: { memory: this.memory, abort: abortImport } }).exports as unknown as Exports;
@@ -290,8 +296,35 @@ function abortImport(): never {
   throw new Error('@attnkit/kernels: the wasm attention module aborted');
 }
 
-/** Where the build puts the module: the same URL from src/ (tests) and from dist/. */
-const WASM_URL = new URL('../dist/attention.wasm', import.meta.url);
+/** Where the build puts the modules: the same URLs from src/ (tests) and from dist/. */
+const WASM_URLS: Record<WasmBuild, URL> = {
+  simd: new URL('../dist/attention.wasm', import.meta.url),
+  relaxed: new URL('../dist/attention-relaxed.wasm', import.meta.url),
+};
+
+/** A module of one function using f32x4.relaxed_madd: it validates where the engine has relaxed SIMD. */
+const RELAXED_PROBE = (() => {
+  const zeros = (): number[] => [0xfd, 12, ...new Array<number>(16).fill(0)]; // v128.const 0
+  const body = [0, ...zeros(), ...zeros(), ...zeros(), 0xfd, 0x85, 0x02, 0x0b]; // no locals; relaxed_madd; end
+  const code = [1, body.length, ...body];
+  // magic, version; type section: () -> v128; function section; code section
+  return new Uint8Array([0, 0x61, 0x73, 0x6d, 1, 0, 0, 0, 1, 5, 1, 0x60, 0, 1, 0x7b, 3, 2, 1, 0, 10, code.length, ...code]);
+})();
+
+/** Whether this engine runs relaxed SIMD (Chromium; Node 20 only with --experimental-wasm-relaxed-simd; Node >= 22). */
+export function relaxedSimdSupported(): boolean {
+  return WebAssembly.validate(RELAXED_PROBE);
+}
+
+let preferredBuild: WasmBuild | 'auto' = 'auto';
+
+/**
+ * The build later {@link loadWasmAttention} calls load: `'auto'` (the default) picks
+ * `relaxed` where {@link relaxedSimdSupported}, else `simd`. Internal (tests run both builds).
+ */
+export function preferWasmBuild(build: WasmBuild | 'auto'): void {
+  preferredBuild = build;
+}
 
 /** The Worker constructor of Node's worker_threads, as far as it is used here. */
 type WorkerConstructor = new (source: string, options: { eval: true; workerData: unknown }) => { unref(): void };
@@ -307,29 +340,34 @@ function canBlock(): boolean {
 }
 
 /**
- * Reads and compiles dist/attention.wasm (Node: from disk; elsewhere: fetch) and starts
- * `threads - 1` helper threads (default: logical cores, at most 4) where the platform allows
- * (Node worker_threads, and a calling thread that may block); elsewhere the module runs on the
- * calling thread alone.
+ * Reads and compiles the module (Node: from disk; elsewhere: fetch), the relaxed-SIMD build
+ * where the engine supports it (see {@link preferWasmBuild}), and starts `threads - 1` helper
+ * threads (default: logical cores, at most 4) where the platform allows (Node worker_threads,
+ * and a calling thread that may block); elsewhere the module runs on the calling thread alone.
  */
 export async function loadWasmAttention(requested?: number): Promise<WasmAttention> {
+  const build: WasmBuild = preferredBuild === 'auto' ? (relaxedSimdSupported() ? 'relaxed' : 'simd') : preferredBuild;
+  if (build === 'relaxed' && !relaxedSimdSupported()) {
+    throw new Error('@attnkit/kernels: the relaxed-SIMD build was asked for, but this WebAssembly engine has no relaxed SIMD');
+  }
+  const url = WASM_URLS[build];
   let bytes: ArrayBuffer | Uint8Array;
   let workerCtor: WorkerConstructor | null = null;
   let threads = 1;
-  if (WASM_URL.protocol === 'file:') {
+  if (url.protocol === 'file:') {
     const osModule = 'node:os';
     const cores = ((await import(/* @vite-ignore */ osModule)) as { availableParallelism(): number }).availableParallelism();
     threads = Math.max(1, Math.floor(requested ?? Math.min(cores, 4)));
     // Computed specifiers keep bundlers for the browser from resolving Node built-ins.
     const fsModule = 'node:fs/promises';
     const { readFile } = (await import(/* @vite-ignore */ fsModule)) as { readFile(url: URL): Promise<Uint8Array> };
-    bytes = await readFile(WASM_URL);
+    bytes = await readFile(url);
     if (threads > 1 && canBlock()) {
       const threadsModule = 'node:worker_threads';
       workerCtor = ((await import(/* @vite-ignore */ threadsModule)) as { Worker: WorkerConstructor }).Worker;
     }
   } else {
-    bytes = await (await fetch(WASM_URL)).arrayBuffer();
+    bytes = await (await fetch(url)).arrayBuffer();
   }
-  return new WasmAttention(await WebAssembly.compile(bytes as BufferSource), workerCtor, threads);
+  return new WasmAttention(await WebAssembly.compile(bytes as BufferSource), workerCtor, threads, build);
 }

@@ -1,0 +1,3 @@
+import { threadsSuite } from './fused.suite.js';
+
+threadsSuite('relaxed');
