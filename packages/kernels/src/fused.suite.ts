@@ -17,7 +17,6 @@ import {
   TOLERANCES,
 } from '@attnkit/test-utils';
 import * as tf from '@tensorflow/tfjs-core';
-import v8 from 'node:v8';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { registerFusedAttention, unregisterFusedAttention } from './index.js';
 import { loadWasmAttention, preferWasmBuild, relaxedSimdSupported, type WasmBuild } from './wasm.js';
@@ -64,8 +63,12 @@ function checkCase(c: AttentionCase, withOracle: boolean) {
  * Makes later loads use `build`. Node 20 has relaxed SIMD behind a V8 flag, which is set here
  * (before any module compiles) for the relaxed build.
  */
-function useBuild(build: WasmBuild) {
-  if (build === 'relaxed' && !relaxedSimdSupported()) v8.setFlagsFromString('--experimental-wasm-relaxed-simd');
+async function useBuild(build: WasmBuild) {
+  if (build === 'relaxed' && !relaxedSimdSupported()) {
+    const v8Module = 'node:v8'; // this package has no Node types
+    const v8 = (await import(/* @vite-ignore */ v8Module)) as { setFlagsFromString(flags: string): void };
+    v8.setFlagsFromString('--experimental-wasm-relaxed-simd');
+  }
   preferWasmBuild(build);
 }
 
@@ -73,7 +76,7 @@ function useBuild(build: WasmBuild) {
 export function fusedAttentionSuite(build: WasmBuild) {
   describe(`fused attention on wasm (${build} build)`, () => {
     beforeAll(async () => {
-      useBuild(build);
+      await useBuild(build);
       await useBackend('wasm');
       await registerFusedAttention();
     });
@@ -160,7 +163,7 @@ export function threadsSuite(build: WasmBuild) {
   // helpers idle when a call has fewer items than threads. Same tolerances as the suite above.
   describe(`fused attention on three threads (${build} build)`, () => {
     beforeAll(async () => {
-      useBuild(build);
+      await useBuild(build);
       await useBackend('wasm');
       await registerFusedAttention({ threads: 3 });
     });
