@@ -5,6 +5,7 @@
 
 // @ts-nocheck (AssemblyScript)
 
+
 /** n iterations of 6 f32x4.mul chains (a·c) and 6 f32x4.add chains (a + d): 48 flops each; returns a lane sum (keeps the work alive). */
 export function mulAdd(n: i32, cs: f32, ds: f32): f32 {
   const c = f32x4.splat(cs);
@@ -33,7 +34,7 @@ export function mulAdd(n: i32, cs: f32, ds: f32): f32 {
 
 /** 12 chains a·c + d by f32x4.relaxed_madd (a fused multiply-add where the engine has one): 96 flops an iteration. */
 export function madd(n: i32, cs: f32, ds: f32): f32 {
-  if (!RELAXED) return 0;
+  if (!ASC_FEATURE_RELAXED_SIMD) return 0;
   const c = f32x4.splat(cs);
   const d = f32x4.splat(ds);
   let a0 = f32x4.splat(0.1), a1 = f32x4.splat(0.2), a2 = f32x4.splat(0.3), a3 = f32x4.splat(0.4);
@@ -56,4 +57,43 @@ export function madd(n: i32, cs: f32, ds: f32): f32 {
   const s = f32x4.add(f32x4.add(f32x4.add(a0, a1), f32x4.add(a2, a3)), f32x4.add(f32x4.add(a4, a5), f32x4.add(a6, a7)));
   const t = f32x4.add(s, f32x4.add(f32x4.add(a8, a9), f32x4.add(a10, a11)));
   return f32x4.extract_lane(t, 0) + f32x4.extract_lane(t, 1) + f32x4.extract_lane(t, 2) + f32x4.extract_lane(t, 3);
+}
+
+/**
+ * The attention kernel's inner-loop pattern on data in L1 (2 KB from `base`): 8 accumulators,
+ * each iteration one v128 load and 8 broadcast loads, 8 × (a·b + acc): 64 flops. Multiply then
+ * add, or relaxed_madd when `fused` (relaxed build only).
+ */
+export function blocked(n: i32, base: usize, fused: bool): f32 {
+  let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+  let a4 = f32x4.splat(0), a5 = f32x4.splat(0), a6 = f32x4.splat(0), a7 = f32x4.splat(0);
+  if (ASC_FEATURE_RELAXED_SIMD && fused) {
+    for (let i = 0; i < n; i++) {
+      const p = base + ((<usize>i & 63) << 5);
+      const x = v128.load(p);
+      a0 = f32x4.relaxed_madd(x, v128.load32_splat(p), a0);
+      a1 = f32x4.relaxed_madd(x, v128.load32_splat(p, 4), a1);
+      a2 = f32x4.relaxed_madd(x, v128.load32_splat(p, 8), a2);
+      a3 = f32x4.relaxed_madd(x, v128.load32_splat(p, 12), a3);
+      a4 = f32x4.relaxed_madd(x, v128.load32_splat(p, 16), a4);
+      a5 = f32x4.relaxed_madd(x, v128.load32_splat(p, 20), a5);
+      a6 = f32x4.relaxed_madd(x, v128.load32_splat(p, 24), a6);
+      a7 = f32x4.relaxed_madd(x, v128.load32_splat(p, 28), a7);
+    }
+  } else {
+    for (let i = 0; i < n; i++) {
+      const p = base + ((<usize>i & 63) << 5);
+      const x = v128.load(p);
+      a0 = f32x4.add(a0, f32x4.mul(x, v128.load32_splat(p)));
+      a1 = f32x4.add(a1, f32x4.mul(x, v128.load32_splat(p, 4)));
+      a2 = f32x4.add(a2, f32x4.mul(x, v128.load32_splat(p, 8)));
+      a3 = f32x4.add(a3, f32x4.mul(x, v128.load32_splat(p, 12)));
+      a4 = f32x4.add(a4, f32x4.mul(x, v128.load32_splat(p, 16)));
+      a5 = f32x4.add(a5, f32x4.mul(x, v128.load32_splat(p, 20)));
+      a6 = f32x4.add(a6, f32x4.mul(x, v128.load32_splat(p, 24)));
+      a7 = f32x4.add(a7, f32x4.mul(x, v128.load32_splat(p, 28)));
+    }
+  }
+  const s = f32x4.add(f32x4.add(f32x4.add(a0, a1), f32x4.add(a2, a3)), f32x4.add(f32x4.add(a4, a5), f32x4.add(a6, a7)));
+  return f32x4.extract_lane(s, 0) + f32x4.extract_lane(s, 1) + f32x4.extract_lane(s, 2) + f32x4.extract_lane(s, 3);
 }
