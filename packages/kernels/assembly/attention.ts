@@ -608,9 +608,16 @@ function forwardRows(b: i32, h: i32, i0: i32, qb: usize, kpan: usize, vpan: usiz
   }
 }
 
+/**
+ * Keys per pass of the backward over all query rows: the key-side data of a pass (K and V
+ * panels, dK and dV accumulators: 5 · BWD_KEYS · d floats, 640 KB at d = 64) stays in a
+ * core's L2 while the query rows stream past it.
+ */
+const BWD_KEYS: i32 = 512;
+
 /** Scratch bytes one thread needs for backward(). */
 function backwardScratchOf(): usize {
-  return (<usize>(2 * TqP * DkP + 2 * TqP * DvP + 2 * TkP * DkP + TkP * DvP + TkP * DkP + TkP * DvP + 2 * R * C + R * DkP + 2 * R) << 2) + EXP_TABLE;
+  return (<usize>(3 * TqP * DkP + 2 * TqP * DvP + 2 * TkP * DkP + TkP * DvP + TkP * DkP + TkP * DvP + 2 * R * C + 2 * TqP) << 2) + EXP_TABLE;
 }
 
 export function backwardScratch(params: usize): usize {
@@ -637,7 +644,8 @@ export function backward(params: usize): void {
   const G = Hq / Hkv;
   // scratch: Qp rows and Qi interleaved [TqP, DkP], dOp rows and dOi interleaved [TqP, DvP],
   // K key panels, K value panels [TkP, DkP], V key panels [TkP, DvP], dKa [TkP, DkP],
-  // dVa [TkP, DvP], S, dP [C][4], dQ4 [DkP][4], lse and D [4] each
+  // dVa [TkP, DvP], S, dP [C][4], dQ accumulators interleaved [TqP, DkP], lse and D
+  // interleaved [TqP/4][2][4]
   const table = <usize>pi(params, P_SCRATCH);
   const qp = table + EXP_TABLE;
   const qi = qp + (<usize>(TqP * DkP) << 2);
@@ -650,8 +658,8 @@ export function backward(params: usize): void {
   const dva = dka + (<usize>(TkP * DkP) << 2);
   const s = dva + (<usize>(TkP * DvP) << 2);
   const dp = s + (<usize>(R * C) << 2);
-  const dq4 = dp + (<usize>(R * C) << 2);
-  const ld = dq4 + (<usize>(R * DkP) << 2); // lse [4] then D [4]
+  const dqa = dp + (<usize>(R * C) << 2);
+  const lds = dqa + (<usize>(TqP * DkP) << 2);
   ensure(table + backwardScratchOf());
   writeExpTable(table);
   const counter = <usize>pi(params, P_COUNTER);
@@ -676,44 +684,48 @@ export function backward(params: usize): void {
       packInterleaved(qSrc, Tq, Dk, scale, qi, TqP, DkP);
       packRows(dySrc, Tq, Dv, 1, dop, TqP, DvP);
       packInterleaved(dySrc, Tq, Dv, 1, doi, TqP, DvP);
-      for (let i0 = 0; i0 < Tq; i0 += R) {
-        memory.fill(dq4, 0, <usize>(R * DkP) << 2);
-        for (let r = 0; r < R; r++) {
-          const i = i0 + r;
-          let dsum: f32 = 0;
-          let l: f32 = Infinity; // padding rows: weights exp(s - inf) = 0
-          if (i < Tq) {
-            const dyRow = dy + ((bh * <usize>(Tq * Dv) + <usize>(i * Dv)) << 2);
-            const oRow = oIn + ((bh * <usize>(Tq * Dv) + <usize>(i * Dv)) << 2);
-            for (let e = 0; e < Dv; e++) dsum += load<f32>(dyRow + (<usize>e << 2)) * load<f32>(oRow + (<usize>e << 2));
-            l = load<f32>(lse + ((bh * <usize>Tq + <usize>i) << 2));
+      // per row: the logsumexp (padding rows: +Infinity, so their weights are 0) and D = dO·O
+      for (let i = 0; i < TqP; i++) {
+        let dsum: f32 = 0;
+        let l: f32 = Infinity;
+        if (i < Tq) {
+          const dyRow = dySrc + (<usize>(i * Dv) << 2);
+          const oRow = oIn + ((bh * <usize>(Tq * Dv) + <usize>(i * Dv)) << 2);
+          for (let e = 0; e < Dv; e++) dsum += load<f32>(dyRow + (<usize>e << 2)) * load<f32>(oRow + (<usize>e << 2));
+          l = load<f32>(lse + ((bh * <usize>Tq + <usize>i) << 2));
+        }
+        const at = lds + (<usize>((i >> 2) * 2 * R + (i & 3)) << 2);
+        store<f32>(at, l);
+        store<f32>(at + (<usize>R << 2), dsum);
+      }
+      memory.fill(dqa, 0, <usize>(TqP * DkP) << 2);
+      for (let k0 = 0; k0 < TkP; k0 += BWD_KEYS) {
+        const kEnd = min(k0 + BWD_KEYS, TkP);
+        for (let i0 = 0; i0 < Tq; i0 += R) {
+          const qb = qi + (<usize>(i0 * DkP) << 2);
+          const dob = doi + (<usize>(i0 * DvP) << 2);
+          const ld = lds + (<usize>(i0 * 2) << 2);
+          const dq4 = dqa + (<usize>(i0 * DkP) << 2);
+          for (let c0 = k0; c0 < kEnd; c0 += C) {
+            const cols = min(C, kEnd - c0);
+            const kind = classify(i0, c0, cols);
+            if (kind == TILE_SKIP) continue;
+            scores(qb, kkp, DkP, c0, cols, s);
+            if (kind == TILE_SOME) maskTile(s, b, h, i0, c0, cols, 0);
+            scores(dob, vkp, DvP, c0, cols, dp);
+            gradTile(s, dp, cols, ld, table);
+            // dV += Pᵀ·dO, dK += dSᵀ·(scale·Q), dQ += dS·K
+            mixT(s, dop + (<usize>(i0 * DvP) << 2), cols, DvP, dva + (<usize>(c0 * DvP) << 2));
+            mixT(dp, qp + (<usize>(i0 * DkP) << 2), cols, DkP, dka + (<usize>(c0 * DkP) << 2));
+            mix(dp, kvp, TkP, c0, cols, DkP, dq4);
+            if (dbias != 0) scatterBias(dbias, dp, b, h, i0, c0, cols);
           }
-          store<f32>(ld + (<usize>r << 2), l);
-          store<f32>(ld + (<usize>(R + r) << 2), dsum);
         }
-        const qb = qi + (<usize>(i0 * DkP) << 2);
-        const dob = doi + (<usize>(i0 * DvP) << 2);
-        for (let c0 = 0; c0 < TkP; c0 += C) {
-          const cols = min(C, TkP - c0);
-          const kind = classify(i0, c0, cols);
-          if (kind == TILE_SKIP) continue;
-          scores(qb, kkp, DkP, c0, cols, s);
-          if (kind == TILE_SOME) maskTile(s, b, h, i0, c0, cols, 0);
-          scores(dob, vkp, DvP, c0, cols, dp);
-          gradTile(s, dp, cols, ld, table);
-          // dV += Pᵀ·dO, dK += dSᵀ·(scale·Q), dQ += dS·K
-          mixT(s, dop + (<usize>(i0 * DvP) << 2), cols, DvP, dva + (<usize>(c0 * DvP) << 2));
-          mixT(dp, qp + (<usize>(i0 * DkP) << 2), cols, DkP, dka + (<usize>(c0 * DkP) << 2));
-          mix(dp, kvp, TkP, c0, cols, DkP, dq4);
-          if (dbias != 0) scatterBias(dbias, dp, b, h, i0, c0, cols);
-        }
-        for (let r = 0; r < R; r++) {
-          const i = i0 + r;
-          if (i >= Tq) break;
-          const src = dq4 + (<usize>r << 2);
-          const dst = dq + ((bh * <usize>(Tq * Dk) + <usize>(i * Dk)) << 2);
-          for (let d = 0; d < Dk; d++) store<f32>(dst + (<usize>d << 2), load<f32>(src + (<usize>d << 4)) * scale);
-        }
+      }
+      for (let i = 0; i < Tq; i++) {
+        const src = dqa + (<usize>((i >> 2) * DkP * R + (i & 3)) << 2);
+        const dst = dq + ((bh * <usize>(Tq * Dk) + <usize>(i * Dk)) << 2);
+        for (let d = 0; d < Dk; d++) store<f32>(dst + (<usize>d << 2), load<f32>(src + (<usize>d << 4)) * scale);
       }
     }
     for (let j = 0; j < Tk; j++) {
