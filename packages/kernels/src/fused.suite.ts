@@ -93,12 +93,14 @@ export function fusedAttentionSuite(build: WasmBuild) {
       for (let seed = 1; seed <= 200; seed++) checkCase(randomCase(seed), false);
     });
 
-    it('equals the reference across tile edges: T = 300 keys, rows not a multiple of 4, Dk = 13', () => {
+    it('equals the reference across tile and pass edges: up to 530 keys, rows not a multiple of 4, Dk = 13', () => {
       // key tiles are 128 columns and query tiles 4 rows: lengths crossing both, with every masking kind
       const base = { B: 1, Hq: 4, Hkv: 2, Dk: 13, Dv: 9 };
       checkCase({ ...base, name: 'long causal Tq < Tk', Tq: 131, Tk: 300, causal: true }, true);
       checkCase({ ...base, name: 'long window + padding', Tq: 259, Tk: 259, window: { left: 70, right: 5 }, mask: { shape: [1, 1, 1, 259] } }, false);
       checkCase({ ...base, name: 'long bias per head', Tq: 130, Tk: 257, bias: [1, 4, 130, 257] }, false);
+      // the backward takes keys in passes of 512, the forward query rows in blocks of 64
+      checkCase({ ...base, name: 'two backward key passes', Tq: 67, Tk: 530, window: { left: 600, right: 20 }, mask: { shape: [1, 1, 67, 530] }, bias: [1, 1, 67, 530] }, false);
     });
 
     it("'auto' runs the fused kernel when one is registered", () => {
