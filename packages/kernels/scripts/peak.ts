@@ -61,16 +61,16 @@ export function madd(n: i32, cs: f32, ds: f32): f32 {
 
 /**
  * The attention kernel's inner-loop pattern on data in L1 (2 KB from `base`): 8 accumulators,
- * each iteration one v128 load and 8 broadcast loads, 8 × (a·b + acc): 64 flops. Multiply then
- * add, or relaxed_madd when `fused` (relaxed build only).
+ * two steps an iteration, each one v128 load and 8 broadcast loads for 8 × (a·b + acc): 128
+ * flops an iteration. Multiply then add, or relaxed_madd when `fused` (relaxed build only).
  */
 export function blocked(n: i32, base: usize, fused: bool): f32 {
   let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
   let a4 = f32x4.splat(0), a5 = f32x4.splat(0), a6 = f32x4.splat(0), a7 = f32x4.splat(0);
   if (ASC_FEATURE_RELAXED_SIMD && fused) {
     for (let i = 0; i < n; i++) {
-      const p = base + ((<usize>i & 63) << 5);
-      const x = v128.load(p);
+      const p = base + ((<usize>i & 31) << 6);
+      let x = v128.load(p);
       a0 = f32x4.relaxed_madd(x, v128.load32_splat(p), a0);
       a1 = f32x4.relaxed_madd(x, v128.load32_splat(p, 4), a1);
       a2 = f32x4.relaxed_madd(x, v128.load32_splat(p, 8), a2);
@@ -79,11 +79,20 @@ export function blocked(n: i32, base: usize, fused: bool): f32 {
       a5 = f32x4.relaxed_madd(x, v128.load32_splat(p, 20), a5);
       a6 = f32x4.relaxed_madd(x, v128.load32_splat(p, 24), a6);
       a7 = f32x4.relaxed_madd(x, v128.load32_splat(p, 28), a7);
+      x = v128.load(p, 32);
+      a0 = f32x4.relaxed_madd(x, v128.load32_splat(p, 32), a0);
+      a1 = f32x4.relaxed_madd(x, v128.load32_splat(p, 36), a1);
+      a2 = f32x4.relaxed_madd(x, v128.load32_splat(p, 40), a2);
+      a3 = f32x4.relaxed_madd(x, v128.load32_splat(p, 44), a3);
+      a4 = f32x4.relaxed_madd(x, v128.load32_splat(p, 48), a4);
+      a5 = f32x4.relaxed_madd(x, v128.load32_splat(p, 52), a5);
+      a6 = f32x4.relaxed_madd(x, v128.load32_splat(p, 56), a6);
+      a7 = f32x4.relaxed_madd(x, v128.load32_splat(p, 60), a7);
     }
   } else {
     for (let i = 0; i < n; i++) {
-      const p = base + ((<usize>i & 63) << 5);
-      const x = v128.load(p);
+      const p = base + ((<usize>i & 31) << 6);
+      let x = v128.load(p);
       a0 = f32x4.add(a0, f32x4.mul(x, v128.load32_splat(p)));
       a1 = f32x4.add(a1, f32x4.mul(x, v128.load32_splat(p, 4)));
       a2 = f32x4.add(a2, f32x4.mul(x, v128.load32_splat(p, 8)));
@@ -92,6 +101,15 @@ export function blocked(n: i32, base: usize, fused: bool): f32 {
       a5 = f32x4.add(a5, f32x4.mul(x, v128.load32_splat(p, 20)));
       a6 = f32x4.add(a6, f32x4.mul(x, v128.load32_splat(p, 24)));
       a7 = f32x4.add(a7, f32x4.mul(x, v128.load32_splat(p, 28)));
+      x = v128.load(p, 32);
+      a0 = f32x4.add(a0, f32x4.mul(x, v128.load32_splat(p, 32)));
+      a1 = f32x4.add(a1, f32x4.mul(x, v128.load32_splat(p, 36)));
+      a2 = f32x4.add(a2, f32x4.mul(x, v128.load32_splat(p, 40)));
+      a3 = f32x4.add(a3, f32x4.mul(x, v128.load32_splat(p, 44)));
+      a4 = f32x4.add(a4, f32x4.mul(x, v128.load32_splat(p, 48)));
+      a5 = f32x4.add(a5, f32x4.mul(x, v128.load32_splat(p, 52)));
+      a6 = f32x4.add(a6, f32x4.mul(x, v128.load32_splat(p, 56)));
+      a7 = f32x4.add(a7, f32x4.mul(x, v128.load32_splat(p, 60)));
     }
   }
   const s = f32x4.add(f32x4.add(f32x4.add(a0, a1), f32x4.add(a2, a3)), f32x4.add(f32x4.add(a4, a5), f32x4.add(a6, a7)));
