@@ -283,10 +283,36 @@ function packRows(src: usize, rows: i32, n: i32, scale: f32, dst: usize, rowsP: 
   }
 }
 
+/** The 4x4 transpose of rows a, b, c, d (lane j of row i goes to lane i of row j), stored at dst, dst + step, dst + 2·step, dst + 3·step, each scaled by sv. */
+@inline function storeTransposed(a: v128, b: v128, c: v128, d: v128, sv: v128, dst: usize, step: usize): void {
+  const ab0 = i32x4.shuffle(a, b, 0, 4, 1, 5);
+  const cd0 = i32x4.shuffle(c, d, 0, 4, 1, 5);
+  const ab1 = i32x4.shuffle(a, b, 2, 6, 3, 7);
+  const cd1 = i32x4.shuffle(c, d, 2, 6, 3, 7);
+  v128.store(dst, f32x4.mul(i64x2.shuffle(ab0, cd0, 0, 2), sv));
+  v128.store(dst + step, f32x4.mul(i64x2.shuffle(ab0, cd0, 1, 3), sv));
+  v128.store(dst + 2 * step, f32x4.mul(i64x2.shuffle(ab1, cd1, 0, 2), sv));
+  v128.store(dst + 3 * step, f32x4.mul(i64x2.shuffle(ab1, cd1, 1, 3), sv));
+}
+
 /** Copies src [rows, n] into dst interleaved [rowsP/4][nP][4], scaled, zero padded. */
 function packInterleaved(src: usize, rows: i32, n: i32, scale: f32, dst: usize, rowsP: i32, nP: i32): void {
   memory.fill(dst, 0, <usize>(rowsP * nP) << 2);
-  for (let i = 0; i < rows; i++) {
+  let i = 0;
+  if ((n & 3) == 0) {
+    // 4 rows x 4 features at a time: a 4x4 transpose
+    const sv = f32x4.splat(scale);
+    const ns = <usize>n << 2;
+    for (; i + 4 <= rows; i += 4) {
+      const s = src + (<usize>(i * n) << 2);
+      const d = dst + (<usize>(i * nP) << 2);
+      for (let e = 0; e < n; e += 4) {
+        const at = s + (<usize>e << 2);
+        storeTransposed(v128.load(at), v128.load(at + ns), v128.load(at + 2 * ns), v128.load(at + 3 * ns), sv, d + (<usize>e << 4), 16);
+      }
+    }
+  }
+  for (; i < rows; i++) {
     const s = src + (<usize>(i * n) << 2);
     const d = dst + (<usize>((i >> 2) * nP * 4 + (i & 3)) << 2);
     for (let e = 0; e < n; e++) store<f32>(d + (<usize>e << 4), load<f32>(s + (<usize>e << 2)) * scale);
@@ -296,7 +322,24 @@ function packInterleaved(src: usize, rows: i32, n: i32, scale: f32, dst: usize, 
 /** Copies src [rows, n] into key panels [rowsP/8][nP][8], zero padded. */
 function packKeyPanels(src: usize, rows: i32, n: i32, dst: usize, rowsP: i32, nP: i32): void {
   memory.fill(dst, 0, <usize>(rowsP * nP) << 2);
-  for (let i = 0; i < rows; i++) {
+  let i = 0;
+  if ((n & 3) == 0) {
+    // 8 keys x 4 features at a time: two 4x4 transposes
+    const one = f32x4.splat(1);
+    const ns = <usize>n << 2;
+    for (; i + 8 <= rows; i += 8) {
+      const s = src + (<usize>(i * n) << 2);
+      const d = dst + (<usize>(i * nP) << 2);
+      for (let e = 0; e < n; e += 4) {
+        const at = s + (<usize>e << 2);
+        const to = d + (<usize>e << 5);
+        storeTransposed(v128.load(at), v128.load(at + ns), v128.load(at + 2 * ns), v128.load(at + 3 * ns), one, to, 32);
+        const at4 = at + 4 * ns;
+        storeTransposed(v128.load(at4), v128.load(at4 + ns), v128.load(at4 + 2 * ns), v128.load(at4 + 3 * ns), one, to + 16, 32);
+      }
+    }
+  }
+  for (; i < rows; i++) {
     const s = src + (<usize>(i * n) << 2);
     const d = dst + (<usize>((i >> 3) * nP * 8 + (i & 7)) << 2);
     for (let e = 0; e < n; e++) store<f32>(d + (<usize>e << 5), load<f32>(s + (<usize>e << 2)));
@@ -306,10 +349,18 @@ function packKeyPanels(src: usize, rows: i32, n: i32, dst: usize, rowsP: i32, nP
 /** Copies src [rows, n] into value panels [nP/8][rowsP][8], zero padded. */
 function packValuePanels(src: usize, rows: i32, n: i32, dst: usize, rowsP: i32, nP: i32): void {
   memory.fill(dst, 0, <usize>(rowsP * nP) << 2);
+  const panel = <usize>rowsP << 5;
+  const full = n & ~7; // features in whole panels: copied 8 at a time
   for (let i = 0; i < rows; i++) {
     const s = src + (<usize>(i * n) << 2);
-    const d = dst + (<usize>(i << 3) << 2);
-    for (let e = 0; e < n; e++) store<f32>(d + (<usize>((e >> 3) * rowsP * 8 + (e & 7)) << 2), load<f32>(s + (<usize>e << 2)));
+    const d = dst + (<usize>i << 5);
+    for (let e = 0; e < full; e += 8) {
+      const at = s + (<usize>e << 2);
+      const to = d + <usize>(e >> 3) * panel;
+      v128.store(to, v128.load(at));
+      v128.store(to, v128.load(at, 16), 16);
+    }
+    for (let e = full; e < n; e++) store<f32>(d + <usize>(e >> 3) * panel + (<usize>(e & 7) << 2), load<f32>(s + (<usize>e << 2)));
   }
 }
 
