@@ -613,7 +613,8 @@ export function forward(params: usize): void {
       v128.store(ml, f32x4.splat(0), 16);
       v128.store(counts, i32x4.splat(0));
       forwardRows(b, h, i0, qi + (<usize>((i0 - r0) * DkP) << 2), kpan, vpan, s, o, ml, counts, table);
-      // fold the masked entries (filled with MASK_FILL) into the normaliser; write out
+      // fold the masked entries (filled with MASK_FILL) into the normaliser: each row's output
+      // factor (kept where m was) and logsumexp; then write the output rows
       for (let r = 0; r < R; r++) {
         const i = i0 + r;
         if (i >= Tq) break;
@@ -632,10 +633,25 @@ export function forward(params: usize): void {
           factor = 1 / l;
           lseV = m + Mathf.log(l);
         }
-        const ocol = o + (<usize>r << 2);
-        const dst = out + ((bh * <usize>(Tq * Dv) + <usize>(i * Dv)) << 2);
-        for (let e = 0; e < Dv; e++) store<f32>(dst + (<usize>e << 2), load<f32>(ocol + (<usize>e << 4)) * factor);
+        store<f32>(ml + (<usize>r << 2), factor); // m is not needed any more
         store<f32>(lse + ((bh * <usize>Tq + <usize>i) << 2), lseV);
+      }
+      const dst = out + ((bh * <usize>(Tq * Dv) + <usize>(i0 * Dv)) << 2);
+      if (i0 + R <= Tq && (Dv & 3) == 0) {
+        // 4 features of the 4 rows at a time: scale by the row factors, transpose into the rows
+        const fv = v128.load(ml);
+        const one = f32x4.splat(1);
+        for (let e = 0; e < Dv; e += 4) {
+          const at = o + (<usize>e << 4);
+          storeTransposed(f32x4.mul(v128.load(at), fv), f32x4.mul(v128.load(at, 16), fv), f32x4.mul(v128.load(at, 32), fv), f32x4.mul(v128.load(at, 48), fv), one, dst + (<usize>e << 2), <usize>Dv << 2);
+        }
+      } else {
+        for (let r = 0; r < R && i0 + r < Tq; r++) {
+          const factor = load<f32>(ml + (<usize>r << 2));
+          const ocol = o + (<usize>r << 2);
+          const row = dst + (<usize>(r * Dv) << 2);
+          for (let e = 0; e < Dv; e++) store<f32>(row + (<usize>e << 2), load<f32>(ocol + (<usize>e << 4)) * factor);
+        }
       }
     }
   }
