@@ -14,6 +14,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { AttentionOptions } from './attention.js';
+import { saveViews } from './save.js';
 import type { AttentionDims } from './validate.js';
 
 export const FUSED_ATTENTION_KERNEL = 'AttnkitFusedAttention';
@@ -86,7 +87,7 @@ export function fusedAttention(
     if (m) inputs.mask = m;
     if (b) inputs.bias = b;
     const [output, lse] = engine.runKernel(FUSED_ATTENTION_KERNEL, inputs, attrs) as tf.Tensor[];
-    save([q, k, v, output!, lse!, ...(b ? [b] : []), ...(m ? [m] : [])]);
+    saveViews(save, [q, k, v, output!, lse!, ...(b ? [b] : []), ...(m ? [m] : [])]);
     return {
       value: output as tf.Tensor4D,
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
