@@ -14,8 +14,15 @@
  * infinities are used (WGSL may assume there are none): "no value yet" is LOWEST = -3e38.
  */
 
-/** Invocations per workgroup (rows per block) of every program. */
+/** Invocations per workgroup (rows per block) of the backward and helper programs. */
 export const WORKGROUP = 64;
+
+/**
+ * Forward: invocations sharing one query row (each takes every SPLIT-th key), and the largest
+ * workgroup (64 rows; short queries take 16 rows in 64 invocations).
+ */
+export const SPLIT = 4;
+export const FORWARD_WORKGROUP = 256;
 
 /** Uniform fields shared by the attention programs (appended to tfjs's Uniforms struct). */
 export const ATTENTION_UNIFORMS = [
@@ -38,11 +45,12 @@ export const BACKWARD_INPUTS = ['xq', 'xk', 'xv', 'xmask', 'xbias', 'xdy', 'xsta
 export const COPY_INPUTS = ['xsrc'];
 
 /** Constants, the uniform workgroup index, band/mask/bias lookups, and padded vec4 loads. */
-function common(dm: number, bk: number): string {
+function common(dm: number, bk: number, wg = WORKGROUP): string {
   return /* wgsl */ `
-const WG : i32 = ${WORKGROUP};
+const WG : i32 = ${wg};
 const DM : i32 = ${dm};
 const V4 : i32 = ${dm / 4};
+const KS : i32 = ${dm / 4 + 1}; // row stride of the K/V tiles in vec4 (padded: rows read together fall in different banks)
 const BK : i32 = ${bk};
 const FILL : f32 = -1e9;
 const LOWEST : f32 = -3.0e38;
@@ -123,35 +131,45 @@ fn dyVec(base : i32, d : i32, n : i32) -> vec4<f32> {
 
 /** Stages keys and values [j0, j0 + BK) of kv head bk in kTile/vTile (zeros past Tk and past D). */
 const kvTiles = /* wgsl */ `
-var<workgroup> kTile : array<vec4<f32>, BK * V4>;
-var<workgroup> vTile : array<vec4<f32>, BK * V4>;
+var<workgroup> kTile : array<vec4<f32>, BK * KS>;
+var<workgroup> vTile : array<vec4<f32>, BK * KS>;
 
 fn loadKV(bk : i32, j0 : i32) {
   let Tk = uniforms.dims2.x;
   let Dk = uniforms.dims2.y;
   let Dv = uniforms.dims2.z;
   for (var idx = i32(localIndex); idx < BK * V4; idx += WG) {
-    let j = j0 + idx / V4;
-    let d = 4 * (idx % V4);
+    let c = idx / V4;
+    let d = idx % V4;
+    let j = j0 + c;
     var kx = vec4<f32>(0.0);
     var vx = vec4<f32>(0.0);
     if (j < Tk) {
-      kx = kVec((bk * Tk + j) * Dk, d, Dk);
-      vx = vVec((bk * Tk + j) * Dv, d, Dv);
+      kx = kVec((bk * Tk + j) * Dk, 4 * d, Dk);
+      vx = vVec((bk * Tk + j) * Dv, 4 * d, Dv);
     }
-    kTile[idx] = kx;
-    vTile[idx] = vx;
+    kTile[c * KS + d] = kx;
+    vTile[c * KS + d] = vx;
   }
 }
 `;
 
 /**
- * Forward (flash): one invocation per query row, WG rows per workgroup, key tiles of BK with
- * a running max m and normaliser l. Writes the output [B, Hq, Tq, Dv] at the start of
- * `result`, then the row logsumexp [B, Hq, Tq].
+ * Forward (flash): SPLIT invocations per query row, ROWS rows per workgroup, key tiles of BK
+ * staged in workgroup memory. Invocation t of a row takes keys t, t + SPLIT, ... of each tile
+ * with its own running max m, normaliser l and output (online softmax); the SPLIT partial
+ * results are merged at the end. Writes the output [B, Hq, Tq, Dv] at the start of `result`,
+ * then the row logsumexp [B, Hq, Tq].
  */
-export function forwardSource(dm: number, bk: number): string {
-  return /* wgsl */ `${common(dm, bk)}${kvTiles}
+export function forwardSource(dm: number, bk: number, wg: number): string {
+  return /* wgsl */ `${common(dm, bk, wg)}${kvTiles}
+const SPLIT : i32 = ${SPLIT};
+const ROWS : i32 = ${wg / SPLIT};
+const PER : i32 = ${bk / SPLIT}; // keys of a tile per invocation
+
+var<workgroup> mPart : array<f32, WG>;
+var<workgroup> lPart : array<f32, WG>;
+
 fn main(index : i32) {
   let B = uniforms.dims.x;
   let Hq = uniforms.dims.y;
@@ -160,18 +178,20 @@ fn main(index : i32) {
   let Tk = uniforms.dims2.x;
   let Dk = uniforms.dims2.y;
   let Dv = uniforms.dims2.z;
-  let blocks = (Tq + WG - 1) / WG;
+  let blocks = (Tq + ROWS - 1) / ROWS;
   let flat = flatWorkgroup();
   if (flat >= blocks * B * Hq) {
     return;
   }
   let bh = flat / blocks;
-  let i0 = (flat % blocks) * WG;
-  let i1 = min(i0 + WG, Tq) - 1;
+  let i0 = (flat % blocks) * ROWS;
+  let i1 = min(i0 + ROWS, Tq) - 1;
   let b = bh / Hq;
   let h = bh % Hq;
   let bk = b * Hkv + h / uniforms.band.w;
-  let i = i0 + i32(localIndex);
+  let lane = i32(localIndex);
+  let t = lane % SPLIT;
+  let i = i0 + lane / SPLIT;
   let live = i < Tq;
 
   var q : array<vec4<f32>, V4>;
@@ -183,7 +203,7 @@ fn main(index : i32) {
   }
   var m = LOWEST;
   var l = 0.0;
-  var skipped = 0.0; // masked entries of skipped tiles, folded in at the end
+  var skipped = 0.0; // keys of skipped tiles (masked for every row of the block), folded in at the end
 
   for (var j0 = 0; j0 < Tk; j0 += BK) {
     if (outsideBand(i0, i1, j0, min(j0 + BK, Tk) - 1)) {
@@ -194,25 +214,26 @@ fn main(index : i32) {
     loadKV(bk, j0);
     workgroupBarrier();
     if (live) {
-      var s : array<f32, BK>;
-      var ok : array<f32, BK>; // 1: attended, 0: masked (weight 0) or past Tk
+      var s : array<f32, PER>;
+      var ok : array<f32, PER>; // 1: attended, 0: masked (weight 0) or past Tk
       var tmax = LOWEST;
-      for (var c = 0; c < BK; c++) {
+      for (var n = 0; n < PER; n++) {
+        let c = n * SPLIT + t;
         let j = j0 + c;
         var x = LOWEST;
-        ok[c] = 0.0;
+        ok[n] = 0.0;
         if (j < Tk) {
           x = FILL;
           if (allowed(b, h, i, j)) {
             var a = vec4<f32>(0.0);
             for (var d = 0; d < V4; d++) {
-              a = fma(q[d], kTile[c * V4 + d], a);
+              a = fma(q[d], kTile[c * KS + d], a);
             }
             x = a.x + a.y + a.z + a.w + biasAt(b, h, i, j);
-            ok[c] = 1.0;
+            ok[n] = 1.0;
           }
         }
-        s[c] = x;
+        s[n] = x;
         tmax = max(tmax, x);
       }
       let mNew = max(m, tmax);
@@ -221,34 +242,54 @@ fn main(index : i32) {
       for (var d = 0; d < V4; d++) {
         acc[d] *= alpha;
       }
-      for (var c = 0; c < BK; c++) {
-        let p = exp(s[c] - mNew);
-        l += p;
-        let w = vec4<f32>(p * ok[c]);
+      for (var n = 0; n < PER; n++) {
+        let c = n * SPLIT + t;
+        let p = exp(s[n] - mNew);
+        l += select(0.0, p, j0 + c < Tk);
+        let w = vec4<f32>(p * ok[n]);
         for (var d = 0; d < V4; d++) {
-          acc[d] = fma(w, vTile[c * V4 + d], acc[d]);
+          acc[d] = fma(w, vTile[c * KS + d], acc[d]);
         }
       }
       m = mNew;
     }
   }
 
-  if (live) {
-    var lt = l;
-    var f = 1.0;
-    var mf = m;
-    if (skipped > 0.0) {
-      mf = max(m, FILL);
-      f = exp(m - mf);
-      lt = l * f + skipped * exp(FILL - mf);
-    }
-    let factor = f / lt;
-    let row = bh * Tq + i;
-    for (var d = 0; d < V4; d++) {
-      for (var e = 0; e < 4; e++) {
-        if (4 * d + e < Dv) { result[row * Dv + 4 * d + e] = acc[d][e] * factor; }
+  // merge the SPLIT partial results of each row: common max, normaliser (with the skipped keys)
+  mPart[lane] = m;
+  lPart[lane] = l;
+  workgroupBarrier();
+  let first = lane - t;
+  var mf = LOWEST;
+  for (var u = 0; u < SPLIT; u++) {
+    mf = max(mf, mPart[first + u]);
+  }
+  if (skipped > 0.0) {
+    mf = max(mf, FILL);
+  }
+  var lt = skipped * exp(FILL - mf);
+  for (var u = 0; u < SPLIT; u++) {
+    lt += lPart[first + u] * exp(mPart[first + u] - mf);
+  }
+  let factor = select(0.0, exp(m - mf) / lt, lt > 0.0); // lt = 0 only on padding rows
+  let row = bh * Tq + i;
+  // the output row is summed in place, one partial after another
+  for (var u = 0; u < SPLIT; u++) {
+    if (live && t == u) {
+      for (var d = 0; d < V4; d++) {
+        for (var e = 0; e < 4; e++) {
+          if (4 * d + e < Dv) {
+            let at = row * Dv + 4 * d + e;
+            var prev = 0.0;
+            if (u > 0) { prev = result[at]; }
+            result[at] = prev + acc[d][e] * factor;
+          }
+        }
       }
     }
+    storageBarrier();
+  }
+  if (live && t == 0) {
     result[B * Hq * Tq * Dv + row] = mf + log(lt);
   }
 }
@@ -334,13 +375,13 @@ fn main(index : i32) {
           var a = vec4<f32>(0.0);
           var g = vec4<f32>(0.0);
           for (var d = 0; d < V4; d++) {
-            a = fma(q[d], kTile[c * V4 + d], a);
-            g = fma(dy[d], vTile[c * V4 + d], g);
+            a = fma(q[d], kTile[c * KS + d], a);
+            g = fma(dy[d], vTile[c * KS + d], g);
           }
           let p = exp(a.x + a.y + a.z + a.w + biasAt(b, h, i, j) - lse);
           let ds = vec4<f32>(p * (g.x + g.y + g.z + g.w - dsum));
           for (var d = 0; d < V4; d++) {
-            dq[d] = fma(ds, kTile[c * V4 + d], dq[d]);
+            dq[d] = fma(ds, kTile[c * KS + d], dq[d]);
           }
         }
       }

@@ -18,7 +18,9 @@ import {
   dkvSource,
   dqSource,
   FORWARD_INPUTS,
+  FORWARD_WORKGROUP,
   forwardSource,
+  SPLIT,
   STATS_INPUTS,
   statsSource,
   WORKGROUP,
@@ -56,22 +58,26 @@ function bucketOf(Dk: number, Dv: number): number {
   return dm;
 }
 
-/** Tile rows BK: the largest power of two <= 64 whose tiles (2·BK·DM + 2·BK floats) fit in workgroup memory. */
+/**
+ * Tile rows BK: the largest power of two <= 64 whose workgroup memory fits the device's limit
+ * (at least 16 KiB in WebGPU): the forward's padded K/V tiles 2·BK·(DM + 4) floats and its
+ * 2·FORWARD_WORKGROUP merge slots, more than the backward's 2·BK·(DM + 1). At least SPLIT.
+ */
 function tileOf(backend: WebGPUBackend, dm: number): number {
   const bytes = backend.device.limits.maxComputeWorkgroupStorageSize;
   let bk = 64;
-  while (bk > 1 && (2 * bk * dm + 2 * bk + 4) * 4 > bytes) bk /= 2;
+  while (bk > SPLIT && (2 * bk * (dm + 4) + 2 * FORWARD_WORKGROUP + 4) * 4 > bytes) bk /= 2;
   return bk;
 }
 
-function program(key: string, names: string[], uniforms: string, threads: number, code: () => string): Program {
+function program(key: string, names: string[], uniforms: string, threads: number, code: () => string, workgroup = WORKGROUP): Program {
   return {
     variableNames: names,
     outputShape: [1],
     shaderKey: key,
     dispatchLayout: { x: [0] },
-    dispatch: [Math.ceil(threads / WORKGROUP), 1, 1],
-    workgroupSize: [WORKGROUP, 1, 1],
+    dispatch: [Math.ceil(threads / workgroup), 1, 1],
+    workgroupSize: [workgroup, 1, 1],
     uniforms,
     getUserCode: code,
   };
@@ -181,9 +187,10 @@ export const webgpuForward: tf.KernelFunc = ({ inputs, backend: b, attrs }) => {
   const packed = backend.makeTensorInfo([rows * (s.Dv + 1)], 'float32'); // [output..., lse...]
   try {
     withMaskAndBias(backend, inputs, (mask, bias) => {
-      const fwd = program(`attnkitFwd${s.dm}x${s.bk}`, FORWARD_INPUTS, ATTENTION_UNIFORMS, Math.ceil(s.Tq / WORKGROUP) * s.B * s.Hq * WORKGROUP, () =>
-        forwardSource(s.dm, s.bk),
-      );
+      // 64 rows a workgroup share each K/V tile; short queries take 16 (fewer idle invocations)
+      const wg = s.Tq > 32 ? FORWARD_WORKGROUP : WORKGROUP;
+      const threads = Math.ceil(s.Tq / (wg / SPLIT)) * s.B * s.Hq * wg;
+      const fwd = program(`attnkitFwd${s.dm}x${s.bk}x${wg}`, FORWARD_INPUTS, ATTENTION_UNIFORMS, threads, () => forwardSource(s.dm, s.bk, wg), wg);
       backend.runWebGPUProgram(fwd, [flat(query!), flat(key!), flat(value!), mask, bias], 'float32', s.uniforms, flat(packed));
     });
     return [slice(backend, packed, 0, [s.B, s.Hq, s.Tq, s.Dv]), slice(backend, packed, rows * s.Dv, [s.B, s.Hq, s.Tq])];
