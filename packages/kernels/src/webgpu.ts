@@ -156,12 +156,13 @@ function callOf(backend: WebGPUBackend, inputs: tf.NamedTensorInfoMap, attrs: Fu
 
 /**
  * Runs `fn` with the mask and bias bindings every attention program declares: absent ones are
- * stood in for by a one-element int32 tensor (mask) and the query (bias), which the shaders
- * never read (their flags are off), so one pipeline serves calls with and without them.
+ * stood in for by a one-element bool tensor (mask) and the query (bias), of the dtypes a real
+ * mask and bias have, which the shaders never read (their flags are off), so one pipeline
+ * serves calls with and without them.
  */
 function withMaskAndBias<T>(backend: WebGPUBackend, inputs: tf.NamedTensorInfoMap, fn: (mask: tf.TensorInfo, bias: tf.TensorInfo) => T): T {
   const { query, mask, bias } = inputs as Record<string, tf.TensorInfo | undefined>;
-  const stand = mask ? null : backend.makeTensorInfo([1], 'int32', new Int32Array(1));
+  const stand = mask ? null : backend.makeTensorInfo([1], 'bool', new Uint8Array(1));
   try {
     return fn(flat(mask ?? stand!), flat(bias ?? query!));
   } finally {
