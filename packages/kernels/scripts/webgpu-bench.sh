@@ -14,8 +14,9 @@ if [ "${SWIFTSHADER:-0}" = 1 ]; then
   export LD_LIBRARY_PATH="${LD_LIBRARY_PATH:+$LD_LIBRARY_PATH:}/usr/lib/chromium"
 fi
 npx --yes pnpm@10.34.8 build >/dev/null
-# The bench package's own script (not `pnpm bench` through turbo, which filters the
-# environment): every configuration runs in its own child process, inheriting VK_* variables.
+# The bench package's own script, not the root `pnpm bench` through turbo (whose strict env mode
+# may keep VK_* variables from the task); each configuration runs in a child process that
+# inherits them.
 exec npx --yes pnpm@10.34.8 --filter @attnkit/bench bench \
   --impls attnkit:fused,plain-tfjs --backends webgpu --modes forward \
   --B 1 --H 8 --d 64 --T "${T:-2048}" --out out/webgpu-fused "$@"
