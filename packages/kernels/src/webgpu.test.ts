@@ -1,4 +1,4 @@
-import { AttentionError, type AttentionOptions, fusedAvailable, scaledDotProductAttention } from '@attnkit/core';
+import { AttentionError, type AttentionOptions, FUSED_ATTENTION_KERNEL, fusedAvailable, scaledDotProductAttention } from '@attnkit/core';
 import {
   ATTENTION_CASES,
   type AttentionCase,
@@ -17,7 +17,7 @@ import {
   useBackend,
 } from '@attnkit/test-utils';
 import * as tf from '@tensorflow/tfjs-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { registerWebGPUAttention, unregisterFusedAttention, WEBGPU_MAX_HEAD_DIM } from './index.js';
 
 // The WebGPU kernel on tfjs's webgpu backend (Dawn over SwiftShader here; vitest.config.mjs
@@ -142,7 +142,11 @@ describe('fused attention on webgpu', () => {
   it("'auto' runs the fused kernel when one is registered", async () => {
     const q = randomTensor([1, 2, 40, 8], 3);
     const k = randomTensor([1, 2, 40, 8], 4);
+    const kernel = tf.getKernel(FUSED_ATTENTION_KERNEL, 'webgpu')!;
+    const calls = vi.spyOn(kernel, 'kernelFunc');
     const auto = scaledDotProductAttention(q, k, k, { causal: true });
+    expect(calls).toHaveBeenCalledTimes(1);
+    calls.mockRestore();
     const fused = scaledDotProductAttention(q, k, k, { causal: true, implementation: 'fused' });
     expect(Array.from(await auto.data())).toEqual(Array.from(await fused.data()));
     tf.dispose([q, k, auto, fused]);
