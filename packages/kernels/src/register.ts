@@ -1,7 +1,7 @@
-import { FUSED_ATTENTION_GRAD_KERNEL, FUSED_ATTENTION_KERNEL, type FusedAttentionAttrs } from '@attnkit/core';
+import { FUSED_ATTENTION_GRAD_KERNEL, FUSED_ATTENTION_KERNEL, type FusedAttentionAttrs, type FusedKernelConfig } from '@attnkit/core';
 import * as tf from '@tensorflow/tfjs-core';
 import { type Broadcast, type CallShape, type WasmAttention, loadWasmAttention } from './wasm.js';
-import { webgpuBackward, webgpuForward } from './webgpu.js';
+import { webgpuBackward, webgpuForward, webgpuSupports } from './webgpu.js';
 
 /** What the kernels need of tfjs-backend-wasm's BackendWasm (read views, write outputs). */
 interface WasmBackend {
@@ -112,7 +112,8 @@ export async function registerFusedAttention(options: RegisterOptions = {}): Pro
  */
 export function registerWebGPUAttention(): void {
   if (tf.getKernel(FUSED_ATTENTION_KERNEL, 'webgpu') == null) {
-    tf.registerKernel({ kernelName: FUSED_ATTENTION_KERNEL, backendName: 'webgpu', kernelFunc: webgpuForward });
+    const forward: FusedKernelConfig = { kernelName: FUSED_ATTENTION_KERNEL, backendName: 'webgpu', kernelFunc: webgpuForward, supports: webgpuSupports };
+    tf.registerKernel(forward);
   }
   if (tf.getKernel(FUSED_ATTENTION_GRAD_KERNEL, 'webgpu') == null) {
     tf.registerKernel({ kernelName: FUSED_ATTENTION_GRAD_KERNEL, backendName: 'webgpu', kernelFunc: webgpuBackward });

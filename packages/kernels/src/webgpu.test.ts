@@ -175,14 +175,17 @@ describe('fused attention on webgpu', () => {
     tf.dispose([q, k, bias, mask]);
   });
 
-  it(`refuses head dims above ${WEBGPU_MAX_HEAD_DIM} with an AttentionError`, () => {
-    const q = randomTensor([1, 1, 2, WEBGPU_MAX_HEAD_DIM + 1], 1);
+  it(`declines head dims above ${WEBGPU_MAX_HEAD_DIM}: 'auto' takes core's own path, 'fused' throws`, async () => {
+    const q = randomTensor([1, 1, 3, WEBGPU_MAX_HEAD_DIM + 1], 1);
     const err = expectThrowsWithoutLeak(
       () => scaledDotProductAttention(q, q, q, { implementation: 'fused' }),
-      `scaledDotProductAttention: the webgpu fused kernel takes head dims up to ${WEBGPU_MAX_HEAD_DIM} (use implementation 'chunked' or 'reference'), but got query [1,1,2,257] and value [1,1,2,257]`,
+      `scaledDotProductAttention: implementation 'fused' cannot run: the webgpu fused kernel takes head dims up to ${WEBGPU_MAX_HEAD_DIM}, but got 'fused'`,
     );
     expect(err).toBeInstanceOf(AttentionError);
-    q.dispose();
+    const auto = scaledDotProductAttention(q, q, q, { causal: true });
+    const reference = scaledDotProductAttention(q, q, q, { causal: true, implementation: 'reference' });
+    expectTensorsClose(await auto.data(), await reference.data(), SAME_FORWARD);
+    tf.dispose([q, auto, reference]);
   });
 
   it('dropout while training falls back under auto', async () => {

@@ -6,7 +6,7 @@
  * A tfjs program has one output buffer; the forward writes output and lse into one packed
  * buffer and the dK/dV program writes both into one, then a copy program splits them.
  */
-import { AttentionError, type FusedAttentionAttrs } from '@attnkit/core';
+import { type AttentionDims, AttentionError, type FusedAttentionAttrs } from '@attnkit/core';
 import * as tf from '@tensorflow/tfjs-core';
 import {
   ATTENTION_UNIFORMS,
@@ -50,6 +50,11 @@ interface WebGPUBackend {
 
 /** Largest head dim (Dk and Dv) the WebGPU kernels take. */
 export const WEBGPU_MAX_HEAD_DIM = 256;
+
+/** Why the WebGPU kernels cannot run a call (head dims above the limit), or null: core's `'auto'` then takes another path. */
+export function webgpuSupports({ Dk, Dv }: AttentionDims): string | null {
+  return Math.max(Dk, Dv) > WEBGPU_MAX_HEAD_DIM ? `the webgpu fused kernel takes head dims up to ${WEBGPU_MAX_HEAD_DIM}` : null;
+}
 
 /** Head-dim bucket compiled into the attention shaders: the power of two >= 16 holding Dk and Dv. */
 function bucketOf(Dk: number, Dv: number): number {
