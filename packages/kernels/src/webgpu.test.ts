@@ -26,9 +26,6 @@ import { registerWebGPUAttention, unregisterFusedAttention, WEBGPU_MAX_HEAD_DIM 
 // also against the float64 oracle.
 const { sameForward: SAME_FORWARD, sameGrad: SAME_GRAD, oracleForward: ORACLE_FORWARD, oracleGrad: ORACLE_GRAD } = TOLERANCES;
 
-// SwiftShader compiles and runs shaders on the CPU: the three table tests take 10-30 s each on a
-// busy 2-core machine, so they get more than the shared 60 s limit.
-const SLOW = 180_000;
 
 const NO_ADAPTER =
   'no WebGPU adapter: Dawn (npm `webgpu`) found no Vulkan driver. Install Debian\'s chromium package ' +
@@ -112,7 +109,7 @@ describe('fused attention on webgpu', () => {
 
   it('equals the reference (cpu) and the oracle on the whole oracle table', async () => {
     await checkCases(ATTENTION_CASES, true);
-  }, SLOW);
+  });
 
   it('equals the reference (cpu) on 200 random configurations, forward and gradients, from a handful of pipelines', async () => {
     await checkCases(
@@ -124,7 +121,7 @@ describe('fused attention on webgpu', () => {
     const cache = (tf.backend() as unknown as { pipelineCache: Record<string, unknown> }).pipelineCache;
     const ours = Object.keys(cache).filter((key) => key.startsWith('attnkit'));
     expect(ours.length, ours.join('\n')).toBe(6);
-  }, SLOW);
+  });
 
   it('equals the reference across tile edges and head-dim buckets', async () => {
     // forward blocks are 64 query rows (16 when Tq <= 32), key tiles up to 64 (fewer for large
@@ -141,7 +138,7 @@ describe('fused attention on webgpu', () => {
       ],
       false,
     );
-  }, SLOW);
+  });
 
   it("'auto' runs the fused kernel when one is registered", async () => {
     const q = randomTensor([1, 2, 40, 8], 3);
