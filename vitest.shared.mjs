@@ -8,8 +8,11 @@ export function attnkitVitestConfig() {
       pool: 'forks',
       // tfjs backends are process-global; one file per fork keeps them isolated.
       isolate: true,
-      testTimeout: 60_000,
-      hookTimeout: 60_000,
+      // Generous: turbo runs every package's tests at once, and CI has 2 cores. The table tests
+      // (hundreds of seeded configurations) take 10-30 s alone and up to ~70 s with the rest
+      // running beside them; 180 s still catches a hang.
+      testTimeout: 180_000,
+      hookTimeout: 180_000,
       // tfjs greets every Node process with advice to install tfjs-node; keep test logs readable.
       onConsoleLog: (log) => !log.includes('looks like you are running TensorFlow.js in Node.js'),
     },

@@ -69,10 +69,10 @@ function usesChunked(implementation: Implementation = 'auto', { B, Hq, Tq, Tk }:
 }
 
 /** Whether scaledDotProductAttention runs a registered fused kernel; throws if 'fused' is asked and cannot run. */
-function usesFused(op: string, options: AttentionOptions): boolean {
+function usesFused(op: string, options: AttentionOptions, dims: AttentionDims): boolean {
   const { implementation = 'auto' } = options;
   if (implementation !== 'auto' && implementation !== 'fused') return false;
-  const reason = fusedUnsupported(options);
+  const reason = fusedUnsupported(options, dims);
   check(implementation !== 'fused' || reason === null, () => AttentionError.value(op, `implementation 'fused' cannot run: ${reason}`, implementation));
   return reason === null;
 }
@@ -151,7 +151,7 @@ export function scaledDotProductAttention(
   options: AttentionOptions = {},
 ): tf.Tensor4D {
   const dims = validate('scaledDotProductAttention', query, key, value, options);
-  if (usesFused('scaledDotProductAttention', options)) return tf.tidy(() => fusedAttention(query, key, value, options, dims));
+  if (usesFused('scaledDotProductAttention', options, dims)) return tf.tidy(() => fusedAttention(query, key, value, options, dims));
   if (usesChunked(options.implementation, dims)) return tf.tidy(() => chunkedAttention(query, key, value, options, dims));
   const run = attend(dims, query, key, value, options);
   return tf.tidy(() => run().output);

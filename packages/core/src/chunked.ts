@@ -13,6 +13,7 @@
 import { MASK_FILL } from '@attnkit/masking';
 import * as tf from '@tensorflow/tfjs-core';
 import type { AttentionOptions } from './attention.js';
+import { saveViews } from './save.js';
 import type { AttentionDims } from './validate.js';
 
 /** Query and key tile lengths; a number sets both. */
@@ -579,7 +580,7 @@ export function chunkedAttention(
     const [q, k, v, b] = args as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor | undefined];
     const extras: Extras = { mask: mask ? rank4(mask) : null, bias: b ? rank4(b) : null };
     const { output, lse } = forward(plan, q, k, v, extras);
-    save([q, k, v, output, lse, ...(extras.bias ? [extras.bias] : []), ...(extras.mask ? [extras.mask] : [])]);
+    saveViews(save, [q, k, v, output, lse, ...(extras.bias ? [extras.bias] : []), ...(extras.mask ? [extras.mask] : [])]);
     return {
       value: output,
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {

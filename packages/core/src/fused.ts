@@ -11,9 +11,13 @@
  * - `FUSED_ATTENTION_GRAD_KERNEL`: the same inputs plus `output`, `lse` and `dy` [B, Hq, Tq,
  *   Dv]; outputs `[dQuery, dKey, dValue]`, plus `dBias` in the bias's own shape when a bias
  *   is given.
+ * - A kernel that takes only some calls registers the forward as a {@link FusedKernelConfig}
+ *   with `supports`: core asks it before dispatching, and `'auto'` takes another path where
+ *   it declines.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { AttentionOptions } from './attention.js';
+import { saveViews } from './save.js';
 import type { AttentionDims } from './validate.js';
 
 export const FUSED_ATTENTION_KERNEL = 'AttnkitFusedAttention';
@@ -31,6 +35,15 @@ export interface FusedAttentionAttrs {
   [name: string]: number;
 }
 
+/**
+ * The forward kernel's registration (`tf.registerKernel`), with an optional `supports`: why
+ * the kernel cannot run a call of these sizes (for example head dims above its limit), or
+ * null when it can.
+ */
+export interface FusedKernelConfig extends tf.KernelConfig {
+  supports?: (dims: AttentionDims) => string | null;
+}
+
 /** The options the fused path reads; their meaning is in AttentionOptions. */
 export type FusedOptions = Pick<AttentionOptions, 'mask' | 'bias' | 'causal' | 'window' | 'scale' | 'dropout' | 'training'>;
 
@@ -42,12 +55,13 @@ export function fusedAvailable(): boolean {
 
 /**
  * Why the fused path cannot run this call, or null when it can. Dropout (when training) is
- * not fused: such calls take the other paths.
+ * not fused, nor a call the kernel's `supports` declines: such calls take the other paths.
  */
-export function fusedUnsupported(options: FusedOptions): string | null {
+export function fusedUnsupported(options: FusedOptions, dims: AttentionDims): string | null {
   if (!fusedAvailable()) return `no ${FUSED_ATTENTION_KERNEL} kernel registered for backend '${tf.getBackend()}'`;
   if (options.training && (options.dropout ?? 0) > 0) return 'dropout is not fused';
-  return null;
+  const kernel = tf.getKernel(FUSED_ATTENTION_KERNEL, tf.getBackend()) as FusedKernelConfig;
+  return kernel.supports?.(dims) ?? null;
 }
 
 function attrsOf(options: FusedOptions, { Tq, Tk, Dk }: AttentionDims): FusedAttentionAttrs {
@@ -86,7 +100,7 @@ export function fusedAttention(
     if (m) inputs.mask = m;
     if (b) inputs.bias = b;
     const [output, lse] = engine.runKernel(FUSED_ATTENTION_KERNEL, inputs, attrs) as tf.Tensor[];
-    save([q, k, v, output!, lse!, ...(b ? [b] : []), ...(m ? [m] : [])]);
+    saveViews(save, [q, k, v, output!, lse!, ...(b ? [b] : []), ...(m ? [m] : [])]);
     return {
       value: output as tf.Tensor4D,
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {

@@ -10,7 +10,7 @@ export { DEFAULT_CHUNK_SIZE } from './chunked.js';
 export type { ChunkSize } from './chunked.js';
 export type { AttentionOptions, AttentionResult } from './attention.js';
 export { FUSED_ATTENTION_GRAD_KERNEL, FUSED_ATTENTION_KERNEL, fusedAvailable } from './fused.js';
-export type { FusedAttentionAttrs } from './fused.js';
+export type { FusedAttentionAttrs, FusedKernelConfig } from './fused.js';
 export { matMul2d } from './matmul.js';
 export { IMPLEMENTATIONS } from './validate.js';
 export type { AttentionDims, Implementation } from './validate.js';

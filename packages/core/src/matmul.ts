@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { saveViews } from './save.js';
 
 /**
  * a [M, K] · b [K, N] as a plain rank-2 matMul with no transpose flags, and a gradient that
@@ -9,7 +10,7 @@ import * as tf from '@tensorflow/tfjs-core';
  */
 export const matMul2d = tf.customGrad((a, b, save) => {
   const [x, y] = [a as tf.Tensor2D, b as tf.Tensor2D];
-  (save as tf.GradSaveFunc)([x, y]);
+  saveViews(save as tf.GradSaveFunc, [x, y]);
   return {
     value: tf.matMul(x, y),
     gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {

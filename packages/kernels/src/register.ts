@@ -1,6 +1,7 @@
-import { FUSED_ATTENTION_GRAD_KERNEL, FUSED_ATTENTION_KERNEL, type FusedAttentionAttrs } from '@attnkit/core';
+import { FUSED_ATTENTION_GRAD_KERNEL, FUSED_ATTENTION_KERNEL, type FusedAttentionAttrs, type FusedKernelConfig } from '@attnkit/core';
 import * as tf from '@tensorflow/tfjs-core';
 import { type Broadcast, type CallShape, type WasmAttention, loadWasmAttention } from './wasm.js';
+import { webgpuBackward, webgpuForward, webgpuSupports } from './webgpu.js';
 
 /** What the kernels need of tfjs-backend-wasm's BackendWasm (read views, write outputs). */
 interface WasmBackend {
@@ -85,14 +86,16 @@ export interface RegisterOptions {
 }
 
 /**
- * Registers the fused attention kernels (forward and backward, WebAssembly SIMD) for tfjs's
- * `wasm` backend, under the names @attnkit/core dispatches to: from then on
+ * Registers the fused attention kernels (forward and backward) under the names @attnkit/core
+ * dispatches to, for tfjs's `wasm` backend (WebAssembly SIMD) and `webgpu` backend (WGSL; the
+ * backend package, @tensorflow/tfjs-backend-webgpu, is needed only to use it): from then on
  * `scaledDotProductAttention` with `implementation: 'auto'` (the default) or `'fused'` runs
- * them on that backend. Loads and compiles the module once; calling again does nothing more.
- * Requires WebAssembly SIMD and shared WebAssembly memory (Node >= 20, current browsers with
- * cross-origin isolation).
+ * them on those backends. Loads and compiles the wasm module once; calling again does nothing
+ * more. The wasm kernel requires WebAssembly SIMD and shared WebAssembly memory (Node >= 20,
+ * current browsers with cross-origin isolation).
  */
 export async function registerFusedAttention(options: RegisterOptions = {}): Promise<void> {
+  registerWebGPUAttention();
   loading ??= loadWasmAttention(options.threads);
   const module = await loading;
   if (tf.getKernel(FUSED_ATTENTION_KERNEL, 'wasm') == null) {
@@ -103,9 +106,25 @@ export async function registerFusedAttention(options: RegisterOptions = {}): Pro
   }
 }
 
-/** Removes the kernels registered by {@link registerFusedAttention} (core falls back to its own paths). */
+/**
+ * Registers only the `webgpu` kernels (synchronous: WGSL needs no loading; pipelines compile on
+ * first use). {@link registerFusedAttention} calls it too.
+ */
+export function registerWebGPUAttention(): void {
+  if (tf.getKernel(FUSED_ATTENTION_KERNEL, 'webgpu') == null) {
+    const forward: FusedKernelConfig = { kernelName: FUSED_ATTENTION_KERNEL, backendName: 'webgpu', kernelFunc: webgpuForward, supports: webgpuSupports };
+    tf.registerKernel(forward);
+  }
+  if (tf.getKernel(FUSED_ATTENTION_GRAD_KERNEL, 'webgpu') == null) {
+    tf.registerKernel({ kernelName: FUSED_ATTENTION_GRAD_KERNEL, backendName: 'webgpu', kernelFunc: webgpuBackward });
+  }
+}
+
+/** Removes the kernels registered by {@link registerFusedAttention}, on wasm and webgpu (core falls back to its own paths). */
 export function unregisterFusedAttention(): void {
-  for (const name of [FUSED_ATTENTION_KERNEL, FUSED_ATTENTION_GRAD_KERNEL]) {
-    if (tf.getKernel(name, 'wasm') != null) tf.unregisterKernel(name, 'wasm');
+  for (const backend of ['wasm', 'webgpu']) {
+    for (const name of [FUSED_ATTENTION_KERNEL, FUSED_ATTENTION_GRAD_KERNEL]) {
+      if (tf.getKernel(name, backend) != null) tf.unregisterKernel(name, backend);
+    }
   }
 }

@@ -8,7 +8,7 @@ const DESCRIPTIONS: Record<string, string> = {
   auto: "attnkit's default path (what a user gets without choosing)",
   reference: 'attnkit reference: batched rank-4 matMuls, the readable spec',
   sliced: 'attnkit sliced: one rank-2 matMul per (batch, kv head)',
-  fused: "attnkit fused: @attnkit/kernels' flash kernel (wasm SIMD), registered for the wasm backend",
+  fused: "attnkit fused: @attnkit/kernels' flash kernels (wasm SIMD, WebGPU WGSL), registered for the wasm and webgpu backends",
 };
 
 export const attnkitImplementations: BenchImplementation[] = IMPLEMENTATIONS.map((implementation) => ({
@@ -16,12 +16,12 @@ export const attnkitImplementations: BenchImplementation[] = IMPLEMENTATIONS.map
   description: DESCRIPTIONS[implementation] ?? `attnkit implementation '${implementation}'`,
   engine: 'tfjs',
   level: 'attention',
-  // @attnkit/kernels registers its fused kernels for wasm only
-  backends: implementation === 'fused' ? ['wasm'] : ['cpu', 'wasm', 'webgpu'],
+  // @attnkit/kernels registers its fused kernels for wasm and webgpu
+  backends: implementation === 'fused' ? ['wasm', 'webgpu'] : ['cpu', 'wasm', 'webgpu'],
   modes: ['forward', 'forward+backward', 'decode-kv-cache', 'decode-no-cache'],
   setup: async (problem) => {
     // Every attnkit path runs with the fused kernels registered, as a user of @attnkit/kernels
-    // gets them: 'auto' then dispatches to them on wasm.
+    // gets them: 'auto' then dispatches to them on wasm and webgpu.
     await registerFusedAttention();
     return tfjsAttentionSession(problem, (q, k, v, { causal, window }) =>
       scaledDotProductAttention(q, k, v, {

@@ -1,0 +1,54 @@
+import { expectTensorsClose, randomTensor, useBackend } from '@attnkit/test-utils';
+import * as tf from '@tensorflow/tfjs-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FUSED_ATTENTION_GRAD_KERNEL, FUSED_ATTENTION_KERNEL, type FusedKernelConfig, scaledDotProductAttention } from './index.js';
+
+// A stand-in kernel pair on cpu that takes head dims up to 8 only, and records the calls it gets
+// (then stops them: what it computes is the kernels package's business, not core's).
+describe('dispatch to a registered fused kernel that declines some calls [cpu]', () => {
+  const calls: number[][] = [];
+  const stop: tf.KernelFunc = ({ inputs }) => {
+    calls.push((inputs.query as tf.TensorInfo).shape);
+    throw new Error('stand-in kernel ran');
+  };
+  beforeAll(async () => {
+    await useBackend('cpu');
+    const forward: FusedKernelConfig = {
+      kernelName: FUSED_ATTENTION_KERNEL,
+      backendName: 'cpu',
+      kernelFunc: stop,
+      supports: ({ Dk, Dv }) => (Math.max(Dk, Dv) > 8 ? `head dims above 8 (got ${Dk}, ${Dv})` : null),
+    };
+    tf.registerKernel(forward);
+    tf.registerKernel({ kernelName: FUSED_ATTENTION_GRAD_KERNEL, backendName: 'cpu', kernelFunc: stop });
+  });
+  afterAll(() => {
+    tf.unregisterKernel(FUSED_ATTENTION_KERNEL, 'cpu');
+    tf.unregisterKernel(FUSED_ATTENTION_GRAD_KERNEL, 'cpu');
+  });
+
+  it("'auto' takes core's own path for a call the kernel declines", () => {
+    const q = randomTensor([1, 2, 5, 16], 1);
+    const auto = scaledDotProductAttention(q, q, q, { causal: true });
+    const reference = scaledDotProductAttention(q, q, q, { causal: true, implementation: 'reference' });
+    expectTensorsClose(auto, reference);
+    expect(calls).toEqual([]);
+    tf.dispose([q, auto, reference]);
+  });
+
+  it("'fused' refuses a declined call with the kernel's reason", () => {
+    const q = randomTensor([1, 2, 5, 16], 1);
+    expect(() => scaledDotProductAttention(q, q, q, { implementation: 'fused' })).toThrow(
+      "scaledDotProductAttention: implementation 'fused' cannot run: head dims above 8 (got 16, 16), but got 'fused'",
+    );
+    expect(calls).toEqual([]);
+    q.dispose();
+  });
+
+  it("'auto' dispatches a call the kernel takes", () => {
+    const q = randomTensor([1, 2, 5, 8], 1);
+    expect(() => scaledDotProductAttention(q, q, q)).toThrow('stand-in kernel ran');
+    expect(calls).toEqual([[1, 2, 5, 8]]);
+    q.dispose();
+  });
+});
