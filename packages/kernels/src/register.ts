@@ -2,6 +2,7 @@ import { FUSED_ATTENTION_GRAD_KERNEL, FUSED_ATTENTION_KERNEL, type FusedAttentio
 import * as tf from '@tensorflow/tfjs-core';
 import { type Broadcast, type CallShape, type WasmAttention, loadWasmAttention } from './wasm.js';
 import { webgpuBackward, webgpuForward, webgpuSupports } from './webgpu.js';
+import { stridesOf } from './strides.js';
 
 /** What the kernels need of tfjs-backend-wasm's BackendWasm (read views, write outputs). */
 interface WasmBackend {
@@ -14,18 +15,6 @@ function shapeOf(query: tf.TensorInfo, key: tf.TensorInfo, value: tf.TensorInfo,
   const [B, Hq, Tq, Dk] = query.shape as [number, number, number, number];
   const [, Hkv, Tk] = key.shape as [number, number, number];
   return { B, Hq, Hkv, Tq, Tk, Dk, Dv: value.shape[3]!, scale: attrs.scale, left: attrs.left, right: attrs.right, offset: attrs.offset };
-}
-
-/** Element strides of x (rank <= 4, broadcastable) over [B, Hq, Tq, Tk]; 0 along broadcast dims. */
-function stridesOf(shape: number[]): [number, number, number, number] {
-  const full = [...new Array(4 - shape.length).fill(1), ...shape] as number[]; // [b|1, h|1, q|1, k|1]
-  const strides: number[] = [0, 0, 0, 0];
-  let step = 1;
-  for (let d = 3; d >= 0; d--) {
-    strides[d] = full[d] === 1 ? 0 : step;
-    step *= full[d]!;
-  }
-  return strides as [number, number, number, number];
 }
 
 function inputsOf(backend: WasmBackend, inputs: tf.NamedTensorInfoMap) {

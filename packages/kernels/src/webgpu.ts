@@ -25,6 +25,7 @@ import {
   statsSource,
   WORKGROUP,
 } from './webgpu-shaders.js';
+import { stridesOf } from './strides.js';
 
 /** The fields of tfjs-backend-webgpu's WebGPUProgram these kernels set. */
 interface Program {
@@ -97,29 +98,12 @@ function flat(t: tf.TensorInfo): tf.TensorInfo {
   return { dataId: t.dataId, dtype: t.dtype, shape: [1] };
 }
 
-interface Call {
-  B: number;
-  Hq: number;
-  Hkv: number;
-  Tq: number;
-  Tk: number;
-  Dk: number;
-  Dv: number;
+interface Call extends Omit<AttentionDims, 'group'> {
+  /** Head-dim bucket compiled into the shaders. */
   dm: number;
+  /** Key/value tile rows. */
   bk: number;
   uniforms: Uniform[];
-}
-
-/** Element strides of x (rank <= 4, broadcastable) over [B, Hq, Tq, Tk]; 0 along broadcast dims. */
-function stridesOf(shape: number[]): number[] {
-  const full = [...new Array(4 - shape.length).fill(1), ...shape] as number[];
-  const strides = [0, 0, 0, 0];
-  let step = 1;
-  for (let d = 3; d >= 0; d--) {
-    strides[d] = full[d] === 1 ? 0 : step;
-    step *= full[d]!;
-  }
-  return strides;
 }
 
 function callOf(backend: WebGPUBackend, inputs: tf.NamedTensorInfoMap, attrs: FusedAttentionAttrs): Call {
