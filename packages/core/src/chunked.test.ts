@@ -3,11 +3,11 @@ import {
   ATTENTION_CASES,
   type AttentionCase,
   attentionOracle,
-  attentionOracleGrad,
   buildCase,
   caseOptions,
   describeEachBackend,
   expectNoLeak,
+  expectSameAsReference,
   expectTensorsClose,
   expectThrowsWithoutLeak,
   GRAD_NAMES,
@@ -34,7 +34,7 @@ import type { AttentionDims } from './validate.js';
 // Chunked against the reference path on the same backend: forward within 1e-5 relative,
 // gradients within 1e-4 relative (atol for entries near zero). Against the float64 oracle,
 // the tolerances of oracle.test.ts.
-const { sameForward: SAME_FORWARD, sameGrad: SAME_GRAD, oracleForward: ORACLE_FORWARD, oracleGrad: ORACLE_GRAD } = TOLERANCES;
+const { sameForward: SAME_FORWARD, sameGrad: SAME_GRAD, oracleForward: ORACLE_FORWARD } = TOLERANCES;
 
 type Built = ReturnType<typeof buildCase>;
 
@@ -44,26 +44,13 @@ function run(built: Built, options: AttentionOptions) {
 }
 
 
-/** Chunked with `chunkSize` equals the reference on case `c`, forward and gradients. */
+/** Chunked with `chunkSize` equals the reference on case `c`, forward and gradients (and the oracle when asked). */
 function checkAgainstReference(c: AttentionCase, chunkSize: ChunkSize, withOracle: boolean) {
   const built = buildCase(c);
   const options = caseOptions(c, built);
   const chunked = run(built, { ...options, implementation: 'chunked', chunkSize });
   const reference = run(built, { ...options, implementation: 'reference' });
-  const label = `${c.name} chunk ${JSON.stringify(chunkSize)}`;
-  expectTensorsClose(chunked.output, reference.output, { ...SAME_FORWARD, label: `${label} output` });
-  for (const [i, g] of reference.grads.entries()) {
-    expectTensorsClose(chunked.grads[i]!, g, { ...SAME_GRAD, label: `${label} ${GRAD_NAMES[i]}` });
-  }
-  if (withOracle) {
-    const expected = attentionOracle(built.oracle);
-    const grads = attentionOracleGrad(built.oracle, built.dOutput);
-    expectTensorsClose(chunked.output, expected.output.data, { ...ORACLE_FORWARD, label: `${label} output vs oracle` });
-    const want = [grads.dQuery, grads.dKey, grads.dValue, grads.dBias];
-    for (const [i, g] of chunked.grads.entries()) {
-      expectTensorsClose(g, want[i]!.data, { ...ORACLE_GRAD, label: `${label} ${GRAD_NAMES[i]} vs oracle` });
-    }
-  }
+  expectSameAsReference(`${c.name} chunk ${JSON.stringify(chunkSize)}`, chunked, reference, withOracle ? built : undefined);
   tf.dispose([chunked.output, ...chunked.grads, reference.output, ...reference.grads]);
   built.dispose();
 }

@@ -2,14 +2,12 @@ import { type AttentionOptions, AttentionError, fusedAvailable, scaledDotProduct
 import {
   ATTENTION_CASES,
   type AttentionCase,
-  attentionOracle,
-  attentionOracleGrad,
   buildCase,
   caseOptions,
   expectNoLeak,
+  expectSameAsReference,
   expectTensorsClose,
   expectThrowsWithoutLeak,
-  GRAD_NAMES,
   outputAndGrads,
   randomCase,
   randomTensor,
@@ -26,7 +24,7 @@ import { loadWasmAttention, preferWasmBuild, relaxedSimdSupported, type WasmBuil
 // Fused against the reference path on the same backend (wasm): forward within 1e-5 relative,
 // gradients within 1e-4 relative (atol for entries near zero). Against the float64 oracle,
 // the tolerances of core's oracle.test.ts.
-const { sameForward: SAME_FORWARD, sameGrad: SAME_GRAD, oracleForward: ORACLE_FORWARD, oracleGrad: ORACLE_GRAD } = TOLERANCES;
+const { sameForward: SAME_FORWARD } = TOLERANCES;
 
 type Built = ReturnType<typeof buildCase>;
 
@@ -41,20 +39,7 @@ function checkCase(c: AttentionCase, withOracle: boolean) {
   const options = caseOptions(c, built);
   const fused = run(built, { ...options, implementation: 'fused' });
   const reference = run(built, { ...options, implementation: 'reference' });
-  expectTensorsClose(fused.output, reference.output, { ...SAME_FORWARD, label: `${c.name} output` });
-  expect(fused.grads.length).toBe(reference.grads.length);
-  for (const [i, g] of reference.grads.entries()) {
-    expectTensorsClose(fused.grads[i]!, g, { ...SAME_GRAD, label: `${c.name} ${GRAD_NAMES[i]}` });
-  }
-  if (withOracle) {
-    const expected = attentionOracle(built.oracle);
-    const grads = attentionOracleGrad(built.oracle, built.dOutput);
-    expectTensorsClose(fused.output, expected.output.data, { ...ORACLE_FORWARD, label: `${c.name} output vs oracle` });
-    const want = [grads.dQuery, grads.dKey, grads.dValue, grads.dBias];
-    for (const [i, g] of fused.grads.entries()) {
-      expectTensorsClose(g, want[i]!.data, { ...ORACLE_GRAD, label: `${c.name} ${GRAD_NAMES[i]} vs oracle` });
-    }
-  }
+  expectSameAsReference(c.name, fused, reference, withOracle ? built : undefined);
   tf.dispose([fused.output, ...fused.grads, reference.output, ...reference.grads]);
   built.dispose();
 }

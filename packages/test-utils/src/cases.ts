@@ -3,7 +3,9 @@
  * and fast paths, chunked, fused kernels), plus a seeded generator of random cases.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { type F64, type OracleInput, f64 } from './oracle.js';
+import { expect } from 'vitest';
+import { type Numeric, expectTensorsClose } from './close.js';
+import { type F64, type OracleInput, attentionOracle, attentionOracleGrad, f64 } from './oracle.js';
 import { randomInt, randomValues, seededRandom } from './random.js';
 
 export interface AttentionCase {
@@ -215,4 +217,36 @@ export function outputAndGrads(
   const grads = tf.grads((q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, b?: tf.Tensor) => tf.sum(tf.mul(attend(q, k, v, b ?? null), dOut)))(inputs);
   dOut.dispose();
   return { output, grads };
+}
+
+/** An output and its gradients (query, key, value[, bias]), as tensors or read back. */
+export interface OutputAndGrads {
+  output: Numeric;
+  grads: Numeric[];
+}
+
+/**
+ * Expects `actual` (a fast path's output and gradients on a case) to equal `reference` (the
+ * reference path's) within TOLERANCES.sameForward / sameGrad and, when `oracle` is given (the
+ * built case), the float64 oracle within TOLERANCES.oracleForward / oracleGrad.
+ */
+export function expectSameAsReference(
+  label: string,
+  actual: OutputAndGrads,
+  reference: OutputAndGrads,
+  oracle?: Pick<BuiltCase, 'oracle' | 'dOutput'>,
+): void {
+  expect(actual.grads.length, `${label} gradient count`).toBe(reference.grads.length);
+  expectTensorsClose(actual.output, reference.output, { ...TOLERANCES.sameForward, label: `${label} output` });
+  for (const [i, g] of reference.grads.entries()) {
+    expectTensorsClose(actual.grads[i]!, g, { ...TOLERANCES.sameGrad, label: `${label} ${GRAD_NAMES[i]}` });
+  }
+  if (!oracle) return;
+  const expected = attentionOracle(oracle.oracle);
+  const grads = attentionOracleGrad(oracle.oracle, oracle.dOutput);
+  expectTensorsClose(actual.output, expected.output.data, { ...TOLERANCES.oracleForward, label: `${label} output vs oracle` });
+  const want = [grads.dQuery, grads.dKey, grads.dValue, grads.dBias];
+  for (const [i, g] of actual.grads.entries()) {
+    expectTensorsClose(g, want[i]!.data, { ...TOLERANCES.oracleGrad, label: `${label} ${GRAD_NAMES[i]} vs oracle` });
+  }
 }

@@ -6,5 +6,14 @@ export { expectNoLeak, expectThrowsWithoutLeak } from './leaks.js';
 export { attentionOracle, attentionOracleGrad, f64, toF64 } from './oracle.js';
 export type { F64, OracleGrads, OracleInput } from './oracle.js';
 export { randomInt, randomMask, randomTensor, randomValues, seededRandom } from './random.js';
-export { ATTENTION_CASES, GRAD_NAMES, TOLERANCES, buildCase, caseOptions, outputAndGrads, randomCase } from './cases.js';
-export type { AttentionCase, BuiltCase } from './cases.js';
+export {
+  ATTENTION_CASES,
+  GRAD_NAMES,
+  TOLERANCES,
+  buildCase,
+  caseOptions,
+  expectSameAsReference,
+  outputAndGrads,
+  randomCase,
+} from './cases.js';
+export type { AttentionCase, BuiltCase, OutputAndGrads } from './cases.js';
