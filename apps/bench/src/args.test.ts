@@ -29,6 +29,7 @@ describe('parseArgs', () => {
       '--window',
       'none,32',
       '--no-progress',
+      '--relaxed-simd',
       '--ort-threads',
       '1',
     ]);
@@ -39,6 +40,7 @@ describe('parseArgs', () => {
     expect(o.causal).toEqual([true, false]);
     expect(o.window).toEqual([null, 32]);
     expect(o.progress).toBe(false);
+    expect(o.relaxedSimd).toBe(true);
     expect(o.ortThreads).toBe(1);
   });
 

@@ -28,6 +28,11 @@ export interface BenchOptions {
   decodeSteps: number;
   matmulN: number;
   ortThreads: number;
+  /**
+   * Run every child with the engine's relaxed SIMD (fused multiply-adds), which Chromium and
+   * Node >= 22 have by default, so @attnkit/kernels loads its relaxed-SIMD build.
+   */
+  relaxedSimd: boolean;
   /** Output folder, relative to apps/bench. */
   out: string;
   progress: boolean;
@@ -59,6 +64,7 @@ const QUICK: BenchOptions = {
   decodeSteps: 16,
   matmulN: 512,
   ortThreads: 0,
+  relaxedSimd: false,
   out: 'out',
   progress: true,
   list: false,
@@ -98,6 +104,8 @@ export const USAGE = `pnpm bench [-- options]
   --decode-steps N        tokens generated in decode modes
   --matmul-n N            side of the square matmul measuring each backend's ceiling
   --ort-threads N         onnxruntime intra-op threads (0 = its default)
+  --relaxed-simd          children get WebAssembly relaxed SIMD (Node 20: --experimental-wasm-relaxed-simd;
+                          on by default from Node 22 and in Chromium): @attnkit/kernels loads its FMA build
   --out DIR               output folder (default out/; full runs for the repo go to results/)
   --no-progress           no progress bar
   --list                  list implementations and exit`;
@@ -148,7 +156,7 @@ export function parseArgs(argv: readonly string[]): BenchOptions {
     if (!arg.startsWith('--')) throw new BenchArgError(`unexpected argument '${arg}'`);
     const eq = arg.indexOf('=');
     if (eq > 0) pairs.push([arg.slice(0, eq), arg.slice(eq + 1)]);
-    else if (['--no-progress', '--list', '--help'].includes(arg)) pairs.push([arg, undefined]);
+    else if (['--no-progress', '--relaxed-simd', '--list', '--help'].includes(arg)) pairs.push([arg, undefined]);
     else {
       const value = argv[++i];
       if (value === undefined || value.startsWith('--')) throw new BenchArgError(`${arg}: missing value`);
@@ -221,6 +229,9 @@ export function parseArgs(argv: readonly string[]): BenchOptions {
         break;
       case '--out':
         o.out = v;
+        break;
+      case '--relaxed-simd':
+        o.relaxedSimd = true;
         break;
       case '--no-progress':
         o.progress = false;

@@ -10,7 +10,7 @@ import { machineInfo } from './machine.js';
 import { expandMatrix } from './matrix.js';
 import { ceilingsOf, writeOutputs } from './output.js';
 import { Progress } from './progress.js';
-import { runPlan } from './runner.js';
+import { childNodeFlags, runPlan } from './runner.js';
 import type { BenchReport } from './types.js';
 
 async function main(argv: string[]): Promise<number> {
@@ -37,16 +37,22 @@ async function main(argv: string[]): Promise<number> {
   const startedAt = new Date().toISOString();
   const progress = new Progress(plan.length, options.progress);
   process.stderr.write(`bench: ${plan.length} configurations (preset ${options.preset}), each in its own process\n`);
-  const results = await runPlan(plan, options.timeoutS, {
-    onStart: (i, planned) => progress.start(i, planned),
-    onDone: (i, result) => progress.done(i, plan[i]!, result),
-  });
+  const nodeFlags = childNodeFlags(options.relaxedSimd);
+  const results = await runPlan(
+    plan,
+    options.timeoutS,
+    {
+      onStart: (i, planned) => progress.start(i, planned),
+      onDone: (i, result) => progress.done(i, plan[i]!, result),
+    },
+    nodeFlags,
+  );
   const report: BenchReport = {
     command: ['pnpm bench', ...argv.filter((a) => a !== '--')].join(' '),
     preset: options.preset,
     startedAt,
     finishedAt: new Date().toISOString(),
-    machine: machineInfo(),
+    machine: machineInfo(nodeFlags),
     ceilings: ceilingsOf(results),
     results,
   };

@@ -25,7 +25,8 @@ function versionOf(pkg: string): string {
   }
 }
 
-export function machineInfo(): MachineInfo {
+/** `nodeFlags`: the flags the children ran with (recorded beside the Node version). */
+export function machineInfo(nodeFlags: readonly string[] = []): MachineInfo {
   const list = cpus();
   return {
     cpuModel: list[0]?.model.trim() ?? 'unknown',
@@ -34,6 +35,7 @@ export function machineInfo(): MachineInfo {
     platform: platform(),
     arch: arch(),
     node: process.versions.node,
+    nodeFlags: [...nodeFlags],
     versions: Object.fromEntries(PACKAGES.map((p) => [p, versionOf(p)])),
   };
 }

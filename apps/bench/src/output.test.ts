@@ -101,6 +101,10 @@ describe('markdown', () => {
     const md = markdownReport(report, { 'attnkit:auto': "attnkit's default path" });
     expect(md).toContain('Command: `pnpm bench --T 128,1024`');
     expect(md).toContain('Machine: Test CPU, 2 cores, 8 GiB');
+    expect(md).toContain('Node 20.0.0  ');
+    expect(markdownReport({ ...report, machine: { ...report.machine, nodeFlags: ['--experimental-wasm-relaxed-simd'] } })).toContain(
+      'Node 20.0.0 --experimental-wasm-relaxed-simd  ',
+    );
     expect(md).toContain('| cpu | tfjs | 512 | 2 |');
     expect(md).toContain('| 128 | cpu | attnkit:auto | 10 | 5–15 (3) | 100 | 5000% | 64 | 300 (+200) | 1.5e-7 (T=128) |');
     expect(md).toContain('| 1024 | native | onnxruntime-node | not run: timed out after 60s |');

@@ -130,7 +130,7 @@ export function markdownReport(report: BenchReport, descriptions: Record<string,
     '',
     `Command: \`${report.command}\`  `,
     `Run: ${report.startedAt} → ${report.finishedAt}  `,
-    `Machine: ${machine.cpuModel}, ${machine.cores} cores, ${fmt(machine.totalMemoryBytes / 1024 ** 3)} GiB, ${machine.platform}/${machine.arch}, Node ${machine.node}  `,
+    `Machine: ${machine.cpuModel}, ${machine.cores} cores, ${fmt(machine.totalMemoryBytes / 1024 ** 3)} GiB, ${machine.platform}/${machine.arch}, Node ${machine.node}${machine.nodeFlags?.length ? ` ${machine.nodeFlags.join(' ')}` : ''}  `,
     `Versions: ${Object.entries(machine.versions)
       .map(([k, v]) => `${k} ${v}`)
       .join(', ')}`,

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseArgs } from './args.js';
 import { label, progressLine } from './progress.js';
-import { parseChildOutput, predictSkip } from './runner.js';
+import { childNodeFlags, parseChildOutput, predictSkip } from './runner.js';
 import { expandMatrix } from './matrix.js';
 import { IMPLEMENTATION_LIST } from './impls/index.js';
 import { RESULT_MARKER, type BenchConfig } from './types.js';
@@ -17,6 +17,14 @@ describe('parseChildOutput', () => {
     const stdout = `Hi, looks like you are running TensorFlow.js in Node.js\n\n${RESULT_MARKER}${JSON.stringify(result)}\n`;
     expect(parseChildOutput(stdout)).toEqual(result);
     expect(parseChildOutput('no marker here\n')).toBeNull();
+  });
+});
+
+describe('childNodeFlags', () => {
+  it('turns relaxed SIMD on by its V8 flag where Node has it only behind one (before 22)', () => {
+    expect(childNodeFlags(true, '20.20.2')).toEqual(['--experimental-wasm-relaxed-simd']);
+    expect(childNodeFlags(true, '22.1.0')).toEqual([]);
+    expect(childNodeFlags(false, '20.20.2')).toEqual([]);
   });
 });
 

@@ -44,11 +44,20 @@ export function predictSkip(config: BenchConfig, prev: SeriesHistory | undefined
     : null;
 }
 
-function runChild(config: BenchConfig, timeoutS: number): Promise<BenchResult> {
+/**
+ * The Node flags every child gets: with `relaxedSimd`, V8's relaxed SIMD where this Node has it
+ * only behind a flag (before 22).
+ */
+export function childNodeFlags(relaxedSimd: boolean, nodeVersion = process.versions.node): string[] {
+  const major = Number(nodeVersion.split('.')[0]);
+  return relaxedSimd && major < 22 ? ['--experimental-wasm-relaxed-simd'] : [];
+}
+
+function runChild(config: BenchConfig, timeoutS: number, nodeFlags: readonly string[]): Promise<BenchResult> {
   const tsx = import.meta.resolve('tsx');
   return new Promise((resolve) => {
     const started = Date.now();
-    const child = spawn(process.execPath, ['--import', tsx, CHILD, JSON.stringify(config)], {
+    const child = spawn(process.execPath, [...nodeFlags, '--import', tsx, CHILD, JSON.stringify(config)], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';
@@ -83,7 +92,12 @@ export interface RunEvents {
   onDone?(index: number, result: BenchResult): void;
 }
 
-export async function runPlan(plan: readonly PlannedConfig[], timeoutS: number, events: RunEvents = {}): Promise<BenchResult[]> {
+export async function runPlan(
+  plan: readonly PlannedConfig[],
+  timeoutS: number,
+  events: RunEvents = {},
+  nodeFlags: readonly string[] = [],
+): Promise<BenchResult[]> {
   const history = new Map<string, SeriesHistory>();
   const unavailable = new Map<string, string>(); // backend → why it cannot start
   const results: BenchResult[] = [];
@@ -92,7 +106,7 @@ export async function runPlan(plan: readonly PlannedConfig[], timeoutS: number, 
     const { config } = planned;
     const key = seriesKey(config);
     const reason = planned.reason ?? unavailable.get(config.backend) ?? predictSkip(config, history.get(key), timeoutS);
-    const result: BenchResult = reason ? { config, status: 'not-run', reason } : await runChild(config, timeoutS);
+    const result: BenchResult = reason ? { config, status: 'not-run', reason } : await runChild(config, timeoutS, nodeFlags);
     if (result.reason?.startsWith(UNAVAILABLE)) unavailable.set(config.backend, result.reason);
     if (!planned.reason) {
       const blocked = result.reason?.startsWith('timed out') ? 'timed out' : result.reason?.startsWith('skipped') ? 'skipped' : null;

@@ -91,6 +91,8 @@ export interface MachineInfo {
   platform: string;
   arch: string;
   node: string;
+  /** Node flags the children ran with (absent in results recorded before there were any). */
+  nodeFlags?: string[];
   versions: Record<string, string>;
 }
 
