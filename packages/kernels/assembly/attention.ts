@@ -273,6 +273,111 @@ function mixT(p: usize, x: usize, cols: i32, w: i32, acc: usize): void {
   }
 }
 
+// The forward's tiles are row-major instead, [R][C]: row r at s + r·ROW_BYTES, keys in lanes.
+// Its micro-kernels broadcast the 4 rows' values (4 loads at constant offsets, whose addresses
+// V8 keeps in registers) against two vectors of 8 keys or features, 8 multiply-adds per 6 loads;
+// the [C][4] kernels above broadcast 8 values at 8 offsets, and V8 recomputes most of those
+// addresses on every step (measured: 20-40 % slower than this arrangement, more with FMA).
+
+/** Bytes from one row of a forward tile [R][C] to the next: C floats. */
+const ROW_BYTES: i32 = 512;
+
+/**
+ * S[r][c] = Σ_d X[d][r] · K[c0 + c][d] for r < 4, c < cols (a multiple of 8), into the
+ * row-major tile S [R][C]: X the 4 rows interleaved [n][4], K key panels of n features.
+ */
+function scoresRows(x: usize, k: usize, n: i32, c0: i32, cols: i32, s: usize): void {
+  const panel = <usize>n << 5;
+  const end = x + (<usize>n << 4);
+  for (let cb = 0; cb < cols; cb += 8) {
+    let a0 = f32x4.splat(0);
+    let a1 = f32x4.splat(0);
+    let a2 = f32x4.splat(0);
+    let a3 = f32x4.splat(0);
+    let a4 = f32x4.splat(0);
+    let a5 = f32x4.splat(0);
+    let a6 = f32x4.splat(0);
+    let a7 = f32x4.splat(0);
+    let kp = k + <usize>((c0 + cb) >> 3) * panel;
+    for (let xp = x; xp < end; xp += 16) {
+      const k0 = v128.load(kp);
+      const k1 = v128.load(kp, 16);
+      let xv = v128.load32_splat(xp);
+      a0 = madd(xv, k0, a0);
+      a1 = madd(xv, k1, a1);
+      xv = v128.load32_splat(xp, 4);
+      a2 = madd(xv, k0, a2);
+      a3 = madd(xv, k1, a3);
+      xv = v128.load32_splat(xp, 8);
+      a4 = madd(xv, k0, a4);
+      a5 = madd(xv, k1, a5);
+      xv = v128.load32_splat(xp, 12);
+      a6 = madd(xv, k0, a6);
+      a7 = madd(xv, k1, a7);
+      kp += 32;
+    }
+    const sp = s + (<usize>cb << 2);
+    v128.store(sp, a0);
+    v128.store(sp, a1, 16);
+    v128.store(sp, a2, ROW_BYTES);
+    v128.store(sp, a3, ROW_BYTES + 16);
+    v128.store(sp, a4, 2 * ROW_BYTES);
+    v128.store(sp, a5, 2 * ROW_BYTES + 16);
+    v128.store(sp, a6, 3 * ROW_BYTES);
+    v128.store(sp, a7, 3 * ROW_BYTES + 16);
+  }
+}
+
+/**
+ * Out[r][e] += Σ_j P[r][j] · Y[j0 + j][e] for r < 4, j < cols, e < w (a multiple of 8): P the
+ * row-major tile [R][C], Y value panels of rowsP keys, Out row-major [R][w].
+ */
+function mixRows(p: usize, y: usize, rowsP: i32, j0: i32, cols: i32, w: i32, out: usize): void {
+  const panel = <usize>rowsP << 5;
+  const ow = <usize>w << 2;
+  const end = p + (<usize>cols << 2);
+  for (let eb = 0; eb < w; eb += 8) {
+    const o0 = out + (<usize>eb << 2);
+    const o1 = o0 + ow;
+    const o2 = o1 + ow;
+    const o3 = o2 + ow;
+    let a0 = v128.load(o0);
+    let a1 = v128.load(o0, 16);
+    let a2 = v128.load(o1);
+    let a3 = v128.load(o1, 16);
+    let a4 = v128.load(o2);
+    let a5 = v128.load(o2, 16);
+    let a6 = v128.load(o3);
+    let a7 = v128.load(o3, 16);
+    let yp = y + <usize>(eb >> 3) * panel + (<usize>j0 << 5);
+    for (let pp = p; pp < end; pp += 4) {
+      const y0 = v128.load(yp);
+      const y1 = v128.load(yp, 16);
+      let pv = v128.load32_splat(pp);
+      a0 = madd(pv, y0, a0);
+      a1 = madd(pv, y1, a1);
+      pv = v128.load32_splat(pp, ROW_BYTES);
+      a2 = madd(pv, y0, a2);
+      a3 = madd(pv, y1, a3);
+      pv = v128.load32_splat(pp, 2 * ROW_BYTES);
+      a4 = madd(pv, y0, a4);
+      a5 = madd(pv, y1, a5);
+      pv = v128.load32_splat(pp, 3 * ROW_BYTES);
+      a6 = madd(pv, y0, a6);
+      a7 = madd(pv, y1, a7);
+      yp += 32;
+    }
+    v128.store(o0, a0);
+    v128.store(o0, a1, 16);
+    v128.store(o1, a2);
+    v128.store(o1, a3, 16);
+    v128.store(o2, a4);
+    v128.store(o2, a5, 16);
+    v128.store(o3, a6);
+    v128.store(o3, a7, 16);
+  }
+}
+
 /** Copies rows [rows, n] of src (float, row stride n) into dst [rowsP, nP] scaled, zero padded. */
 function packRows(src: usize, rows: i32, n: i32, scale: f32, dst: usize, rowsP: i32, nP: i32): void {
   memory.fill(dst, 0, <usize>(rowsP * nP) << 2);
@@ -442,17 +547,18 @@ function classify(i0: i32, c0: i32, cols: i32): i32 {
 }
 
 /**
- * Adds the bias to and masks the tile S [C][4] of rows i0.. keys c0.. for query head h of
- * batch b: excluded entries become -Infinity. When `counts` is not 0 the masked entries of
+ * Adds the bias to and masks the tile S of rows i0.. keys c0.. for query head h of batch b:
+ * entry (r, c) at s + r·rowStep + c·colStep (bytes: 4 and 16 for [C][4], ROW_BYTES and 4 for
+ * [R][C]); excluded entries become -Infinity. When `counts` is not 0 the masked entries of
  * each row are added to counts[r] (i32). Padding rows/columns are set to -Infinity without
  * counting.
  */
-function maskTile(s: usize, b: i32, h: i32, i0: i32, c0: i32, cols: i32, counts: usize): void {
+function maskTile(s: usize, rowStep: usize, colStep: usize, b: i32, h: i32, i0: i32, c0: i32, cols: i32, counts: usize): void {
   for (let r = 0; r < R; r++) {
     const i = i0 + r;
-    const col = s + (<usize>r << 2);
+    const col = s + <usize>r * rowStep;
     if (i >= Tq) {
-      for (let c = 0; c < cols; c++) store<f32>(col + (<usize>c << 4), NEG_INF);
+      for (let c = 0; c < cols; c++) store<f32>(col + <usize>c * colStep, NEG_INF);
       continue;
     }
     const lo = bandLo(i);
@@ -462,7 +568,7 @@ function maskTile(s: usize, b: i32, h: i32, i0: i32, c0: i32, cols: i32, counts:
     let masked = 0;
     for (let c = 0; c < cols; c++) {
       const j = c0 + c;
-      const at = col + (<usize>c << 4);
+      const at = col + <usize>c * colStep;
       if (j >= Tk) {
         store<f32>(at, NEG_INF);
         continue;
@@ -480,14 +586,62 @@ function maskTile(s: usize, b: i32, h: i32, i0: i32, c0: i32, cols: i32, counts:
   }
 }
 
+/** [max(a), max(b), max(c), max(d)]: the lanes of each of the 4 vectors reduced, by a 4x4 transpose. */
+@inline function rowMax4(a: v128, b: v128, c: v128, d: v128): v128 {
+  const ab0 = i32x4.shuffle(a, b, 0, 4, 1, 5);
+  const cd0 = i32x4.shuffle(c, d, 0, 4, 1, 5);
+  const ab1 = i32x4.shuffle(a, b, 2, 6, 3, 7);
+  const cd1 = i32x4.shuffle(c, d, 2, 6, 3, 7);
+  const m0 = f32x4.pmax(i64x2.shuffle(ab0, cd0, 0, 2), i64x2.shuffle(ab0, cd0, 1, 3));
+  return f32x4.pmax(m0, f32x4.pmax(i64x2.shuffle(ab1, cd1, 0, 2), i64x2.shuffle(ab1, cd1, 1, 3)));
+}
+
+/** [sum(a), sum(b), sum(c), sum(d)], as {@link rowMax4}. */
+@inline function rowSum4(a: v128, b: v128, c: v128, d: v128): v128 {
+  const ab0 = i32x4.shuffle(a, b, 0, 4, 1, 5);
+  const cd0 = i32x4.shuffle(c, d, 0, 4, 1, 5);
+  const ab1 = i32x4.shuffle(a, b, 2, 6, 3, 7);
+  const cd1 = i32x4.shuffle(c, d, 2, 6, 3, 7);
+  const s0 = f32x4.add(i64x2.shuffle(ab0, cd0, 0, 2), i64x2.shuffle(ab0, cd0, 1, 3));
+  return f32x4.add(s0, f32x4.add(i64x2.shuffle(ab1, cd1, 0, 2), i64x2.shuffle(ab1, cd1, 1, 3)));
+}
+
+/** Lane-wise maximum over one row of a tile, `bytes` long (a multiple of 32). */
+@inline function maxOfRow(row: usize, bytes: usize): v128 {
+  let m0 = f32x4.splat(NEG_INF);
+  let m1 = f32x4.splat(NEG_INF);
+  const end = row + bytes;
+  for (let at = row; at < end; at += 32) {
+    m0 = f32x4.pmax(m0, v128.load(at));
+    m1 = f32x4.pmax(m1, v128.load(at, 16));
+  }
+  return f32x4.pmax(m0, m1);
+}
+
+/** exp(row - m) in place over one row of a tile, `bytes` long (a multiple of 32); returns the lane-wise sums. */
+@inline function expRow(row: usize, bytes: usize, m: v128, lo: v128, log2e: v128, shifter: v128, ln2: v128, c5: v128, c4: v128, c3: v128, c2: v128, c1: v128, c0: v128): v128 {
+  let sum0 = f32x4.splat(0);
+  let sum1 = f32x4.splat(0);
+  const end = row + bytes;
+  for (let at = row; at < end; at += 32) {
+    const e0 = vexp(f32x4.sub(v128.load(at), m), lo, log2e, shifter, ln2, c5, c4, c3, c2, c1, c0);
+    const e1 = vexp(f32x4.sub(v128.load(at, 16), m), lo, log2e, shifter, ln2, c5, c4, c3, c2, c1, c0);
+    v128.store(at, e0);
+    v128.store(at, e1, 16);
+    sum0 = f32x4.add(sum0, e0);
+    sum1 = f32x4.add(sum1, e1);
+  }
+  return f32x4.add(sum0, sum1);
+}
+
 /**
- * One tile of the online softmax for the 4 rows (lanes): with the running max m and sum l at
- * ml (m, then l, one v128 each), P = exp(S - mNew) in place over cols keys (a multiple of 8),
- * l = l·alpha + rowsum(P); returns alpha = exp(m - mNew), by which the caller rescales the
- * output (0 for rows whose max was -Infinity, whose output is still 0). `t`: the vexp
- * constants.
+ * One tile of the online softmax over the row-major tile S [R][C]: with the running max m
+ * and sum l of the 4 rows at ml (m, then l, one v128 each, a row per lane), P = exp(S - mNew)
+ * in place over cols keys (a multiple of 8), l = l·alpha + rowsum(P); returns alpha =
+ * exp(m - mNew), by which the caller rescales the output (0 for rows whose max was -Infinity,
+ * whose output is still 0). `t`: the vexp constants.
  */
-function softmaxTile(s: usize, cols: i32, ml: usize, t: usize): v128 {
+function softmaxRows(s: usize, cols: i32, ml: usize, t: usize): v128 {
   const lo = v128.load(t, 0);
   const log2e = v128.load(t, 16);
   const shifter = v128.load(t, 32);
@@ -498,29 +652,21 @@ function softmaxTile(s: usize, cols: i32, ml: usize, t: usize): v128 {
   const c2 = v128.load(t, 112);
   const c1 = v128.load(t, 128);
   const c0 = v128.load(t, 144);
-  const end = s + (<usize>cols << 4);
-  let tmax0 = f32x4.splat(NEG_INF);
-  let tmax1 = f32x4.splat(NEG_INF);
-  for (let at = s; at < end; at += 32) {
-    tmax0 = f32x4.pmax(tmax0, v128.load(at));
-    tmax1 = f32x4.pmax(tmax1, v128.load(at, 16));
-  }
+  const bytes = <usize>cols << 2;
+  const row = <usize>ROW_BYTES;
+  const tmax = rowMax4(maxOfRow(s, bytes), maxOfRow(s + row, bytes), maxOfRow(s + 2 * row, bytes), maxOfRow(s + 3 * row, bytes));
   const m = v128.load(ml);
-  const mNew = f32x4.pmax(m, f32x4.pmax(tmax0, tmax1));
+  const mNew = f32x4.pmax(m, tmax);
   // rows with mNew = -Infinity: -Infinity - -Infinity is NaN, which vexp maps to 0
   const alpha = vexp(f32x4.sub(m, mNew), lo, log2e, shifter, ln2, c5, c4, c3, c2, c1, c0);
-  let sum0 = f32x4.splat(0);
-  let sum1 = f32x4.splat(0);
-  for (let at = s; at < end; at += 32) {
-    const e0 = vexp(f32x4.sub(v128.load(at), mNew), lo, log2e, shifter, ln2, c5, c4, c3, c2, c1, c0);
-    const e1 = vexp(f32x4.sub(v128.load(at, 16), mNew), lo, log2e, shifter, ln2, c5, c4, c3, c2, c1, c0);
-    v128.store(at, e0);
-    v128.store(at, e1, 16);
-    sum0 = f32x4.add(sum0, e0);
-    sum1 = f32x4.add(sum1, e1);
-  }
+  const sums = rowSum4(
+    expRow(s, bytes, i32x4.shuffle(mNew, mNew, 0, 0, 0, 0), lo, log2e, shifter, ln2, c5, c4, c3, c2, c1, c0),
+    expRow(s + row, bytes, i32x4.shuffle(mNew, mNew, 1, 1, 1, 1), lo, log2e, shifter, ln2, c5, c4, c3, c2, c1, c0),
+    expRow(s + 2 * row, bytes, i32x4.shuffle(mNew, mNew, 2, 2, 2, 2), lo, log2e, shifter, ln2, c5, c4, c3, c2, c1, c0),
+    expRow(s + 3 * row, bytes, i32x4.shuffle(mNew, mNew, 3, 3, 3, 3), lo, log2e, shifter, ln2, c5, c4, c3, c2, c1, c0),
+  );
   v128.store(ml, mNew);
-  v128.store(ml, f32x4.add(f32x4.mul(v128.load(ml, 16), alpha), f32x4.add(sum0, sum1)), 16);
+  v128.store(ml, f32x4.add(f32x4.mul(v128.load(ml, 16), alpha), sums), 16);
   return alpha;
 }
 
@@ -637,27 +783,35 @@ export function forward(params: usize): void {
         store<f32>(lse + ((bh * <usize>Tq + <usize>i) << 2), lseV);
       }
       const dst = out + ((bh * <usize>(Tq * Dv) + <usize>(i0 * Dv)) << 2);
-      if (i0 + R <= Tq && (Dv & 3) == 0) {
-        // 4 features of the 4 rows at a time: scale by the row factors, transpose into the rows
-        const fv = v128.load(ml);
-        const one = f32x4.splat(1);
-        for (let e = 0; e < Dv; e += 4) {
-          const at = o + (<usize>e << 4);
-          storeTransposed(f32x4.mul(v128.load(at), fv), f32x4.mul(v128.load(at, 16), fv), f32x4.mul(v128.load(at, 32), fv), f32x4.mul(v128.load(at, 48), fv), one, dst + (<usize>e << 2), <usize>Dv << 2);
-        }
-      } else {
-        for (let r = 0; r < R && i0 + r < Tq; r++) {
-          const factor = load<f32>(ml + (<usize>r << 2));
-          const ocol = o + (<usize>r << 2);
-          const row = dst + (<usize>(r * Dv) << 2);
-          for (let e = 0; e < Dv; e++) store<f32>(row + (<usize>e << 2), load<f32>(ocol + (<usize>e << 4)) * factor);
-        }
+      for (let r = 0; r < R && i0 + r < Tq; r++) {
+        const factor = load<f32>(ml + (<usize>r << 2));
+        const fv = f32x4.splat(factor);
+        const orow = o + (<usize>(r * DvP) << 2);
+        const row = dst + (<usize>(r * Dv) << 2);
+        let e = 0;
+        for (; e + 4 <= Dv; e += 4) v128.store(row + (<usize>e << 2), f32x4.mul(v128.load(orow + (<usize>e << 2)), fv));
+        for (; e < Dv; e++) store<f32>(row + (<usize>e << 2), load<f32>(orow + (<usize>e << 2)) * factor);
       }
     }
   }
 }
 
-/** The key blocks of query rows [i0, i0 + 4) of head h (qb: their interleaved block), with the online softmax. */
+/** Multiplies `bytes` (a multiple of 16) from `row` by f. */
+@inline function scaleRow(row: usize, bytes: usize, f: v128): void {
+  const end = row + bytes;
+  for (let at = row; at < end; at += 16) v128.store(at, f32x4.mul(v128.load(at), f));
+}
+
+/** Multiplies row r of o [R][w] (w a multiple of 4) by lane r of f. */
+function scaleRows(o: usize, w: i32, f: v128): void {
+  const bytes = <usize>w << 2;
+  scaleRow(o, bytes, i32x4.shuffle(f, f, 0, 0, 0, 0));
+  scaleRow(o + bytes, bytes, i32x4.shuffle(f, f, 1, 1, 1, 1));
+  scaleRow(o + 2 * bytes, bytes, i32x4.shuffle(f, f, 2, 2, 2, 2));
+  scaleRow(o + 3 * bytes, bytes, i32x4.shuffle(f, f, 3, 3, 3, 3));
+}
+
+/** The key blocks of query rows [i0, i0 + 4) of head h (qb: their interleaved block), with the online softmax; o: their output accumulators [R][DvP]. */
 function forwardRows(b: i32, h: i32, i0: i32, qb: usize, kpan: usize, vpan: usize, s: usize, o: usize, ml: usize, counts: usize, table: usize): void {
   for (let c0 = 0; c0 < TkP; c0 += C) {
     const cols = min(C, TkP - c0);
@@ -666,12 +820,11 @@ function forwardRows(b: i32, h: i32, i0: i32, qb: usize, kpan: usize, vpan: usiz
       v128.store(counts, i32x4.add(v128.load(counts), i32x4.splat(min(cols, Tk - c0))));
       continue;
     }
-    scores(qb, kpan, DkP, c0, cols, s);
-    if (kind == TILE_SOME) maskTile(s, b, h, i0, c0, cols, counts);
-    const alpha = softmaxTile(s, cols, ml, table);
-    const end = o + (<usize>(R * DvP) << 2);
-    for (let at = o; at < end; at += 16) v128.store(at, f32x4.mul(v128.load(at), alpha));
-    mix(s, vpan, TkP, c0, cols, DvP, o);
+    scoresRows(qb, kpan, DkP, c0, cols, s);
+    if (kind == TILE_SOME) maskTile(s, ROW_BYTES, 4, b, h, i0, c0, cols, counts);
+    const alpha = softmaxRows(s, cols, ml, table);
+    scaleRows(o, DvP, alpha);
+    mixRows(s, vpan, TkP, c0, cols, DvP, o);
   }
 }
 
@@ -778,7 +931,7 @@ export function backward(params: usize): void {
             const kind = classify(i0, c0, cols);
             if (kind == TILE_SKIP) continue;
             scores(qb, kkp, DkP, c0, cols, s);
-            if (kind == TILE_SOME) maskTile(s, b, h, i0, c0, cols, 0);
+            if (kind == TILE_SOME) maskTile(s, 4, 16, b, h, i0, c0, cols, 0);
             scores(dob, vkp, DvP, c0, cols, dp);
             gradTile(s, dp, cols, ld, table);
             // dV += Pᵀ·dO, dK += dSᵀ·(scale·Q), dQ += dS·K
