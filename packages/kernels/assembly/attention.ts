@@ -129,164 +129,28 @@ function writeExpTable(at: usize): void {
   return v128.and(f32x4.mul(p, i32x4.shl(t, 23)), valid);
 }
 
-// Layouts. The micro-kernels below keep 4 query rows in the 4 lanes of a vector:
-// - interleaved [rowsP/4][nP][4]: rows i0..i0+3 of a [rows, n] matrix, feature d in one v128
-//   (query, dO);
+// Layouts. 4 query rows travel together:
+// - interleaved [rowsP/4][nP][4]: rows i0..i0+3 of a [rows, n] matrix, feature d's 4 values
+//   contiguous (query, dO: broadcast one row's value at a constant offset);
 // - key panels [rowsP/8][nP][8]: 8 keys at a time, all features, each feature's 8 keys
 //   contiguous (K for the scores, V for dP = dO·Vᵀ);
 // - value panels [nP/8][rowsP][8]: 8 features at a time, all keys (V for the output, K for dQ);
-// - tiles S, P, dS: [C][4], key c of the 4 rows in one v128; output and dQ accumulators
-//   [nP][4].
+// - tiles S, P, dP, dS: row-major [R][C], row r at s + r·ROW_BYTES, keys in the lanes;
+//   output and dQ accumulators row-major [rows][nP].
+// The micro-kernels broadcast the 4 rows' values (4 loads at constant offsets, whose
+// addresses V8 keeps in registers) against two vectors of 8 keys or features: 8 multiply-adds
+// per 6 loads. (Rows in the lanes instead, broadcasting 8 keys' values at 8 offsets, needs 9
+// loads per 8 multiply-adds, and V8 recomputes most of those addresses on every step: measured
+// 20-40 % slower, more with FMA.)
+
+/** Bytes from one row of a tile [R][C] to the next. */
+const ROW_BYTES: i32 = C * 4;
 
 /**
- * S[c][r] = Σ_d X[d][r] · K[c0 + c][d] for r < 4, c < cols (a multiple of 8): X the 4 rows
- * interleaved [n][4], K key panels of n features (n a multiple of 8).
+ * S[r][c] = Σ_d X[d][r] · K[c0 + c][d] for r < 4, c < cols (a multiple of 8), into the tile
+ * S [R][C]: X the 4 rows interleaved [n][4], K key panels of n features (n a multiple of 8).
  */
 function scores(x: usize, k: usize, n: i32, c0: i32, cols: i32, s: usize): void {
-  const panel = <usize>n << 5;
-  const end = x + (<usize>n << 4);
-  for (let cb = 0; cb < cols; cb += 8) {
-    let a0 = f32x4.splat(0);
-    let a1 = f32x4.splat(0);
-    let a2 = f32x4.splat(0);
-    let a3 = f32x4.splat(0);
-    let a4 = f32x4.splat(0);
-    let a5 = f32x4.splat(0);
-    let a6 = f32x4.splat(0);
-    let a7 = f32x4.splat(0);
-    let kp = k + <usize>((c0 + cb) >> 3) * panel;
-    for (let xp = x; xp < end; xp += 32) {
-      let xv = v128.load(xp);
-      a0 = madd(xv, v128.load32_splat(kp), a0);
-      a1 = madd(xv, v128.load32_splat(kp, 4), a1);
-      a2 = madd(xv, v128.load32_splat(kp, 8), a2);
-      a3 = madd(xv, v128.load32_splat(kp, 12), a3);
-      a4 = madd(xv, v128.load32_splat(kp, 16), a4);
-      a5 = madd(xv, v128.load32_splat(kp, 20), a5);
-      a6 = madd(xv, v128.load32_splat(kp, 24), a6);
-      a7 = madd(xv, v128.load32_splat(kp, 28), a7);
-      xv = v128.load(xp, 16);
-      a0 = madd(xv, v128.load32_splat(kp, 32), a0);
-      a1 = madd(xv, v128.load32_splat(kp, 36), a1);
-      a2 = madd(xv, v128.load32_splat(kp, 40), a2);
-      a3 = madd(xv, v128.load32_splat(kp, 44), a3);
-      a4 = madd(xv, v128.load32_splat(kp, 48), a4);
-      a5 = madd(xv, v128.load32_splat(kp, 52), a5);
-      a6 = madd(xv, v128.load32_splat(kp, 56), a6);
-      a7 = madd(xv, v128.load32_splat(kp, 60), a7);
-      kp += 64;
-    }
-    const sp = s + (<usize>cb << 4);
-    v128.store(sp, a0);
-    v128.store(sp, a1, 16);
-    v128.store(sp, a2, 32);
-    v128.store(sp, a3, 48);
-    v128.store(sp, a4, 64);
-    v128.store(sp, a5, 80);
-    v128.store(sp, a6, 96);
-    v128.store(sp, a7, 112);
-  }
-}
-
-/**
- * Out[e][r] += Σ_j P[j][r] · Y[j0 + j][e] for r < 4, j < cols (a multiple of 8), e < w (a
- * multiple of 8): P a tile [C][4], Y value panels of rowsP keys, Out [w][4].
- */
-function mix(p: usize, y: usize, rowsP: i32, j0: i32, cols: i32, w: i32, out: usize): void {
-  const panel = <usize>rowsP << 5;
-  const end = p + (<usize>cols << 4);
-  for (let eb = 0; eb < w; eb += 8) {
-    const op = out + (<usize>eb << 4);
-    let a0 = v128.load(op);
-    let a1 = v128.load(op, 16);
-    let a2 = v128.load(op, 32);
-    let a3 = v128.load(op, 48);
-    let a4 = v128.load(op, 64);
-    let a5 = v128.load(op, 80);
-    let a6 = v128.load(op, 96);
-    let a7 = v128.load(op, 112);
-    let yp = y + <usize>(eb >> 3) * panel + (<usize>j0 << 5);
-    for (let pp = p; pp < end; pp += 32) {
-      let pv = v128.load(pp);
-      a0 = madd(pv, v128.load32_splat(yp), a0);
-      a1 = madd(pv, v128.load32_splat(yp, 4), a1);
-      a2 = madd(pv, v128.load32_splat(yp, 8), a2);
-      a3 = madd(pv, v128.load32_splat(yp, 12), a3);
-      a4 = madd(pv, v128.load32_splat(yp, 16), a4);
-      a5 = madd(pv, v128.load32_splat(yp, 20), a5);
-      a6 = madd(pv, v128.load32_splat(yp, 24), a6);
-      a7 = madd(pv, v128.load32_splat(yp, 28), a7);
-      pv = v128.load(pp, 16);
-      a0 = madd(pv, v128.load32_splat(yp, 32), a0);
-      a1 = madd(pv, v128.load32_splat(yp, 36), a1);
-      a2 = madd(pv, v128.load32_splat(yp, 40), a2);
-      a3 = madd(pv, v128.load32_splat(yp, 44), a3);
-      a4 = madd(pv, v128.load32_splat(yp, 48), a4);
-      a5 = madd(pv, v128.load32_splat(yp, 52), a5);
-      a6 = madd(pv, v128.load32_splat(yp, 56), a6);
-      a7 = madd(pv, v128.load32_splat(yp, 60), a7);
-      yp += 64;
-    }
-    v128.store(op, a0);
-    v128.store(op, a1, 16);
-    v128.store(op, a2, 32);
-    v128.store(op, a3, 48);
-    v128.store(op, a4, 64);
-    v128.store(op, a5, 80);
-    v128.store(op, a6, 96);
-    v128.store(op, a7, 112);
-  }
-}
-
-/**
- * Acc[j][e] += Σ_r P[j][r] · X[r][e] for j < cols, r < 4, e < w (a multiple of 8): P a tile
- * [C][4], X rows of w floats, Acc rows of w floats starting at the tile's first key.
- */
-function mixT(p: usize, x: usize, cols: i32, w: i32, acc: usize): void {
-  const ws = <usize>w << 2;
-  for (let eb = 0; eb < w; eb += 8) {
-    const xp = x + (<usize>eb << 2);
-    const x00 = v128.load(xp);
-    const x01 = v128.load(xp, 16);
-    const x10 = v128.load(xp + ws);
-    const x11 = v128.load(xp + ws, 16);
-    const x20 = v128.load(xp + 2 * ws);
-    const x21 = v128.load(xp + 2 * ws, 16);
-    const x30 = v128.load(xp + 3 * ws);
-    const x31 = v128.load(xp + 3 * ws, 16);
-    let ap = acc + (<usize>eb << 2);
-    let pp = p;
-    for (let j = 0; j < cols; j++) {
-      const p0 = v128.load32_splat(pp);
-      const p1 = v128.load32_splat(pp, 4);
-      const p2 = v128.load32_splat(pp, 8);
-      const p3 = v128.load32_splat(pp, 12);
-      let a0 = v128.load(ap);
-      let a1 = v128.load(ap, 16);
-      a0 = madd(p0, x00, madd(p1, x10, madd(p2, x20, madd(p3, x30, a0))));
-      a1 = madd(p0, x01, madd(p1, x11, madd(p2, x21, madd(p3, x31, a1))));
-      v128.store(ap, a0);
-      v128.store(ap, a1, 16);
-      ap += ws;
-      pp += 16;
-    }
-  }
-}
-
-// The forward's tiles are row-major instead, [R][C]: row r at s + r·ROW_BYTES, keys in lanes.
-// Its micro-kernels broadcast the 4 rows' values (4 loads at constant offsets, whose addresses
-// V8 keeps in registers) against two vectors of 8 keys or features, 8 multiply-adds per 6 loads;
-// the [C][4] kernels above broadcast 8 values at 8 offsets, and V8 recomputes most of those
-// addresses on every step (measured: 20-40 % slower than this arrangement, more with FMA).
-
-/** Bytes from one row of a forward tile [R][C] to the next: C floats. */
-const ROW_BYTES: i32 = 512;
-
-/**
- * S[r][c] = Σ_d X[d][r] · K[c0 + c][d] for r < 4, c < cols (a multiple of 8), into the
- * row-major tile S [R][C]: X the 4 rows interleaved [n][4], K key panels of n features.
- */
-function scoresRows(x: usize, k: usize, n: i32, c0: i32, cols: i32, s: usize): void {
   const panel = <usize>n << 5;
   const end = x + (<usize>n << 4);
   for (let cb = 0; cb < cols; cb += 8) {
@@ -329,10 +193,10 @@ function scoresRows(x: usize, k: usize, n: i32, c0: i32, cols: i32, s: usize): v
 }
 
 /**
- * Out[r][e] += Σ_j P[r][j] · Y[j0 + j][e] for r < 4, j < cols, e < w (a multiple of 8): P the
- * row-major tile [R][C], Y value panels of rowsP keys, Out row-major [R][w].
+ * Out[r][e] += Σ_j P[r][j] · Y[j0 + j][e] for r < 4, j < cols, e < w (a multiple of 8): P a
+ * tile [R][C], Y value panels of rowsP keys, Out rows of w floats.
  */
-function mixRows(p: usize, y: usize, rowsP: i32, j0: i32, cols: i32, w: i32, out: usize): void {
+function mix(p: usize, y: usize, rowsP: i32, j0: i32, cols: i32, w: i32, out: usize): void {
   const panel = <usize>rowsP << 5;
   const ow = <usize>w << 2;
   const end = p + (<usize>cols << 2);
@@ -375,6 +239,41 @@ function mixRows(p: usize, y: usize, rowsP: i32, j0: i32, cols: i32, w: i32, out
     v128.store(o2, a5, 16);
     v128.store(o3, a6);
     v128.store(o3, a7, 16);
+  }
+}
+
+/**
+ * Acc[j][e] += Σ_r P[r][j] · X[r][e] for j < cols, r < 4, e < w (a multiple of 8): P a tile
+ * [R][C], X rows of w floats, Acc rows of w floats starting at the tile's first key.
+ */
+function mixT(p: usize, x: usize, cols: i32, w: i32, acc: usize): void {
+  const ws = <usize>w << 2;
+  for (let eb = 0; eb < w; eb += 8) {
+    const xp = x + (<usize>eb << 2);
+    const x00 = v128.load(xp);
+    const x01 = v128.load(xp, 16);
+    const x10 = v128.load(xp + ws);
+    const x11 = v128.load(xp + ws, 16);
+    const x20 = v128.load(xp + 2 * ws);
+    const x21 = v128.load(xp + 2 * ws, 16);
+    const x30 = v128.load(xp + 3 * ws);
+    const x31 = v128.load(xp + 3 * ws, 16);
+    let ap = acc + (<usize>eb << 2);
+    let pp = p;
+    for (let j = 0; j < cols; j++) {
+      const p0 = v128.load32_splat(pp);
+      const p1 = v128.load32_splat(pp, ROW_BYTES);
+      const p2 = v128.load32_splat(pp, 2 * ROW_BYTES);
+      const p3 = v128.load32_splat(pp, 3 * ROW_BYTES);
+      let a0 = v128.load(ap);
+      let a1 = v128.load(ap, 16);
+      a0 = madd(p0, x00, madd(p1, x10, madd(p2, x20, madd(p3, x30, a0))));
+      a1 = madd(p0, x01, madd(p1, x11, madd(p2, x21, madd(p3, x31, a1))));
+      v128.store(ap, a0);
+      v128.store(ap, a1, 16);
+      ap += ws;
+      pp += 4;
+    }
   }
 }
 
@@ -547,18 +446,17 @@ function classify(i0: i32, c0: i32, cols: i32): i32 {
 }
 
 /**
- * Adds the bias to and masks the tile S of rows i0.. keys c0.. for query head h of batch b:
- * entry (r, c) at s + r·rowStep + c·colStep (bytes: 4 and 16 for [C][4], ROW_BYTES and 4 for
- * [R][C]); excluded entries become -Infinity. When `counts` is not 0 the masked entries of
+ * Adds the bias to and masks the tile S [R][C] of rows i0.. keys c0.. for query head h of
+ * batch b: excluded entries become -Infinity. When `counts` is not 0 the masked entries of
  * each row are added to counts[r] (i32). Padding rows/columns are set to -Infinity without
  * counting.
  */
-function maskTile(s: usize, rowStep: usize, colStep: usize, b: i32, h: i32, i0: i32, c0: i32, cols: i32, counts: usize): void {
+function maskTile(s: usize, b: i32, h: i32, i0: i32, c0: i32, cols: i32, counts: usize): void {
   for (let r = 0; r < R; r++) {
     const i = i0 + r;
-    const col = s + <usize>r * rowStep;
+    const row = s + <usize>(r * ROW_BYTES);
     if (i >= Tq) {
-      for (let c = 0; c < cols; c++) store<f32>(col + <usize>c * colStep, NEG_INF);
+      for (let c = 0; c < cols; c++) store<f32>(row + (<usize>c << 2), NEG_INF);
       continue;
     }
     const lo = bandLo(i);
@@ -568,7 +466,7 @@ function maskTile(s: usize, rowStep: usize, colStep: usize, b: i32, h: i32, i0: 
     let masked = 0;
     for (let c = 0; c < cols; c++) {
       const j = c0 + c;
-      const at = col + <usize>c * colStep;
+      const at = row + (<usize>c << 2);
       if (j >= Tk) {
         store<f32>(at, NEG_INF);
         continue;
@@ -641,7 +539,7 @@ function maskTile(s: usize, rowStep: usize, colStep: usize, b: i32, h: i32, i0: 
  * exp(m - mNew), by which the caller rescales the output (0 for rows whose max was -Infinity,
  * whose output is still 0). `t`: the vexp constants.
  */
-function softmaxRows(s: usize, cols: i32, ml: usize, t: usize): v128 {
+function softmaxTile(s: usize, cols: i32, ml: usize, t: usize): v128 {
   const lo = v128.load(t, 0);
   const log2e = v128.load(t, 16);
   const shifter = v128.load(t, 32);
@@ -670,7 +568,19 @@ function softmaxRows(s: usize, cols: i32, ml: usize, t: usize): v128 {
   return alpha;
 }
 
-/** The backward's tile: P = exp(S - lse) in place, dP := P ⊙ (dP - D) over cols keys; lse and D one v128 each at ld. `t`: the vexp constants. */
+/** exp(S - lse) in place over one row of a tile, `bytes` long (a multiple of 16), and dP := P ⊙ (dP - D) over the same row of dP. */
+@inline function gradRow(s: usize, dp: usize, bytes: usize, lse: v128, dsum: v128, lo: v128, log2e: v128, shifter: v128, ln2: v128, c5: v128, c4: v128, c3: v128, c2: v128, c1: v128, c0: v128): void {
+  const end = s + bytes;
+  let dat = dp;
+  for (let at = s; at < end; at += 16) {
+    const pw = vexp(f32x4.sub(v128.load(at), lse), lo, log2e, shifter, ln2, c5, c4, c3, c2, c1, c0);
+    v128.store(at, pw);
+    v128.store(dat, f32x4.mul(pw, f32x4.sub(v128.load(dat), dsum)));
+    dat += 16;
+  }
+}
+
+/** The backward's tile: P = exp(S - lse) in place, dP := P ⊙ (dP - D) over cols keys; the 4 rows' lse and D one v128 each at ld (a row per lane). `t`: the vexp constants. */
 function gradTile(s: usize, dp: usize, cols: i32, ld: usize, t: usize): void {
   const lo = v128.load(t, 0);
   const log2e = v128.load(t, 16);
@@ -684,14 +594,12 @@ function gradTile(s: usize, dp: usize, cols: i32, ld: usize, t: usize): void {
   const c0 = v128.load(t, 144);
   const lse = v128.load(ld);
   const dsum = v128.load(ld, 16);
-  const end = s + (<usize>cols << 4);
-  let dat = dp;
-  for (let at = s; at < end; at += 16) {
-    const pw = vexp(f32x4.sub(v128.load(at), lse), lo, log2e, shifter, ln2, c5, c4, c3, c2, c1, c0);
-    v128.store(at, pw);
-    v128.store(dat, f32x4.mul(pw, f32x4.sub(v128.load(dat), dsum)));
-    dat += 16;
-  }
+  const bytes = <usize>cols << 2;
+  const row = <usize>ROW_BYTES;
+  gradRow(s, dp, bytes, i32x4.shuffle(lse, lse, 0, 0, 0, 0), i32x4.shuffle(dsum, dsum, 0, 0, 0, 0), lo, log2e, shifter, ln2, c5, c4, c3, c2, c1, c0);
+  gradRow(s + row, dp + row, bytes, i32x4.shuffle(lse, lse, 1, 1, 1, 1), i32x4.shuffle(dsum, dsum, 1, 1, 1, 1), lo, log2e, shifter, ln2, c5, c4, c3, c2, c1, c0);
+  gradRow(s + 2 * row, dp + 2 * row, bytes, i32x4.shuffle(lse, lse, 2, 2, 2, 2), i32x4.shuffle(dsum, dsum, 2, 2, 2, 2), lo, log2e, shifter, ln2, c5, c4, c3, c2, c1, c0);
+  gradRow(s + 3 * row, dp + 3 * row, bytes, i32x4.shuffle(lse, lse, 3, 3, 3, 3), i32x4.shuffle(dsum, dsum, 3, 3, 3, 3), lo, log2e, shifter, ln2, c5, c4, c3, c2, c1, c0);
 }
 
 /** Scratch bytes one thread needs for forward(): Qi (FWD_ROWS rows), K panels, V panels, S, O, m and l, counts. */
@@ -820,11 +728,11 @@ function forwardRows(b: i32, h: i32, i0: i32, qb: usize, kpan: usize, vpan: usiz
       v128.store(counts, i32x4.add(v128.load(counts), i32x4.splat(min(cols, Tk - c0))));
       continue;
     }
-    scoresRows(qb, kpan, DkP, c0, cols, s);
-    if (kind == TILE_SOME) maskTile(s, ROW_BYTES, 4, b, h, i0, c0, cols, counts);
-    const alpha = softmaxRows(s, cols, ml, table);
+    scores(qb, kpan, DkP, c0, cols, s);
+    if (kind == TILE_SOME) maskTile(s, b, h, i0, c0, cols, counts);
+    const alpha = softmaxTile(s, cols, ml, table);
     scaleRows(o, DvP, alpha);
-    mixRows(s, vpan, TkP, c0, cols, DvP, o);
+    mix(s, vpan, TkP, c0, cols, DvP, o);
   }
 }
 
@@ -864,8 +772,8 @@ export function backward(params: usize): void {
   const G = Hq / Hkv;
   // scratch: Qp rows and Qi interleaved [TqP, DkP], dOp rows and dOi interleaved [TqP, DvP],
   // K key panels, K value panels [TkP, DkP], V key panels [TkP, DvP], dKa [TkP, DkP],
-  // dVa [TkP, DvP], S, dP [C][4], dQ accumulators interleaved [TqP, DkP], lse and D
-  // interleaved [TqP/4][2][4]
+  // dVa [TkP, DvP], S, dP [R][C], dQ accumulators [TqP, DkP], lse and D interleaved
+  // [TqP/4][2][4]
   const table = <usize>pi(params, P_SCRATCH);
   const qp = table + EXP_TABLE;
   const qi = qp + (<usize>(TqP * DkP) << 2);
@@ -931,7 +839,7 @@ export function backward(params: usize): void {
             const kind = classify(i0, c0, cols);
             if (kind == TILE_SKIP) continue;
             scores(qb, kkp, DkP, c0, cols, s);
-            if (kind == TILE_SOME) maskTile(s, 4, 16, b, h, i0, c0, cols, 0);
+            if (kind == TILE_SOME) maskTile(s, b, h, i0, c0, cols, 0);
             scores(dob, vkp, DvP, c0, cols, dp);
             gradTile(s, dp, cols, ld, table);
             // dV += Pᵀ·dO, dK += dSᵀ·(scale·Q), dQ += dS·K
@@ -943,9 +851,9 @@ export function backward(params: usize): void {
         }
       }
       for (let i = 0; i < Tq; i++) {
-        const src = dqa + (<usize>((i >> 2) * DkP * R + (i & 3)) << 2);
+        const src = dqa + (<usize>(i * DkP) << 2);
         const dst = dq + ((bh * <usize>(Tq * Dk) + <usize>(i * Dk)) << 2);
-        for (let d = 0; d < Dk; d++) store<f32>(dst + (<usize>d << 2), load<f32>(src + (<usize>d << 4)) * scale);
+        for (let d = 0; d < Dk; d++) store<f32>(dst + (<usize>d << 2), load<f32>(src + (<usize>d << 2)) * scale);
       }
     }
     for (let j = 0; j < Tk; j++) {
@@ -959,17 +867,17 @@ export function backward(params: usize): void {
   }
 }
 
-/** dbias[b, h, i, j] += dS[c][r] over the real rows and keys of a tile (bias strides: broadcast dims sum). */
+/** dbias[b, h, i, j] += dS[r][c] over the real rows and keys of a tile (bias strides: broadcast dims sum). */
 function scatterBias(dbias: usize, ds: usize, b: i32, h: i32, i0: i32, c0: i32, cols: i32): void {
   const real = min(cols, Tk - c0);
   for (let r = 0; r < R; r++) {
     const i = i0 + r;
     if (i >= Tq) break;
     const base = dbias + (<usize>(b * bSB + h * bSH + i * bSQ) << 2);
-    const col = ds + (<usize>r << 2);
+    const row = ds + <usize>(r * ROW_BYTES);
     for (let c = 0; c < real; c++) {
       const at = base + (<usize>((c0 + c) * bSK) << 2);
-      store<f32>(at, load<f32>(at) + load<f32>(col + (<usize>c << 4)));
+      store<f32>(at, load<f32>(at) + load<f32>(row + (<usize>c << 2)));
     }
   }
 }
