@@ -60,58 +60,55 @@ export function madd(n: i32, cs: f32, ds: f32): f32 {
 }
 
 /**
- * The attention kernel's inner-loop pattern on data in L1 (2 KB from `base`): 8 accumulators,
- * two steps an iteration, each one v128 load and 8 broadcast loads for 8 × (a·b + acc): 128
- * flops an iteration. Multiply then add, or relaxed_madd when `fused` (relaxed build only).
+ * The attention kernel's micro-kernel pattern on data in L1 (from `base`): 8 accumulators (4
+ * rows × 8 keys), two steps an iteration, each two v128 loads and 4 broadcast loads at
+ * constant offsets for 8 × (a·b + acc): 128 flops an iteration. Multiply then add, or
+ * relaxed_madd when `fused` (relaxed build only).
  */
-export function blocked(n: i32, base: usize, fused: bool): f32 {
+@inline function fma(a: v128, b: v128, c: v128, fused: bool): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD && fused) return f32x4.relaxed_madd(a, b, c);
+  return f32x4.add(f32x4.mul(a, b), c);
+}
+
+@inline function blockedLoop(n: i32, base: usize, fused: bool): v128 {
   let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
   let a4 = f32x4.splat(0), a5 = f32x4.splat(0), a6 = f32x4.splat(0), a7 = f32x4.splat(0);
-  if (ASC_FEATURE_RELAXED_SIMD && fused) {
-    for (let i = 0; i < n; i++) {
-      const p = base + ((<usize>i & 31) << 6);
-      let x = v128.load(p);
-      a0 = f32x4.relaxed_madd(x, v128.load32_splat(p), a0);
-      a1 = f32x4.relaxed_madd(x, v128.load32_splat(p, 4), a1);
-      a2 = f32x4.relaxed_madd(x, v128.load32_splat(p, 8), a2);
-      a3 = f32x4.relaxed_madd(x, v128.load32_splat(p, 12), a3);
-      a4 = f32x4.relaxed_madd(x, v128.load32_splat(p, 16), a4);
-      a5 = f32x4.relaxed_madd(x, v128.load32_splat(p, 20), a5);
-      a6 = f32x4.relaxed_madd(x, v128.load32_splat(p, 24), a6);
-      a7 = f32x4.relaxed_madd(x, v128.load32_splat(p, 28), a7);
-      x = v128.load(p, 32);
-      a0 = f32x4.relaxed_madd(x, v128.load32_splat(p, 32), a0);
-      a1 = f32x4.relaxed_madd(x, v128.load32_splat(p, 36), a1);
-      a2 = f32x4.relaxed_madd(x, v128.load32_splat(p, 40), a2);
-      a3 = f32x4.relaxed_madd(x, v128.load32_splat(p, 44), a3);
-      a4 = f32x4.relaxed_madd(x, v128.load32_splat(p, 48), a4);
-      a5 = f32x4.relaxed_madd(x, v128.load32_splat(p, 52), a5);
-      a6 = f32x4.relaxed_madd(x, v128.load32_splat(p, 56), a6);
-      a7 = f32x4.relaxed_madd(x, v128.load32_splat(p, 60), a7);
-    }
-  } else {
-    for (let i = 0; i < n; i++) {
-      const p = base + ((<usize>i & 31) << 6);
-      let x = v128.load(p);
-      a0 = f32x4.add(a0, f32x4.mul(x, v128.load32_splat(p)));
-      a1 = f32x4.add(a1, f32x4.mul(x, v128.load32_splat(p, 4)));
-      a2 = f32x4.add(a2, f32x4.mul(x, v128.load32_splat(p, 8)));
-      a3 = f32x4.add(a3, f32x4.mul(x, v128.load32_splat(p, 12)));
-      a4 = f32x4.add(a4, f32x4.mul(x, v128.load32_splat(p, 16)));
-      a5 = f32x4.add(a5, f32x4.mul(x, v128.load32_splat(p, 20)));
-      a6 = f32x4.add(a6, f32x4.mul(x, v128.load32_splat(p, 24)));
-      a7 = f32x4.add(a7, f32x4.mul(x, v128.load32_splat(p, 28)));
-      x = v128.load(p, 32);
-      a0 = f32x4.add(a0, f32x4.mul(x, v128.load32_splat(p, 32)));
-      a1 = f32x4.add(a1, f32x4.mul(x, v128.load32_splat(p, 36)));
-      a2 = f32x4.add(a2, f32x4.mul(x, v128.load32_splat(p, 40)));
-      a3 = f32x4.add(a3, f32x4.mul(x, v128.load32_splat(p, 44)));
-      a4 = f32x4.add(a4, f32x4.mul(x, v128.load32_splat(p, 48)));
-      a5 = f32x4.add(a5, f32x4.mul(x, v128.load32_splat(p, 52)));
-      a6 = f32x4.add(a6, f32x4.mul(x, v128.load32_splat(p, 56)));
-      a7 = f32x4.add(a7, f32x4.mul(x, v128.load32_splat(p, 60)));
-    }
+  for (let i = 0; i < n; i++) {
+    const x = base + ((<usize>i & 31) << 5); // 4 rows' values, 2 steps: 32 bytes
+    const k = base + 1024 + ((<usize>i & 31) << 6); // 8 keys, 2 steps: 64 bytes
+    let k0 = v128.load(k);
+    let k1 = v128.load(k, 16);
+    let xv = v128.load32_splat(x);
+    a0 = fma(xv, k0, a0, fused);
+    a1 = fma(xv, k1, a1, fused);
+    xv = v128.load32_splat(x, 4);
+    a2 = fma(xv, k0, a2, fused);
+    a3 = fma(xv, k1, a3, fused);
+    xv = v128.load32_splat(x, 8);
+    a4 = fma(xv, k0, a4, fused);
+    a5 = fma(xv, k1, a5, fused);
+    xv = v128.load32_splat(x, 12);
+    a6 = fma(xv, k0, a6, fused);
+    a7 = fma(xv, k1, a7, fused);
+    k0 = v128.load(k, 32);
+    k1 = v128.load(k, 48);
+    xv = v128.load32_splat(x, 16);
+    a0 = fma(xv, k0, a0, fused);
+    a1 = fma(xv, k1, a1, fused);
+    xv = v128.load32_splat(x, 20);
+    a2 = fma(xv, k0, a2, fused);
+    a3 = fma(xv, k1, a3, fused);
+    xv = v128.load32_splat(x, 24);
+    a4 = fma(xv, k0, a4, fused);
+    a5 = fma(xv, k1, a5, fused);
+    xv = v128.load32_splat(x, 28);
+    a6 = fma(xv, k0, a6, fused);
+    a7 = fma(xv, k1, a7, fused);
   }
-  const s = f32x4.add(f32x4.add(f32x4.add(a0, a1), f32x4.add(a2, a3)), f32x4.add(f32x4.add(a4, a5), f32x4.add(a6, a7)));
+  return f32x4.add(f32x4.add(f32x4.add(a0, a1), f32x4.add(a2, a3)), f32x4.add(f32x4.add(a4, a5), f32x4.add(a6, a7)));
+}
+
+export function blocked(n: i32, base: usize, fused: bool): f32 {
+  const s = fused ? blockedLoop(n, base, true) : blockedLoop(n, base, false);
   return f32x4.extract_lane(s, 0) + f32x4.extract_lane(s, 1) + f32x4.extract_lane(s, 2) + f32x4.extract_lane(s, 3);
 }
