@@ -29,14 +29,24 @@ function inputsOf(backend: WasmBackend, inputs: tf.NamedTensorInfoMap) {
   };
 }
 
+/** A float32 output allocated on the wasm backend's heap, filled from `values` (a view of the module's memory). */
+function outputFrom(backend: WasmBackend, shape: number[], values: Float32Array): tf.TensorInfo {
+  const info = backend.makeOutput(shape, 'float32');
+  backend.typedArrayFromHeap(info).set(values);
+  return info;
+}
+
 function forwardKernel(module: WasmAttention): tf.KernelFunc {
   return ({ inputs, backend, attrs }) => {
     const wasm = backend as unknown as WasmBackend;
     const { query, key, value } = inputs as Record<string, tf.TensorInfo>;
     const s = shapeOf(query!, key!, value!, attrs as unknown as FusedAttentionAttrs);
-    // Inputs are copied into the module's memory before any output is allocated on the backend's heap.
-    const { output, lse } = module.forward(s, inputsOf(wasm, inputs));
-    return [wasm.makeOutput([s.B, s.Hq, s.Tq, s.Dv], 'float32', undefined, output), wasm.makeOutput([s.B, s.Hq, s.Tq], 'float32', undefined, lse)];
+    // Inputs are copied into the module's memory before any output is allocated on the backend's
+    // heap (an allocation may grow it, which detaches the views of the inputs).
+    return module.forward(s, inputsOf(wasm, inputs), (output, lse) => [
+      outputFrom(wasm, [s.B, s.Hq, s.Tq, s.Dv], output),
+      outputFrom(wasm, [s.B, s.Hq, s.Tq], lse),
+    ]);
   };
 }
 
@@ -46,20 +56,18 @@ function backwardKernel(module: WasmAttention): tf.KernelFunc {
     const { query, key, value, bias, output, lse, dy } = inputs as Record<string, tf.TensorInfo | undefined>;
     const s = shapeOf(query!, key!, value!, attrs as unknown as FusedAttentionAttrs);
     const read = (t: tf.TensorInfo) => wasm.typedArrayFromHeap(t) as Float32Array;
-    const grads = module.backward(s, {
+    const backwardInputs = {
       ...inputsOf(wasm, inputs),
       output: read(output!),
       lse: read(lse!),
       dy: read(dy!),
       biasSize: bias ? tf.util.sizeFromShape(bias.shape) : 0,
+    };
+    return module.backward(s, backwardInputs, (grads) => {
+      const outs = [outputFrom(wasm, query!.shape, grads.dQuery), outputFrom(wasm, key!.shape, grads.dKey), outputFrom(wasm, value!.shape, grads.dValue)];
+      if (bias && grads.dBias) outs.push(outputFrom(wasm, bias.shape, grads.dBias));
+      return outs;
     });
-    const outs = [
-      wasm.makeOutput(query!.shape, 'float32', undefined, grads.dQuery),
-      wasm.makeOutput(key!.shape, 'float32', undefined, grads.dKey),
-      wasm.makeOutput(value!.shape, 'float32', undefined, grads.dValue),
-    ];
-    if (bias && grads.dBias) outs.push(wasm.makeOutput(bias.shape, 'float32', undefined, grads.dBias));
-    return outs;
   };
 }
 

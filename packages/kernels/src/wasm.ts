@@ -45,6 +45,13 @@ export interface BackwardInputs extends ForwardInputs {
   biasSize: number;
 }
 
+export interface Gradients {
+  dQuery: Float32Array;
+  dKey: Float32Array;
+  dValue: Float32Array;
+  dBias: Float32Array | null;
+}
+
 interface Exports {
   heapBase(): number;
   forward(params: number): void;
@@ -242,8 +249,12 @@ export class WasmAttention {
     if (failure) throw failure;
   }
 
-  /** Output [B, Hq, Tq, Dv] and row logsumexp [B, Hq, Tq]. */
-  forward(s: CallShape, x: ForwardInputs): { output: Float32Array; lse: Float32Array } {
+  /**
+   * Runs the forward and hands `take` the output [B, Hq, Tq, Dv] and row logsumexp [B, Hq, Tq]
+   * as views of this module's memory, valid only until `take` returns: it copies them where
+   * they go (one copy, not two).
+   */
+  forward<T>(s: CallShape, x: ForwardInputs, take: (output: Float32Array, lse: Float32Array) => T): T {
     const layout = new Layout(this.base + MAX_THREADS * PARAM_BYTES);
     const at = this.regions(layout, x);
     const outLength = s.B * s.Hq * s.Tq * s.Dv;
@@ -256,11 +267,14 @@ export class WasmAttention {
     p[SLOT.lse] = lse;
     this.run(1, layout, this.threads);
     const buffer = this.memory.buffer;
-    return { output: new Float32Array(buffer, out, outLength).slice(), lse: new Float32Array(buffer, lse, lseLength).slice() };
+    return take(new Float32Array(buffer, out, outLength), new Float32Array(buffer, lse, lseLength));
   }
 
-  /** Gradients of query, key, value and (when a bias is given) the bias. */
-  backward(s: CallShape, x: BackwardInputs) {
+  /**
+   * Runs the backward and hands `take` the gradients of query, key, value and (when a bias is
+   * given) the bias as views of this module's memory, valid only until `take` returns.
+   */
+  backward<T>(s: CallShape, x: BackwardInputs, take: (grads: Gradients) => T): T {
     const layout = new Layout(this.base + MAX_THREADS * PARAM_BYTES);
     const at = this.regions(layout, x);
     const dy = layout.take(x.dy.byteLength);
@@ -282,13 +296,13 @@ export class WasmAttention {
     // entries: with a bias the backward runs on one thread.
     this.run(2, layout, x.bias ? 1 : this.threads);
     const after = this.memory.buffer;
-    const copy = (ptr: number, n: number) => new Float32Array(after, ptr, n).slice();
-    return {
-      dQuery: copy(dq, x.query.length),
-      dKey: copy(dk, x.key.length),
-      dValue: copy(dv, x.value.length),
-      dBias: x.bias ? copy(dbias, x.biasSize) : null,
-    };
+    const view = (ptr: number, n: number) => new Float32Array(after, ptr, n);
+    return take({
+      dQuery: view(dq, x.query.length),
+      dKey: view(dk, x.key.length),
+      dValue: view(dv, x.value.length),
+      dBias: x.bias ? view(dbias, x.biasSize) : null,
+    });
   }
 }
 
