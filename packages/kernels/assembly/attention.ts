@@ -484,24 +484,21 @@ function maskTile(s: usize, b: i32, h: i32, i0: i32, c0: i32, cols: i32, counts:
   }
 }
 
-/** [max(a), max(b), max(c), max(d)]: the lanes of each of the 4 vectors reduced, by a 4x4 transpose. */
-@inline function rowMax4(a: v128, b: v128, c: v128, d: v128): v128 {
+/**
+ * One vector of the 4 vectors' lanes reduced, [max(a), max(b), max(c), max(d)] (`max`) or
+ * [sum(a), sum(b), sum(c), sum(d)]: a 4x4 transpose, then lane-wise.
+ */
+@inline function reduceLanes4(a: v128, b: v128, c: v128, d: v128, max: bool): v128 {
   const ab0 = i32x4.shuffle(a, b, 0, 4, 1, 5);
   const cd0 = i32x4.shuffle(c, d, 0, 4, 1, 5);
   const ab1 = i32x4.shuffle(a, b, 2, 6, 3, 7);
   const cd1 = i32x4.shuffle(c, d, 2, 6, 3, 7);
-  const m0 = f32x4.pmax(i64x2.shuffle(ab0, cd0, 0, 2), i64x2.shuffle(ab0, cd0, 1, 3));
-  return f32x4.pmax(m0, f32x4.pmax(i64x2.shuffle(ab1, cd1, 0, 2), i64x2.shuffle(ab1, cd1, 1, 3)));
-}
-
-/** [sum(a), sum(b), sum(c), sum(d)], as {@link rowMax4}. */
-@inline function rowSum4(a: v128, b: v128, c: v128, d: v128): v128 {
-  const ab0 = i32x4.shuffle(a, b, 0, 4, 1, 5);
-  const cd0 = i32x4.shuffle(c, d, 0, 4, 1, 5);
-  const ab1 = i32x4.shuffle(a, b, 2, 6, 3, 7);
-  const cd1 = i32x4.shuffle(c, d, 2, 6, 3, 7);
-  const s0 = f32x4.add(i64x2.shuffle(ab0, cd0, 0, 2), i64x2.shuffle(ab0, cd0, 1, 3));
-  return f32x4.add(s0, f32x4.add(i64x2.shuffle(ab1, cd1, 0, 2), i64x2.shuffle(ab1, cd1, 1, 3)));
+  const t0 = i64x2.shuffle(ab0, cd0, 0, 2);
+  const t1 = i64x2.shuffle(ab0, cd0, 1, 3);
+  const t2 = i64x2.shuffle(ab1, cd1, 0, 2);
+  const t3 = i64x2.shuffle(ab1, cd1, 1, 3);
+  if (max) return f32x4.pmax(f32x4.pmax(t0, t1), f32x4.pmax(t2, t3));
+  return f32x4.add(f32x4.add(t0, t1), f32x4.add(t2, t3));
 }
 
 /** Lane-wise maximum over one row of a tile, `bytes` long (a multiple of 32). */
@@ -552,16 +549,17 @@ function softmaxTile(s: usize, cols: i32, ml: usize, t: usize): v128 {
   const c0 = v128.load(t, 144);
   const bytes = <usize>cols << 2;
   const row = <usize>ROW_BYTES;
-  const tmax = rowMax4(maxOfRow(s, bytes), maxOfRow(s + row, bytes), maxOfRow(s + 2 * row, bytes), maxOfRow(s + 3 * row, bytes));
+  const tmax = reduceLanes4(maxOfRow(s, bytes), maxOfRow(s + row, bytes), maxOfRow(s + 2 * row, bytes), maxOfRow(s + 3 * row, bytes), true);
   const m = v128.load(ml);
   const mNew = f32x4.pmax(m, tmax);
   // rows with mNew = -Infinity: -Infinity - -Infinity is NaN, which vexp maps to 0
   const alpha = vexp(f32x4.sub(m, mNew), lo, log2e, shifter, ln2, c5, c4, c3, c2, c1, c0);
-  const sums = rowSum4(
+  const sums = reduceLanes4(
     expRow(s, bytes, i32x4.shuffle(mNew, mNew, 0, 0, 0, 0), lo, log2e, shifter, ln2, c5, c4, c3, c2, c1, c0),
     expRow(s + row, bytes, i32x4.shuffle(mNew, mNew, 1, 1, 1, 1), lo, log2e, shifter, ln2, c5, c4, c3, c2, c1, c0),
     expRow(s + 2 * row, bytes, i32x4.shuffle(mNew, mNew, 2, 2, 2, 2), lo, log2e, shifter, ln2, c5, c4, c3, c2, c1, c0),
     expRow(s + 3 * row, bytes, i32x4.shuffle(mNew, mNew, 3, 3, 3, 3), lo, log2e, shifter, ln2, c5, c4, c3, c2, c1, c0),
+    false,
   );
   v128.store(ml, mNew);
   v128.store(ml, f32x4.add(f32x4.mul(v128.load(ml, 16), alpha), sums), 16);
