@@ -13,4 +13,7 @@ if (existsSync(`${chromium}/libvulkan.so.1`)) {
   process.env.LD_LIBRARY_PATH = [process.env.LD_LIBRARY_PATH, chromium].filter(Boolean).join(':');
 }
 
-export default attnkitVitestConfig();
+// src/: the kernels in Node; web/src/browser.test.ts: the wasm kernel in Chromium.
+const config = attnkitVitestConfig();
+config.test.include = ['src/**/*.test.ts', 'web/src/**/*.test.ts'];
+export default config;

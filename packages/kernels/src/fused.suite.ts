@@ -16,8 +16,8 @@ import {
 } from '@attnkit/test-utils';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { registerFusedAttention, unregisterFusedAttention } from './index.js';
-import { loadWasmAttention, preferWasmBuild, relaxedSimdSupported, type WasmBuild } from './wasm.js';
+import { registerFusedAttention, unregisterFusedAttention, wasmKernelInfo } from './index.js';
+import { preferWasmBuild, relaxedSimdSupported, type WasmBuild } from './wasm.js';
 
 // The tests of the fused kernel, run once per build of the wasm module (fused.test.ts,
 // fused-relaxed.test.ts, threads*.test.ts: one process each, as registration is once per process).
@@ -66,8 +66,8 @@ export function fusedAttentionSuite(build: WasmBuild) {
       await registerFusedAttention();
     });
 
-    it(`loads the ${build} build`, async () => {
-      expect((await loadWasmAttention(1)).build).toBe(build);
+    it(`loads the ${build} build, and says so`, () => {
+      expect(wasmKernelInfo()?.build).toBe(build);
     });
 
     it.each(ATTENTION_CASES.map((c) => [c.name, c] as const))('equals the reference and the oracle: %s', (_, c) => {
@@ -153,6 +153,10 @@ export function threadsSuite(build: WasmBuild) {
       await useBuild(build);
       await useBackend('wasm');
       await registerFusedAttention({ threads: 3 });
+    });
+
+    it('says which build runs on how many threads', () => {
+      expect(wasmKernelInfo()).toEqual({ build, threads: 3 });
     });
 
     it('equals the reference on 60 random configurations, forward and gradients', () => {

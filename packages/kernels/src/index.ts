@@ -1,3 +1,3 @@
-export { registerFusedAttention, registerWebGPUAttention, unregisterFusedAttention } from './register.js';
-export type { RegisterOptions } from './register.js';
+export { registerFusedAttention, registerWebGPUAttention, unregisterFusedAttention, wasmKernelInfo } from './register.js';
+export type { RegisterOptions, WasmKernelInfo } from './register.js';
 export { WEBGPU_MAX_HEAD_DIM } from './webgpu.js';

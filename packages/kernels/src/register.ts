@@ -72,6 +72,23 @@ function backwardKernel(module: WasmAttention): tf.KernelFunc {
 }
 
 let loading: Promise<WasmAttention> | null = null;
+let loaded: WasmAttention | null = null;
+
+/** What {@link wasmKernelInfo} reports. */
+export interface WasmKernelInfo {
+  /** `relaxed`: the relaxed-SIMD build (fused multiply-adds); `simd`: the WebAssembly SIMD build. */
+  build: 'simd' | 'relaxed';
+  /** Threads one call runs on (the calling thread plus helper threads). */
+  threads: number;
+}
+
+/**
+ * Which build of the wasm kernel {@link registerFusedAttention} loaded and on how many threads
+ * a call runs; null before it has loaded.
+ */
+export function wasmKernelInfo(): WasmKernelInfo | null {
+  return loaded ? { build: loaded.build, threads: loaded.threads } : null;
+}
 
 export interface RegisterOptions {
   /**
@@ -95,6 +112,7 @@ export async function registerFusedAttention(options: RegisterOptions = {}): Pro
   registerWebGPUAttention();
   loading ??= loadWasmAttention(options.threads);
   const module = await loading;
+  loaded = module;
   if (tf.getKernel(FUSED_ATTENTION_KERNEL, 'wasm') == null) {
     tf.registerKernel({ kernelName: FUSED_ATTENTION_KERNEL, backendName: 'wasm', kernelFunc: forwardKernel(module) });
   }
