@@ -9,7 +9,6 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
-import '@tensorflow/tfjs-backend-wasm';
 import { numberPair } from '../data/numbers.js';
 import { copyBaseline, evaluate } from '../evaluate.js';
 import { formatBleu } from '../metrics/bleu.js';
@@ -17,19 +16,20 @@ import { formatChrf } from '../metrics/chrf.js';
 import { type ReportSection, htmlReport, renderHeatmapSvg } from '../heatmap.js';
 import { DATA_DIR, loadTask } from '../tasks.js';
 import { type Translation, Translator, averageHeads } from '../translator.js';
+import { startBackend } from './backend.js';
 
 const started = performance.now();
 const appDir = fileURLToPath(new URL('../../', import.meta.url));
 const outDir = join(appDir, 'out');
 const checkpoint = join(appDir, 'checkpoints', 'numbers.ckpt');
-await tf.setBackend('wasm');
+const backend = await startBackend();
 
 const { translator, metadata, extra } = Translator.load(checkpoint);
 tf.dispose(Object.values(extra)); // optimizer state, for resuming training only
 console.log(`attnkit translate demo — ${checkpoint}`);
 console.log(
   `model: ${translator.config.size}, ${translator.model.countParams().toLocaleString('en')} parameters, vocabulary ${translator.tokenizer.vocabSize}; ` +
-    `trained ${metadata.step} steps in ${Math.round(Number(metadata.trainSeconds) / 60)} min on ${metadata.trainingData.join(', ')}; backend ${tf.getBackend()}\n`,
+    `trained ${metadata.step} steps in ${Math.round(Number(metadata.trainSeconds) / 60)} min on ${metadata.trainingData.join(', ')}; backend ${backend}\n`,
 );
 
 // 1) the held-out test split of the numbers task

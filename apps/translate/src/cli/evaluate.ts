@@ -5,7 +5,6 @@
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
-import '@tensorflow/tfjs-backend-wasm';
 import type { DataSourceName } from '../data/sources.js';
 import { copyBaseline, evaluate } from '../evaluate.js';
 import { formatBleu } from '../metrics/bleu.js';
@@ -13,6 +12,7 @@ import { formatChrf } from '../metrics/chrf.js';
 import { DATA_DIR, loadTask } from '../tasks.js';
 import { Translator } from '../translator.js';
 import { numberArg, parseArgs } from './args.js';
+import { startBackend } from './backend.js';
 
 const args = parseArgs(process.argv.slice(2));
 const task = (args.task ?? 'numbers') as DataSourceName;
@@ -23,7 +23,7 @@ const checkpoint =
     : task === 'numbers'
       ? fileURLToPath(new URL('../../checkpoints/numbers.ckpt', import.meta.url))
       : join(DATA_DIR, 'checkpoints', `${task}.ckpt`);
-await tf.setBackend('wasm');
+await startBackend();
 const started = performance.now();
 const { translator, metadata, extra } = Translator.load(checkpoint);
 tf.dispose(Object.values(extra));

@@ -7,13 +7,12 @@
  */
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import * as tf from '@tensorflow/tfjs';
-import '@tensorflow/tfjs-backend-wasm';
 import type { DataSourceName } from '../data/sources.js';
 import { DATA_DIR } from '../tasks.js';
 import { train } from '../train.js';
 import type { ModelSize } from '../translator.js';
 import { numberArg, parseArgs } from './args.js';
+import { startBackend } from './backend.js';
 
 const args = parseArgs(process.argv.slice(2));
 const task = (args.task ?? 'numbers') as DataSourceName;
@@ -22,7 +21,7 @@ const size = (args.size ?? 'tiny') as ModelSize;
 const shipped = fileURLToPath(new URL('../../checkpoints/', import.meta.url));
 const out = typeof args.out === 'string' ? args.out : task === 'numbers' ? join(shipped, 'numbers.ckpt') : join(DATA_DIR, 'checkpoints', `${task}.ckpt`);
 
-await tf.setBackend(typeof args.backend === 'string' ? args.backend : 'wasm');
+await startBackend(typeof args.backend === 'string' ? args.backend : 'wasm');
 let stop = false;
 process.on('SIGINT', () => {
   if (stop) process.exit(130);

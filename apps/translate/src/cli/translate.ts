@@ -8,15 +8,15 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
-import '@tensorflow/tfjs-backend-wasm';
 import { type Translation, Translator, averageHeads } from '../translator.js';
 import { numberArg, parseArgs } from './args.js';
+import { startBackend } from './backend.js';
 
 const argv = process.argv.slice(2);
 const text = argv.filter((a, i) => !a.startsWith('--') && !(argv[i - 1]?.startsWith('--') && argv[i - 1] !== '--')).join(' ') || readFileSync(0, 'utf8');
 const args = parseArgs(argv.filter((a, i) => a.startsWith('--') || argv[i - 1]?.startsWith('--')));
 const checkpoint = typeof args.checkpoint === 'string' ? args.checkpoint : join(fileURLToPath(new URL('../../checkpoints/', import.meta.url)), 'numbers.ckpt');
-await tf.setBackend('wasm');
+await startBackend();
 
 const { translator, extra } = Translator.load(checkpoint);
 tf.dispose(Object.values(extra));
