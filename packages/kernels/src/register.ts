@@ -1,6 +1,6 @@
 import { FUSED_ATTENTION_GRAD_KERNEL, FUSED_ATTENTION_KERNEL, type FusedAttentionAttrs, type FusedKernelConfig } from '@attnkit/core';
 import * as tf from '@tensorflow/tfjs-core';
-import { type Broadcast, type CallShape, type WasmAttention, loadWasmAttention } from './wasm.js';
+import { type Broadcast, type CallShape, type WasmAttention, type WasmBuild, loadWasmAttention } from './wasm.js';
 import { webgpuBackward, webgpuForward, webgpuSupports } from './webgpu.js';
 import { stridesOf } from './strides.js';
 
@@ -77,7 +77,7 @@ let loaded: WasmAttention | null = null;
 /** What {@link wasmKernelInfo} reports. */
 export interface WasmKernelInfo {
   /** `relaxed`: the relaxed-SIMD build (fused multiply-adds); `simd`: the WebAssembly SIMD build. */
-  build: 'simd' | 'relaxed';
+  build: WasmBuild;
   /** Threads one call runs on (the calling thread plus helper threads). */
   threads: number;
 }
