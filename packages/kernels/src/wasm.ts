@@ -5,18 +5,13 @@
  * work of the kernel.
  */
 
+import type { AttentionDims } from '@attnkit/core';
+
 /** Which build of the module runs: `simd` (WebAssembly SIMD) or `relaxed` (relaxed SIMD: fused multiply-adds). */
 export type WasmBuild = 'simd' | 'relaxed';
 
 /** Sizes and attrs of one call. */
-export interface CallShape {
-  B: number;
-  Hq: number;
-  Hkv: number;
-  Tq: number;
-  Tk: number;
-  Dk: number;
-  Dv: number;
+export interface CallShape extends Omit<AttentionDims, 'group'> {
   scale: number;
   left: number;
   right: number;

@@ -5,7 +5,7 @@
  * it alone, and the module's shared memory needs cross-origin isolation (the test's server
  * sends COOP/COEP headers). The test passes inputs in and checks what comes back in Node.
  */
-import { type AttentionOptions, scaledDotProductAttention } from '@attnkit/core';
+import { type AttentionDims, type AttentionOptions, scaledDotProductAttention } from '@attnkit/core';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import wasmPlain from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm?url';
 import wasmSimd from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm?url';
@@ -13,14 +13,7 @@ import wasmThreaded from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-t
 import * as tf from '@tensorflow/tfjs-core';
 import { registerFusedAttention, wasmKernelInfo } from '../../src/index.js';
 
-export interface Spec {
-  B: number;
-  Hq: number;
-  Hkv: number;
-  Tq: number;
-  Tk: number;
-  Dk: number;
-  Dv: number;
+export interface Spec extends Omit<AttentionDims, 'group'> {
   causal: boolean;
   /** Keys before each query in a sliding window, or null. */
   window: number | null;
