@@ -92,9 +92,10 @@ export function wasmKernelInfo(): WasmKernelInfo | null {
 
 export interface RegisterOptions {
   /**
-   * Threads one call runs on: the calling thread plus `threads - 1` helper threads (Node
-   * worker_threads over shared memory; elsewhere the calling thread alone). Read on the
-   * first call only. Default: the number of logical cores, at most 4.
+   * Threads one call runs on: the calling thread plus `threads - 1` helper threads over shared
+   * memory (Node worker_threads; in a browser, Web Workers, when called from a Web Worker: a
+   * page's main thread may not block, so there it runs alone). Read on the first call only.
+   * Default: the number of logical cores, at most 4.
    */
   threads?: number;
 }

@@ -83,36 +83,78 @@ class Layout {
   }
 }
 
-/** Source of the helper thread: instantiates the module on the shared memory and runs calls on request. */
-const HELPER_SOURCE = `
-const { workerData } = require('node:worker_threads');
-const { module, memory, control, index } = workerData;
-const instance = new WebAssembly.Instance(module, { env: { memory, abort() { throw new Error('abort'); } } });
-const ctl = new Int32Array(memory.buffer, control + index * ${CONTROL_WORDS * 4}, ${CONTROL_WORDS});
-let seen = 0;
-for (;;) {
-  Atomics.wait(ctl, 0, seen);
-  seen = Atomics.load(ctl, 0);
-  try {
-    if (ctl[1] === 1) instance.exports.forward(ctl[2]);
-    else instance.exports.backward(ctl[2]);
-    ctl[4] = 0;
-  } catch (e) {
-    ctl[4] = 1;
+/** What a helper thread is given: the compiled module, the shared memory, and where its control words are. */
+export interface HelperData {
+  module: WebAssembly.Module;
+  memory: WebAssembly.Memory;
+  control: number;
+  index: number;
+}
+
+/**
+ * Starts one helper thread on `data`: `ready` resolves once the thread has instantiated the
+ * module and waits for calls, and rejects if it cannot start; `stop` ends the thread.
+ */
+export type StartHelper = (data: HelperData) => { ready: Promise<void>; stop(): void };
+
+/**
+ * The helper thread's loop, the same in Node and in a browser: `serve(data, ready)` instantiates
+ * the module on the shared memory, calls `ready`, then runs calls on request forever.
+ */
+const HELPER_LOOP = `
+function serve({ module, memory, control, index }, ready) {
+  const instance = new WebAssembly.Instance(module, { env: { memory, abort() { throw new Error('abort'); } } });
+  const ctl = new Int32Array(memory.buffer, control + index * ${CONTROL_WORDS * 4}, ${CONTROL_WORDS});
+  ready();
+  let seen = 0;
+  for (;;) {
+    Atomics.wait(ctl, 0, seen);
+    seen = Atomics.load(ctl, 0);
+    try {
+      if (ctl[1] === 1) instance.exports.forward(ctl[2]);
+      else instance.exports.backward(ctl[2]);
+      ctl[4] = 0;
+    } catch (e) {
+      ctl[4] = 1;
+    }
+    Atomics.store(ctl, 3, seen);
+    Atomics.notify(ctl, 3);
   }
-  Atomics.store(ctl, 3, seen);
-  Atomics.notify(ctl, 3);
 }
 `;
+
+/** A Node worker_threads helper (eval'd source, data in workerData). */
+const NODE_HELPER = `${HELPER_LOOP}
+const { workerData, parentPort } = require('node:worker_threads');
+serve(workerData, () => parentPort.postMessage('ready'));
+`;
+
+/** A browser Web Worker helper (a blob URL; data in its first message). */
+const BROWSER_HELPER = `${HELPER_LOOP}
+self.onmessage = (event) => serve(event.data, () => self.postMessage('ready'));
+`;
+
+/** Time a helper thread may take to start before the module runs without helpers. */
+const HELPER_START_MS = 10_000;
+
+/** Rejects after `ms` with `what` unless `promise` settles first. */
+function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not start within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
 
 interface Helper {
   control: Int32Array;
 }
 
 /**
- * A loaded attention module on one shared memory: the calling thread plus `threads - 1`
- * helper threads (Node worker_threads), each running the same module over its share of the
- * heads. Calls are synchronous: the caller blocks (Atomics.wait) until the helpers finish.
+ * A loaded attention module on one shared memory: the calling thread plus helper threads (Node
+ * worker_threads, or Web Workers in a browser), each running the same module and taking work
+ * items of a call. Calls are synchronous: the caller blocks (Atomics.wait) until the helpers
+ * finish. Made by {@link WasmAttention.start}.
  */
 export class WasmAttention {
   private readonly memory: WebAssembly.Memory;
@@ -121,25 +163,39 @@ export class WasmAttention {
   private readonly base: number;
   private readonly helpers: Helper[] = [];
 
-  constructor(
+  private constructor(
     module: WebAssembly.Module,
-    workerCtor: WorkerConstructor | null,
-    threads: number,
     /** The build `module` was compiled from. */
-    readonly build: WasmBuild = 'simd',
+    readonly build: WasmBuild,
   ) {
     this.memory = new WebAssembly.Memory({ initial: 1, maximum: MAX_PAGES, shared: true });
     this.exports = new WebAssembly.Instance(module, { env: { memory: this.memory, abort: abortImport } }).exports as unknown as Exports;
     this.control = Math.ceil(this.exports.heapBase() / 16) * 16;
     this.base = this.control + CONTROL_BYTES;
     this.grow(this.base + MAX_THREADS * PARAM_BYTES);
-    if (workerCtor) {
-      for (let index = 0; index < Math.min(threads, MAX_THREADS) - 1; index++) {
-        const worker = new workerCtor(HELPER_SOURCE, { eval: true, workerData: { module, memory: this.memory, control: this.control, index } });
-        worker.unref();
-        this.helpers.push({ control: new Int32Array(this.memory.buffer, this.control + index * CONTROL_WORDS * 4, CONTROL_WORDS) });
-      }
+  }
+
+  /**
+   * Instantiates `module` on a new shared memory and starts `threads - 1` helper threads with
+   * `startHelper` (none without it). If any helper fails to start, those that did are stopped
+   * and calls run on the calling thread alone.
+   */
+  static async start(module: WebAssembly.Module, build: WasmBuild, threads: number, startHelper: StartHelper | null): Promise<WasmAttention> {
+    const attention = new WasmAttention(module, build);
+    const count = startHelper ? Math.min(threads, MAX_THREADS) - 1 : 0;
+    const indices = Array.from({ length: Math.max(0, count) }, (_, index) => index);
+    const started: ReturnType<StartHelper>[] = [];
+    try {
+      for (const index of indices) started.push(startHelper!({ module, memory: attention.memory, control: attention.control, index }));
+      await within(Promise.all(started.map((helper) => helper.ready)), HELPER_START_MS, 'helper threads');
+    } catch {
+      for (const helper of started) helper.stop();
+      return attention;
     }
+    for (const index of indices) {
+      attention.helpers.push({ control: new Int32Array(attention.memory.buffer, attention.control + index * CONTROL_WORDS * 4, CONTROL_WORDS) });
+    }
+    return attention;
   }
 
   /** Threads that share a call: this one and the helpers. */
@@ -335,10 +391,47 @@ export function preferWasmBuild(build: WasmBuild | 'auto'): void {
   preferredBuild = build;
 }
 
-/** The Worker constructor of Node's worker_threads, as far as it is used here. */
-type WorkerConstructor = new (source: string, options: { eval: true; workerData: unknown }) => { unref(): void };
+/** Node's worker_threads Worker, as far as it is used here. */
+interface NodeWorker {
+  once(event: 'message' | 'error', listener: (value: unknown) => void): void;
+  unref(): void;
+  terminate(): Promise<number>;
+}
+type NodeWorkerConstructor = new (source: string, options: { eval: true; workerData: unknown }) => NodeWorker;
 
-/** Whether this thread may block in Atomics.wait (Node's main thread may; a browser's main thread may not). */
+/** Helper threads as Node worker_threads. */
+function nodeHelpers(Worker: NodeWorkerConstructor): StartHelper {
+  return (data) => {
+    const worker = new Worker(NODE_HELPER, { eval: true, workerData: data });
+    const ready = new Promise<void>((resolve, reject) => {
+      worker.once('error', reject);
+      worker.once('message', () => {
+        worker.unref();
+        resolve();
+      });
+    });
+    return { ready, stop: () => void worker.terminate() };
+  };
+}
+
+/** Helper threads as Web Workers (from a blob URL), where this thread may create them. */
+function browserHelpers(): StartHelper {
+  return (data) => {
+    const url = URL.createObjectURL(new Blob([BROWSER_HELPER], { type: 'text/javascript' }));
+    const worker = new Worker(url);
+    const ready = new Promise<void>((resolve, reject) => {
+      worker.onerror = (event) => {
+        event.preventDefault(); // handled here (the module runs without helpers): not the page's error
+        reject(new Error(`@attnkit/kernels: a helper Web Worker failed: ${event.message}`));
+      };
+      worker.onmessage = () => resolve();
+    }).finally(() => URL.revokeObjectURL(url));
+    worker.postMessage(data);
+    return { ready, stop: () => worker.terminate() };
+  };
+}
+
+/** Whether this thread may block in Atomics.wait (Node's main thread and workers may; a browser's main thread may not). */
 function canBlock(): boolean {
   try {
     Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 1, 0);
@@ -348,35 +441,42 @@ function canBlock(): boolean {
   }
 }
 
+/** Reads (Node: from disk; elsewhere: fetch) and compiles one build of the module. */
+export async function compileWasmModule(build: WasmBuild): Promise<WebAssembly.Module> {
+  const url = WASM_URLS[build];
+  if (url.protocol !== 'file:') return WebAssembly.compile(await (await fetch(url)).arrayBuffer());
+  // Computed specifiers keep bundlers for the browser from resolving Node built-ins.
+  const fsModule = 'node:fs/promises';
+  const { readFile } = (await import(/* @vite-ignore */ fsModule)) as { readFile(url: URL): Promise<Uint8Array> };
+  return WebAssembly.compile((await readFile(url)) as BufferSource);
+}
+
 /**
- * Reads and compiles the module (Node: from disk; elsewhere: fetch), the relaxed-SIMD build
- * where the engine supports it (see {@link preferWasmBuild}), and starts `threads - 1` helper
- * threads (default: logical cores, at most 4) where the platform allows (Node worker_threads,
- * and a calling thread that may block); elsewhere the module runs on the calling thread alone.
+ * Compiles the module, the relaxed-SIMD build where the engine supports it (see
+ * {@link preferWasmBuild}), and starts `threads - 1` helper threads (default: logical cores, at
+ * most 4) where this thread may block while they work: in Node (worker_threads), and in a
+ * browser's Web Worker (helper Web Workers). A browser page's main thread may not block, so
+ * there the module runs on it alone.
  */
 export async function loadWasmAttention(requested?: number): Promise<WasmAttention> {
   const build: WasmBuild = preferredBuild === 'auto' ? (relaxedSimdSupported() ? 'relaxed' : 'simd') : preferredBuild;
   if (build === 'relaxed' && !relaxedSimdSupported()) {
     throw new Error('@attnkit/kernels: the relaxed-SIMD build was asked for, but this WebAssembly engine has no relaxed SIMD');
   }
-  const url = WASM_URLS[build];
-  let bytes: ArrayBuffer | Uint8Array;
-  let workerCtor: WorkerConstructor | null = null;
-  let threads = 1;
-  if (url.protocol === 'file:') {
+  const module = await compileWasmModule(build);
+  let cores: number;
+  let startHelper: StartHelper | null = null;
+  if (WASM_URLS[build].protocol === 'file:') {
     const osModule = 'node:os';
-    const cores = ((await import(/* @vite-ignore */ osModule)) as { availableParallelism(): number }).availableParallelism();
-    threads = Math.max(1, Math.floor(requested ?? Math.min(cores, 4)));
-    // Computed specifiers keep bundlers for the browser from resolving Node built-ins.
-    const fsModule = 'node:fs/promises';
-    const { readFile } = (await import(/* @vite-ignore */ fsModule)) as { readFile(url: URL): Promise<Uint8Array> };
-    bytes = await readFile(url);
-    if (threads > 1 && canBlock()) {
+    cores = ((await import(/* @vite-ignore */ osModule)) as { availableParallelism(): number }).availableParallelism();
+    if (canBlock()) {
       const threadsModule = 'node:worker_threads';
-      workerCtor = ((await import(/* @vite-ignore */ threadsModule)) as { Worker: WorkerConstructor }).Worker;
+      startHelper = nodeHelpers(((await import(/* @vite-ignore */ threadsModule)) as { Worker: NodeWorkerConstructor }).Worker);
     }
   } else {
-    bytes = await (await fetch(url)).arrayBuffer();
+    cores = globalThis.navigator?.hardwareConcurrency ?? 1;
+    if (canBlock() && typeof Worker === 'function') startHelper = browserHelpers();
   }
-  return new WasmAttention(await WebAssembly.compile(bytes as BufferSource), workerCtor, threads, build);
+  const threads = Math.max(1, Math.floor(requested ?? Math.min(cores, 4)));
+  return WasmAttention.start(module, build, threads, startHelper);
 }

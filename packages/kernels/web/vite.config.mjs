@@ -12,6 +12,7 @@ export default defineConfig({
   publicDir: false,
   clearScreen: false,
   resolve: { dedupe: ['@tensorflow/tfjs-core'] },
+  worker: { format: 'es' },
   build: {
     target: 'es2022',
     emptyOutDir: true,

@@ -3,7 +3,8 @@
  * cross-origin isolation headers shared WebAssembly memory needs, and checks in Node what the
  * page computed with the fused kernel (forward and gradients) against core's reference path on
  * cpu and the float64 oracle. Chromium has relaxed SIMD, so this is the relaxed build, fetched
- * by URL and run on the page's main thread alone: the path of a web app.
+ * by URL, as a web app gets it: on the page's main thread, alone (it may not block), and in a
+ * Web Worker, on 2 threads (the worker and a helper Web Worker).
  */
 import type { AddressInfo } from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -17,7 +18,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { type Browser, type Page, chromium } from 'playwright-core';
 import { type PreviewServer, build, preview } from 'vite';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import type { Inputs, Outputs, Spec } from './page.js';
+import type { Inputs, Kernels, Spec } from './calls.js';
 
 const CONFIG = fileURLToPath(new URL('../vite.config.mjs', import.meta.url));
 
@@ -28,10 +29,12 @@ const SPECS: (Spec & { name: string })[] = [
   { name: 'cross, window, Dk != Dv', B: 1, Hq: 2, Hkv: 1, Tq: 9, Tk: 150, Dk: 24, Dv: 8, causal: false, window: 40 },
 ];
 
-interface Kernels {
-  ready: Promise<{ kernel: { build: string; threads: number } | null; crossOriginIsolated: boolean }>;
-  run(spec: Spec, x: Inputs): Promise<Outputs>;
-}
+/** Where the page runs the kernel: its main thread (`kernels`) or its Web Worker (`inWorker`). */
+const CONTEXTS = [
+  { name: 'page thread', at: 'kernels', threads: 1 },
+  { name: 'Web Worker', at: 'inWorker', threads: 2 },
+] as const;
+type Context = (typeof CONTEXTS)[number]['at'];
 
 describeInChromium('the wasm kernel in Chromium', () => {
   let outDir = '';
@@ -57,21 +60,23 @@ describeInChromium('the wasm kernel in Chromium', () => {
     if (outDir) rmSync(outDir, { recursive: true, force: true });
   });
 
-  it('loads the relaxed-SIMD build under cross-origin isolation, on the page thread alone', async () => {
-    const ready = await page!.evaluate(() => (window as unknown as { kernels: Kernels }).kernels.ready);
-    expect(ready).toEqual({ kernel: { build: 'relaxed', threads: 1 }, crossOriginIsolated: true });
+  it('loads the relaxed-SIMD build under cross-origin isolation: on the page thread alone, in a Web Worker on 2 threads', async () => {
+    for (const { at, threads } of CONTEXTS) {
+      const ready = await page!.evaluate((at) => (window as unknown as Record<Context, Kernels>)[at].ready, at);
+      expect(ready, at).toEqual({ kernel: { build: 'relaxed', threads }, crossOriginIsolated: true });
+    }
     expect(problems).toEqual([]);
   });
 
   for (const [index, spec] of SPECS.entries()) {
-    it(`equals the reference and the oracle, forward and gradients: ${spec.name}`, async () => {
+    it.each(CONTEXTS)(`equals the reference and the oracle, forward and gradients: ${spec.name}, $name`, async ({ at }) => {
       const { B, Hq, Hkv, Tq, Tk, Dk, Dv } = spec;
       const shapes = { query: [B, Hq, Tq, Dk], key: [B, Hkv, Tk, Dk], value: [B, Hkv, Tk, Dv], dy: [B, Hq, Tq, Dv] };
       const data = Object.fromEntries(
         Object.entries(shapes).map(([name, shape], i) => [name, randomValues(shape.reduce((a, b) => a * b, 1), 100 * (index + 1) + i)]),
       ) as Record<keyof typeof shapes, Float32Array>;
       const inputs: Inputs = { query: Array.from(data.query), key: Array.from(data.key), value: Array.from(data.value), dy: Array.from(data.dy) };
-      const got = await page!.evaluate(([s, x]) => (window as unknown as { kernels: Kernels }).kernels.run(s, x), [spec, inputs] as const);
+      const got = await page!.evaluate(([at, s, x]) => (window as unknown as Record<Context, Kernels>)[at].run(s, x), [at, spec, inputs] as const);
       expect(got.leaked).toBe(0);
 
       const slidingWindow = spec.window === null ? null : { left: spec.window };

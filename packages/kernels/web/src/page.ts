@@ -1,68 +1,32 @@
 /**
- * The page of the browser test (browser.test.ts): @attnkit/kernels' wasm kernel as a web app
- * gets it. The module is fetched by URL (bundled by vite as a static file), the browser picks
- * the build (Chromium has relaxed SIMD), the page's main thread may not block so a call runs on
- * it alone, and the module's shared memory needs cross-origin isolation (the test's server
- * sends COOP/COEP headers). The test passes inputs in and checks what comes back in Node.
+ * The page of the browser test (browser.test.ts): the fused kernel on the page's main thread,
+ * which may not block, so a call runs on it alone (`kernels`), and in a Web Worker on 2 threads
+ * (`inWorker`). The test passes inputs in and checks what comes back in Node.
  */
-import { type AttentionDims, type AttentionOptions, scaledDotProductAttention } from '@attnkit/core';
-import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
-import wasmPlain from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm?url';
-import wasmSimd from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm?url';
-import wasmThreaded from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-threaded-simd.wasm?url';
-import * as tf from '@tensorflow/tfjs-core';
-import { registerFusedAttention, wasmKernelInfo } from '../../src/index.js';
+import { type Inputs, type Kernels, type Outputs, type Ready, type Spec, run, start, time } from './calls.js';
 
-export interface Spec extends Omit<AttentionDims, 'group'> {
-  causal: boolean;
-  /** Keys before each query in a sliding window, or null. */
-  window: number | null;
-}
-
-export interface Inputs {
-  query: number[];
-  key: number[];
-  value: number[];
-  /** The gradient flowing into the output. */
-  dy: number[];
-}
-
-export interface Outputs {
-  output: number[];
-  dQuery: number[];
-  dKey: number[];
-  dValue: number[];
-  /** Tensors left behind by the call (0 when nothing leaks). */
-  leaked: number;
-}
-
-async function start() {
-  setWasmPaths({
-    'tfjs-backend-wasm.wasm': wasmPlain,
-    'tfjs-backend-wasm-simd.wasm': wasmSimd,
-    'tfjs-backend-wasm-threaded-simd.wasm': wasmThreaded,
+const worker = new Worker(new URL('./worker.ts', import.meta.url), { type: 'module' });
+const pending = new Map<number, { resolve(value: unknown): void; reject(error: Error): void }>();
+let next = 0;
+worker.onmessage = (event: MessageEvent<{ id: number; result?: unknown; error?: string }>) => {
+  const { id, result, error } = event.data;
+  const call = pending.get(id)!;
+  pending.delete(id);
+  if (error === undefined) call.resolve(result);
+  else call.reject(new Error(error));
+};
+function inWorker<T>(op: 'start' | 'run' | 'time', ...args: unknown[]): Promise<T> {
+  const id = next++;
+  return new Promise<T>((resolve, reject) => {
+    pending.set(id, { resolve: resolve as (value: unknown) => void, reject });
+    worker.postMessage({ id, op, args });
   });
-  if (!(await tf.setBackend('wasm'))) throw new Error('the wasm backend failed to start');
-  await registerFusedAttention();
-  return { kernel: wasmKernelInfo(), crossOriginIsolated: self.crossOriginIsolated };
 }
 
-/** Output and gradients of the fused kernel ('fused': it throws rather than fall back). */
-async function run(spec: Spec, x: Inputs): Promise<Outputs> {
-  const before = tf.memory().numTensors;
-  const { B, Hq, Hkv, Tq, Tk, Dk, Dv } = spec;
-  const query = tf.tensor4d(x.query, [B, Hq, Tq, Dk]);
-  const key = tf.tensor4d(x.key, [B, Hkv, Tk, Dk]);
-  const value = tf.tensor4d(x.value, [B, Hkv, Tk, Dv]);
-  const dy = tf.tensor4d(x.dy, [B, Hq, Tq, Dv]);
-  const options: AttentionOptions = { causal: spec.causal, window: spec.window === null ? null : { left: spec.window }, implementation: 'fused' };
-  const attend = (q: tf.Tensor, k: tf.Tensor, v: tf.Tensor) => scaledDotProductAttention(q, k, v, options);
-  const output = attend(query, key, value);
-  const [dQuery, dKey, dValue] = tf.grads(attend)([query, key, value], dy);
-  const read = async (t: tf.Tensor | undefined) => Array.from(await t!.data());
-  const result = { output: await read(output), dQuery: await read(dQuery), dKey: await read(dKey), dValue: await read(dValue) };
-  tf.dispose([query, key, value, dy, output, dQuery!, dKey!, dValue!]);
-  return { ...result, leaked: tf.memory().numTensors - before };
-}
-
-(window as unknown as { kernels: unknown }).kernels = { ready: start(), run };
+const kernels: Kernels = { ready: start(), run, time };
+const workerKernels: Kernels = {
+  ready: inWorker<Ready>('start', 2),
+  run: (spec: Spec, x: Inputs) => inWorker<Outputs>('run', spec, x),
+  time: (spec: Spec, repeats: number) => inWorker<number>('time', spec, repeats),
+};
+Object.assign(window, { kernels, inWorker: workerKernels });
