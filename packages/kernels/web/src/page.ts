@@ -23,10 +23,19 @@ function inWorker<T>(op: 'start' | 'run' | 'time', ...args: unknown[]): Promise<
   });
 }
 
-const kernels: Kernels = { ready: start(), run, time };
-const workerKernels: Kernels = {
-  ready: inWorker<Ready>('start', 2),
-  run: (spec: Spec, x: Inputs) => inWorker<Outputs>('run', spec, x),
-  time: (spec: Spec, repeats: number) => inWorker<number>('time', spec, repeats),
-};
+/** `run` and `time` wait for `ready`, so a test may call them first. */
+function afterReady(ready: Promise<Ready>, run: Kernels['run'], time: Kernels['time']): Kernels {
+  return {
+    ready,
+    run: (spec, x) => ready.then(() => run(spec, x)),
+    time: (spec, repeats) => ready.then(() => time(spec, repeats)),
+  };
+}
+
+const kernels = afterReady(start(), run, time);
+const workerKernels = afterReady(
+  inWorker<Ready>('start', 2),
+  (spec: Spec, x: Inputs) => inWorker<Outputs>('run', spec, x),
+  (spec: Spec, repeats: number) => inWorker<number>('time', spec, repeats),
+);
 Object.assign(window, { kernels, inWorker: workerKernels });
