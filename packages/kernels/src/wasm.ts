@@ -186,7 +186,11 @@ export class WasmAttention {
     const indices = Array.from({ length: Math.max(0, count) }, (_, index) => index);
     const started: ReturnType<StartHelper>[] = [];
     try {
-      for (const index of indices) started.push(startHelper!({ module, memory: attention.memory, control: attention.control, index }));
+      for (const index of indices) {
+        const helper = startHelper!({ module, memory: attention.memory, control: attention.control, index });
+        helper.ready.catch(() => {}); // observed below; this keeps a failure before then from going unhandled
+        started.push(helper);
+      }
       await within(Promise.all(started.map((helper) => helper.ready)), HELPER_START_MS, 'helper threads');
     } catch {
       for (const helper of started) helper.stop();
