@@ -14,3 +14,18 @@ export type { FusedAttentionAttrs, FusedKernelConfig } from './fused.js';
 export { matMul2d } from './matmul.js';
 export { IMPLEMENTATIONS } from './validate.js';
 export type { AttentionDims, Implementation } from './validate.js';
+export {
+  ACTIVATIONS,
+  BIAS_ACTIVATION_GRAD_KERNEL,
+  LAYER_NORM_GRAD_KERNEL,
+  LAYER_NORM_KERNEL,
+  SOFTMAX_CROSS_ENTROPY_GRAD_KERNEL,
+  SOFTMAX_CROSS_ENTROPY_KERNEL,
+  activate,
+  dense,
+  embeddingLookup,
+  layerNorm,
+  softmaxCrossEntropy,
+} from './training.js';
+export type { Activation, CrossEntropyOptions, DenseOptions, LayerNormOptions, OpImplementation } from './training.js';
+export { ADAM_KERNEL, Adam } from './adam.js';
