@@ -11,7 +11,8 @@ export type { ChunkSize } from './chunked.js';
 export type { AttentionOptions, AttentionResult } from './attention.js';
 export { FUSED_ATTENTION_GRAD_KERNEL, FUSED_ATTENTION_KERNEL, fusedAvailable } from './fused.js';
 export type { FusedAttentionAttrs, FusedKernelConfig } from './fused.js';
-export { matMul2d } from './matmul.js';
+export { matMul2d, matMulT } from './matmul.js';
+export type { MatMulKernelConfig } from './matmul.js';
 export { IMPLEMENTATIONS } from './validate.js';
 export type { AttentionDims, Implementation } from './validate.js';
 export {

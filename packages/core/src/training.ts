@@ -24,7 +24,7 @@
  */
 import { AttentionError, check } from '@attnkit/masking';
 import * as tf from '@tensorflow/tfjs-core';
-import { matMul2d } from './matmul.js';
+import { matMul2d, matMulT } from './matmul.js';
 import { saveViews } from './save.js';
 
 export const LAYER_NORM_KERNEL = 'AttnkitLayerNorm';
@@ -163,8 +163,7 @@ function fusedDense(x: tf.Tensor2D, kernel: tf.Tensor2D, bias: tf.Tensor1D, acti
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
         const [sa, sw, sy] = saved as [tf.Tensor2D, tf.Tensor2D, tf.Tensor2D];
         const [dz, db] = engine.runKernel(BIAS_ACTIVATION_GRAD_KERNEL, { y: sy, dy }, { activation }) as [tf.Tensor2D, tf.Tensor1D];
-        // explicit transposes: tfjs-wasm's transposed matMul is ~10x slower (matmul.ts)
-        return [tf.matMul(dz, tf.transpose(sw)), tf.matMul(tf.transpose(sa), dz), db];
+        return [matMulT(dz, sw, false, true), matMulT(sa, dz, true, false), db];
       },
     };
   });

@@ -20,7 +20,7 @@ function valueAndGrads(f: (...xs: tf.Tensor[]) => tf.Tensor, inputs: tf.Tensor[]
 describe('training kernels on wasm', () => {
   beforeAll(async () => {
     await useBackend('wasm');
-    registerTrainingKernels();
+    await registerTrainingKernels();
   });
   afterAll(() => unregisterTrainingKernels());
 

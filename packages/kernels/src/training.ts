@@ -14,10 +14,13 @@ import {
   BIAS_ACTIVATION_GRAD_KERNEL,
   LAYER_NORM_GRAD_KERNEL,
   LAYER_NORM_KERNEL,
+  type MatMulKernelConfig,
   SOFTMAX_CROSS_ENTROPY_GRAD_KERNEL,
   SOFTMAX_CROSS_ENTROPY_KERNEL,
 } from '@attnkit/core';
 import * as tf from '@tensorflow/tfjs-core';
+import { type RegisterOptions, wasmModule } from './register.js';
+import type { WasmAttention } from './wasm.js';
 
 interface WasmBackend {
   typedArrayFromHeap(t: tf.TensorInfo): Float32Array | Int32Array | Uint8Array;
@@ -216,19 +219,65 @@ const KERNELS: Array<[string, (args: Args) => tf.TensorInfo | tf.TensorInfo[]]> 
   [ADAM_KERNEL, adam],
 ];
 
+/** tfjs-wasm's own BatchMatMul, while ours is registered in its place. */
+let xnnMatMul: tf.KernelConfig | null = null;
+
+/** Products smaller than this many multiply-adds stay on tfjs-wasm's (XNNPACK, one thread): a call to the module costs more than they take. */
+export const MATMUL_MIN_MACS = 2 ** 18;
+
+function batchMatMul(module: WasmAttention, fallback: tf.KernelConfig): tf.KernelFunc {
+  return (args) => {
+    const { inputs, backend, attrs } = args;
+    const { a, b } = inputs as Record<string, tf.TensorInfo>;
+    const { transposeA, transposeB } = attrs as { transposeA: boolean; transposeB: boolean };
+    const [ra, rb] = [a!.shape.length, b!.shape.length];
+    const single = (shape: number[]) => shape.slice(0, -2).every((d) => d === 1);
+    const M = a!.shape[transposeA ? ra - 1 : ra - 2]!;
+    const K = a!.shape[transposeA ? ra - 2 : ra - 1]!;
+    const N = b!.shape[transposeB ? rb - 2 : rb - 1]!;
+    if (!single(a!.shape) || !single(b!.shape) || a!.dtype !== 'float32' || b!.dtype !== 'float32' || M * N * K < MATMUL_MIN_MACS) {
+      return fallback.kernelFunc(args);
+    }
+    const wasm = backend as WasmBackend;
+    const [av, bv] = views(wasm, a!, b!) as [Float32Array, Float32Array];
+    const shape = [...new Array(Math.max(ra, rb) - 2).fill(1), M, N];
+    return module.matmul({ M, K, N, transposeA, transposeB }, av, bv, (c) => {
+      const out = wasm.makeOutput(shape, 'float32');
+      wasm.typedArrayFromHeap(out).set(c);
+      return out;
+    });
+  };
+}
+
 /**
- * Registers the training kernels for tfjs's `wasm` backend (synchronous: they are
- * JavaScript over the backend's heap). From then on @attnkit/core's `layerNorm`, `dense`,
- * `softmaxCrossEntropy`, `embeddingLookup` and `Adam` take their fused paths on wasm, and
- * `tf.gather` has a gradient there. Calling again does nothing more.
+ * Registers the training kernels for tfjs's `wasm` backend. From then on @attnkit/core's
+ * `layerNorm`, `dense`, `softmaxCrossEntropy`, `embeddingLookup` and `Adam` take their fused
+ * paths on wasm, `tf.gather` has a gradient there, and matrix products of at least
+ * {@link MATMUL_MIN_MACS} multiply-adds (one batch, any transposes) run in the kernels' wasm
+ * module on several threads in place of tfjs-wasm's single-threaded one (same numbers within
+ * float32 rounding: the sums are in another order). Loads the wasm module as
+ * `registerFusedAttention` does; calling again does nothing more.
  */
-export function registerTrainingKernels(): void {
+export async function registerTrainingKernels(options: RegisterOptions = {}): Promise<void> {
+  const module = await wasmModule(options.threads);
   for (const [kernelName, kernelFunc] of KERNELS) {
     if (tf.getKernel(kernelName, 'wasm') == null) tf.registerKernel({ kernelName, backendName: 'wasm', kernelFunc: kernelFunc as tf.KernelFunc });
   }
+  const current = tf.getKernel('BatchMatMul', 'wasm');
+  if (xnnMatMul === null && current) {
+    xnnMatMul = current;
+    tf.unregisterKernel('BatchMatMul', 'wasm');
+    const config: MatMulKernelConfig = { ...current, kernelFunc: batchMatMul(module, current), transposesFree: true };
+    tf.registerKernel(config);
+  }
 }
 
-/** Removes what {@link registerTrainingKernels} registered (core falls back to its reference paths). */
+/** Removes what {@link registerTrainingKernels} registered, and gives tfjs-wasm its own BatchMatMul back (core falls back to its reference paths). */
 export function unregisterTrainingKernels(): void {
   for (const [name] of KERNELS) if (tf.getKernel(name, 'wasm') != null) tf.unregisterKernel(name, 'wasm');
+  if (xnnMatMul) {
+    tf.unregisterKernel('BatchMatMul', 'wasm');
+    tf.registerKernel(xnnMatMul);
+    xnnMatMul = null;
+  }
 }

@@ -1,4 +1,4 @@
-import { embeddingLookup, matMul2d } from '@attnkit/core';
+import { embeddingLookup, matMulT } from '@attnkit/core';
 import * as tf from '@tensorflow/tfjs';
 
 /**
@@ -44,8 +44,8 @@ export class TokenEmbedding extends tf.layers.Layer {
   logits(h: tf.Tensor): tf.Tensor {
     return tf.tidy(() => {
       const [B, T, d] = h.shape as [number, number, number];
-      const table = tf.transpose(this.embeddings.read() as tf.Tensor2D); // [d, V]
-      return tf.reshape(matMul2d(tf.reshape(h, [B * T, d]), table), [B, T, this.vocabSize]); // [B, T, V]
+      const logits = matMulT(tf.reshape(h, [B * T, d]) as tf.Tensor2D, this.embeddings.read() as tf.Tensor2D, false, true); // [B*T, V]
+      return tf.reshape(logits, [B, T, this.vocabSize]); // [B, T, V]
     });
   }
 

@@ -16,7 +16,7 @@ async function main() {
   await tf.setBackend(args.backend);
   if (args.fused) {
     await registerFusedAttention();
-    registerTrainingKernels();
+    await registerTrainingKernels();
   }
   for (const size of args.sizes) {
     for (const [B, T] of args.batches) {

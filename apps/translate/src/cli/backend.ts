@@ -13,7 +13,7 @@ import { registerFusedAttention, registerTrainingKernels, wasmKernelInfo } from 
 export async function startBackend(name = 'wasm'): Promise<string> {
   if (!(await tf.setBackend(name))) throw new Error(`translate: the tfjs backend '${name}' failed to start`);
   await registerFusedAttention();
-  registerTrainingKernels();
+  await registerTrainingKernels();
   const kernel = wasmKernelInfo();
   return name === 'wasm' && kernel ? `wasm, fused attention kernel (${kernel.build} build, ${kernel.threads} threads)` : name;
 }
