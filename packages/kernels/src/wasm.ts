@@ -75,6 +75,13 @@ const CONTROL_WORDS = 8;
 const MAX_THREADS = 16;
 const CONTROL_BYTES = MAX_THREADS * CONTROL_WORDS * 4;
 const MAX_PAGES = 65536;
+/** Multiply-adds a call needs per thread before it takes a helper thread (threadsFor). */
+let minMacsPerThread = 2 ** 19;
+
+/** Sets the work per thread below which calls take no helper thread (default 2^19 multiply-adds). Internal: tests set 0 to run every call on every thread. */
+export function setMinMacsPerThread(macs: number): void {
+  minMacsPerThread = macs;
+}
 
 /** Lays out 16-byte aligned regions. */
 class Layout {
@@ -270,6 +277,15 @@ export class WasmAttention {
   }
 
   /**
+   * Threads for a call of `macs` multiply-adds: one per `minMacsPerThread` at most. Waking a
+   * helper costs tens of microseconds, and far more when the cores are busy with other
+   * processes, so a small call (a decoding step) runs on the calling thread alone.
+   */
+  private threadsFor(macs: number): number {
+    return Math.max(1, Math.min(this.threads, Math.floor(macs / Math.max(minMacsPerThread, 1))));
+  }
+
+  /**
    * Runs `kind` (1 forward, 2 backward) on up to `threads` threads, each with its own copy of
    * the parameter block and its own scratch starting at `layout.top`; the threads take the
    * module's work items one at a time from a shared counter.
@@ -331,7 +347,7 @@ export class WasmAttention {
     const p = this.writeCommon(s, at, x);
     p[SLOT.out] = out;
     p[SLOT.lse] = lse;
-    this.run(1, layout, this.threads);
+    this.run(1, layout, this.threadsFor(s.B * s.Hq * s.Tq * s.Tk * (s.Dk + s.Dv)));
     const buffer = this.memory.buffer;
     return take(new Float32Array(buffer, out, outLength), new Float32Array(buffer, lse, lseLength));
   }
@@ -360,7 +376,7 @@ export class WasmAttention {
     Object.assign(p, { [SLOT.dy]: dy, [SLOT.o]: o, [SLOT.lse]: lse, [SLOT.dq]: dq, [SLOT.dk]: dk, [SLOT.dv]: dv, [SLOT.dbias]: dbias });
     // dBias may be broadcast over batch and heads, where threads would add into the same
     // entries: with a bias the backward runs on one thread.
-    this.run(2, layout, x.bias ? 1 : this.threads);
+    this.run(2, layout, x.bias ? 1 : this.threadsFor(2 * s.B * s.Hq * s.Tq * s.Tk * (s.Dk + s.Dv)));
     const after = this.memory.buffer;
     const view = (ptr: number, n: number) => new Float32Array(after, ptr, n);
     return take({
@@ -389,7 +405,7 @@ export class WasmAttention {
     p[SLOT.out] = at.c;
     new Float32Array(buffer, at.a, a.length).set(a);
     new Float32Array(buffer, at.b, b.length).set(b);
-    this.run(3, layout, this.threads);
+    this.run(3, layout, this.threadsFor(m.M * m.N * m.K));
     return take(new Float32Array(this.memory.buffer, at.c, m.M * m.N));
   }
 }

@@ -1,4 +1,4 @@
-import { type Implementation, IMPLEMENTATIONS, attentionWithWeights, matMul2d, scaledDotProductAttention } from '@attnkit/core';
+import { type Implementation, IMPLEMENTATIONS, attentionWithWeights, dense, scaledDotProductAttention } from '@attnkit/core';
 import { AttentionError, broadcastShapes, check, formatShape } from '@attnkit/masking';
 import * as tf from '@tensorflow/tfjs';
 import { type CachedKV, KVCache } from './cache.js';
@@ -437,9 +437,10 @@ export class MultiHeadAttention extends tf.layers.Layer {
     const [B, N, Tq, Hv] = attended.shape as [number, number, number, number];
     const outDims = w.outputKernel.shape.slice(2) as number[];
     const dOut = outDims.reduce((a, b) => a * b, 1);
-    const merged = tf.reshape(tf.transpose(attended, [0, 2, 1, 3]), [B * Tq, N * Hv]); // [B*Tq, N*Hv]
-    let y = matMul2d(merged as tf.Tensor2D, tf.reshape(w.outputKernel.read(), [N * Hv, dOut])); // [B*Tq, dOut]
-    if (w.outputBias) y = tf.add(y, tf.reshape(w.outputBias.read(), [dOut])); // [B*Tq, dOut]
+    // one query (a decoding step): merging the heads is a reshape, no transpose
+    const merged = tf.reshape(Tq === 1 ? attended : tf.transpose(attended, [0, 2, 1, 3]), [B * Tq, N * Hv]); // [B*Tq, N*Hv]
+    const kernel = tf.reshape(w.outputKernel.read(), [N * Hv, dOut]) as tf.Tensor2D; // [N*Hv, dOut]
+    const y = dense(merged as tf.Tensor2D, kernel, w.outputBias ? (tf.reshape(w.outputBias.read(), [dOut]) as tf.Tensor1D) : null); // [B*Tq, dOut]
     return tf.reshape(y, [B, Tq, ...outDims]); // [B, Tq, ...outDims]
   }
 
@@ -557,8 +558,11 @@ function without(kwargs: Kwargs, ...names: string[]): Kwargs {
 /** x [B, T, d] · kernel [d, heads, size] + bias [heads, size] -> [B, heads, T, size]. */
 function project(x: tf.Tensor, kernel: tf.LayerVariable, bias: tf.LayerVariable | null, heads: number, size: number): tf.Tensor {
   const [B, T, d] = x.shape as [number, number, number];
-  let y = matMul2d(tf.reshape(x, [B * T, d]), tf.reshape(kernel.read(), [d, heads * size])); // [B*T, heads*size]
-  if (bias) y = tf.add(y, tf.reshape(bias.read(), [heads * size])); // [B*T, heads*size]
+  const w = tf.reshape(kernel.read(), [d, heads * size]) as tf.Tensor2D; // [d, heads*size]
+  const b = bias ? (tf.reshape(bias.read(), [heads * size]) as tf.Tensor1D) : null; // [heads*size]
+  const y = dense(tf.reshape(x, [B * T, d]) as tf.Tensor2D, w, b); // [B*T, heads*size]
+  // one token (a decoding step): splitting the heads is a reshape, no transpose
+  if (T === 1) return tf.reshape(y, [B, heads, 1, size]); // [B, heads, 1, size]
   return tf.transpose(tf.reshape(y, [B, T, heads, size]), [0, 2, 1, 3]); // [B, heads, T, size]
 }
 
