@@ -5,5 +5,8 @@ export type { Constraint, Identifier, Initializer, Regularizer } from './config.
 export type { PositionHook } from './hook.js';
 export { MultiHeadAttention, argsFromConfig } from './layer.js';
 export type { MultiHeadAttentionArgs, MultiHeadAttentionCallOptions } from './layer.js';
+export { buildSublayer, disposeSublayer, withNameScope } from './scope.js';
 export { fromTorchMultiheadAttention } from './torch.js';
 export type { TorchImportOptions, TorchMultiheadAttentionState } from './torch.js';
+export { fromTorchAttentionMask, fromTorchKeyPaddingMask, fromTorchMasks, mergeMasks } from './torch-masks.js';
+export type { AttnkitMasks } from './torch-masks.js';
