@@ -1,5 +1,5 @@
 import { AttentionError, broadcastShapes, check, formatShape } from '@attnkit/masking';
-import { MultiHeadAttention, type MultiHeadAttentionArgs, withNameScope } from '@attnkit/multi-head';
+import { MultiHeadAttention, type MultiHeadAttentionArgs, defaultLayerName, registerAttnkitClass, withNameScope } from '@attnkit/multi-head';
 import * as tf from '@tensorflow/tfjs';
 import { MemoryCache } from './cache.js';
 
@@ -43,13 +43,13 @@ export interface CrossAttentionCallOptions {
  * SymbolicTensors ([B, Tq, d], [B, Ts, dm], [B, Ts]).
  */
 export class CrossAttention extends tf.layers.Layer {
-  static className = 'CrossAttention';
+  static className = 'attnkit>CrossAttention';
   readonly attention: MultiHeadAttention;
   /** True while our own apply() runs: tfjs' name scope already ends in this layer's name. */
   private applying = false;
 
   constructor(args: CrossAttentionArgs) {
-    super({ ...(args?.name !== undefined ? { name: args.name } : {}), ...(args?.trainable !== undefined ? { trainable: args.trainable } : {}) });
+    super({ name: defaultLayerName(args?.name, 'cross_attention'), ...(args?.trainable !== undefined ? { trainable: args.trainable } : {}) });
     const { name: _name, trainable: _trainable, queryShape, memoryShape, valueShape, ...rest } = (args ?? {}) as CrossAttentionArgs;
     // The inner layer is named by role; its weights are named after this layer (buildUnscoped).
     this.attention = new MultiHeadAttention({ ...rest, name: 'attention' });
@@ -208,7 +208,7 @@ export class CrossAttention extends tf.layers.Layer {
     if (!this.built) this.build([query, memory]);
   }
 }
-tf.serialization.registerClass(CrossAttention);
+registerAttnkitClass(CrossAttention, 'CrossAttention');
 
 /** A padding mask [B, 1, Ts] ANDed with an attention mask (rank <= 3 broadcasting to [B, Tq, Ts], or rank 4 per head). */
 function andMasks(padding: tf.Tensor | null, mask: tf.Tensor | null): tf.Tensor | null {

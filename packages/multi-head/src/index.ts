@@ -5,6 +5,7 @@ export type { Constraint, Identifier, Initializer, Regularizer } from './config.
 export type { PositionHook } from './hook.js';
 export { MultiHeadAttention, argsFromConfig } from './layer.js';
 export type { MultiHeadAttentionArgs, MultiHeadAttentionCallOptions } from './layer.js';
+export { REGISTRATION_PREFIX, defaultLayerName, registerAttnkitClass } from './register.js';
 export { buildSublayer, disposeSublayer, withNameScope } from './scope.js';
 export { checkTorchConfig, fromTorchMultiheadAttention, torchMultiheadAttentionWeights } from './torch.js';
 export type { TorchImportOptions, TorchMhaWeights, TorchMultiheadAttentionState } from './torch.js';

@@ -14,6 +14,7 @@ import {
   serialize,
 } from './config.js';
 import type { PositionHook } from './hook.js';
+import { defaultLayerName, registerAttnkitClass } from './register.js';
 
 const OP = 'MultiHeadAttention';
 
@@ -137,7 +138,7 @@ const optionalBoolean = (x: unknown) => x === undefined || x === null || typeof 
  * serializable options (`useCausalMask`, `returnAttentionScores`) only. Inputs are [B, T, d].
  */
 export class MultiHeadAttention extends tf.layers.Layer {
-  static className = 'MultiHeadAttention';
+  static className = 'attnkit>MultiHeadAttention';
 
   readonly numHeads: number;
   readonly numKeyValueHeads: number;
@@ -558,7 +559,8 @@ export class MultiHeadAttention extends tf.layers.Layer {
     return new cls(argsFromConfig(config));
   }
 }
-tf.serialization.registerClass(MultiHeadAttention);
+// 'MultiHeadAttention' also loads ours: models saved before the prefix, and Keras configs (tfjs-layers' own class of that name is internal)
+registerAttnkitClass(MultiHeadAttention, 'MultiHeadAttention');
 
 /** Keras or tfjs config -> constructor arguments; rejects what this layer cannot honour. */
 export function argsFromConfig(config: tf.serialization.ConfigDict): MultiHeadAttentionArgs {
@@ -585,8 +587,7 @@ export function argsFromConfig(config: tf.serialization.ConfigDict): MultiHeadAt
 
 /** What tfjs' Layer constructor takes from our arguments. */
 function baseArgs(args: Partial<MultiHeadAttentionArgs>): LayerArgs {
-  const out: LayerArgs = {};
-  if (args.name !== undefined) out.name = args.name;
+  const out: LayerArgs = { name: defaultLayerName(args.name, 'multi_head_attention') };
   if (args.trainable !== undefined) out.trainable = args.trainable;
   if (args.dtype !== undefined) out.dtype = args.dtype;
   if (args.inputShape !== undefined) out.inputShape = args.inputShape;

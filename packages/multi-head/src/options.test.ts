@@ -178,6 +178,20 @@ describeEachBackend('MultiHeadAttention call options keep no state; bias; PyTorc
     layer.dispose();
   });
 
+  it("registers as 'attnkit>MultiHeadAttention', default names carry no '>', the old name still loads", () => {
+    const map = tf.serialization.SerializationMap.getMap().classNameMap;
+    expect(MultiHeadAttention.className).toBe('attnkit>MultiHeadAttention');
+    expect(map['attnkit>MultiHeadAttention']?.[0]).toBe(MultiHeadAttention);
+    expect(map.MultiHeadAttention?.[0]).toBe(MultiHeadAttention);
+    const layer = new MultiHeadAttention({ numHeads: 1, keyDim: 2, queryShape: [null, null, 2], valueShape: [null, null, 2] });
+    expect(layer.name).toMatch(/^multi_head_attention_\d+$/);
+    expect(layer.weights[0]!.originalName).toBe(`${layer.name}/query/kernel`);
+    const old = map.MultiHeadAttention![1](MultiHeadAttention as never, layer.getConfig()) as MultiHeadAttention;
+    expect(old.getConfig()).toEqual({ ...layer.getConfig(), name: old.name });
+    layer.dispose();
+    old.dispose();
+  });
+
   it('mask helpers: errors name the op and shapes; no leaks', async () => {
     const m3 = tf.zeros([6, 2, 2]);
     expectThrowsWithoutLeak(

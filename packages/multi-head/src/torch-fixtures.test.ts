@@ -1,7 +1,7 @@
-import { readFileSync } from 'node:fs';
 import { describeEachBackend, expectNoLeak, expectTensorsClose, expectThrowsWithoutLeak } from '@attnkit/test-utils';
 import * as tf from '@tensorflow/tfjs';
 import { expect, it } from 'vitest';
+import fixture from '../fixtures/torch/mha.json' with { type: 'json' };
 import { AttentionError, type TorchStateDictLike, type TorchTensorLike, fromTorchMasks, fromTorchMultiheadAttention, loadTorchStateDict, torchTensor } from './index.js';
 
 /** Cases written by real PyTorch: packages/transformer/fixtures/torch/make_fixtures.py. */
@@ -18,8 +18,7 @@ interface MhaCase {
   output: TorchTensorLike;
   weights: TorchTensorLike;
 }
-const FIXTURE = readFileSync(new URL('../fixtures/torch/mha.json', import.meta.url), 'utf8');
-const CASES = (JSON.parse(FIXTURE) as { cases: MhaCase[] }).cases;
+const CASES = (fixture as unknown as { cases: MhaCase[] }).cases;
 /** The tolerance issue #18 sets for PyTorch fixtures. */
 const TORCH_TOL = { atol: 1e-5, rtol: 1e-4 };
 
@@ -75,7 +74,7 @@ describeEachBackend('nn.MultiheadAttention fixtures from PyTorch 1.13', () => {
     tf.dispose(Object.values(state));
     expectThrowsWithoutLeak(() => loadTorchStateDict({ a: { shape: [3], data: [1, 2] } }), 'loadTorchStateDict: a: data must hold 3 values, but got shape [3]');
     await expectNoLeak(() => {
-      const s = loadTorchStateDict(FIXTURE.length > 0 ? { state_dict: CASES[1]!.state_dict } : {});
+      const s = loadTorchStateDict({ state_dict: CASES[1]!.state_dict });
       tf.dispose(Object.values(s));
     });
   });

@@ -125,7 +125,7 @@ function shapeIs(x: tf.Tensor | undefined, shape: number[]): boolean {
  * `batch_first=True` layout). PyTorch masks mark positions NOT to attend; invert them for
  * `attentionMask`. The state's tensors are not disposed.
  */
-export function fromTorchMultiheadAttention(state: TorchMultiheadAttentionState, options: TorchImportOptions): MultiHeadAttention {
+export function fromTorchMultiheadAttention(state: TorchMultiheadAttentionState | Record<string, TorchTensorLike>, options: TorchImportOptions): MultiHeadAttention {
   const { numHeads: N, torchConfig = {}, ...args } = options;
   const config = checkTorchConfig(OP, torchConfig, ['embedDim', 'numHeads', 'kdim', 'vdim', 'bias', 'batchFirst', 'dropout', 'device', 'dtype'], UNSUPPORTED_MHA);
   check(config.numHeads === undefined || config.numHeads === N, () => AttentionError.value(OP, `num_heads in the PyTorch config differs from numHeads ${N}`, config.numHeads));

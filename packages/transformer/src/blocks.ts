@@ -1,6 +1,6 @@
 import { CrossAttention, type MemoryCache } from '@attnkit/cross-attention';
 import { AttentionError, check } from '@attnkit/masking';
-import { type KVCache, MultiHeadAttention, buildSublayer, disposeSublayer, withNameScope } from '@attnkit/multi-head';
+import { type KVCache, MultiHeadAttention, buildSublayer, defaultLayerName, disposeSublayer, registerAttnkitClass, withNameScope } from '@attnkit/multi-head';
 import type { Implementation } from '@attnkit/core';
 import * as tf from '@tensorflow/tfjs';
 import { Linear } from './linear.js';
@@ -87,7 +87,7 @@ abstract class Block extends tf.layers.Layer {
 
   constructor(op: string, args: TransformerBlockArgs) {
     const config = resolve(op, args);
-    super({ ...(args.name !== undefined ? { name: args.name } : {}), ...(args.trainable !== undefined ? { trainable: args.trainable } : {}) });
+    super({ name: defaultLayerName(args.name, op.replace(/([a-z])([A-Z])/g, '$1_$2').toLowerCase()), ...(args.trainable !== undefined ? { trainable: args.trainable } : {}) });
     this.config = config;
     this.ffIn = new Linear({ units: config.ffDim, activation: config.activation, kernelInitializer: this.initializer(0), name: 'ffn_intermediate' });
     this.ffOut = new Linear({ units: config.dModel, kernelInitializer: this.initializer(1), name: 'ffn_output' });
@@ -230,7 +230,7 @@ export interface EncoderCallOptions {
  * Inside a `tf.model`: `apply(x)` or `apply([x, paddingMask])` ([B, T, d], [B, T] with 1 = real token).
  */
 export class TransformerEncoderLayer extends Block {
-  static className = 'TransformerEncoderLayer';
+  static className = 'attnkit>TransformerEncoderLayer';
   readonly selfAttention: MultiHeadAttention;
   private readonly attentionNorm: tf.layers.Layer;
 
@@ -283,7 +283,7 @@ export class TransformerEncoderLayer extends Block {
     });
   }
 }
-tf.serialization.registerClass(TransformerEncoderLayer);
+registerAttnkitClass(TransformerEncoderLayer, 'TransformerEncoderLayer');
 
 export interface DecoderCallOptions {
   /** Encoder output [B, Ts, d]. Required unless `memoryCache` is given (or the memory is the second input). */
@@ -321,7 +321,7 @@ export interface DecoderCallOptions {
  * Inside a `tf.model`: `apply([x, memory])` or `apply([x, memory, memoryMask])`.
  */
 export class TransformerDecoderLayer extends Block {
-  static className = 'TransformerDecoderLayer';
+  static className = 'attnkit>TransformerDecoderLayer';
   readonly selfAttention: MultiHeadAttention;
   readonly crossAttention: CrossAttention;
   private readonly selfNorm: tf.layers.Layer;
@@ -418,7 +418,7 @@ export class TransformerDecoderLayer extends Block {
     });
   }
 }
-tf.serialization.registerClass(TransformerDecoderLayer);
+registerAttnkitClass(TransformerDecoderLayer, 'TransformerDecoderLayer');
 
 function toBool(mask: tf.Tensor): tf.Tensor {
   return mask.dtype === 'bool' ? mask : tf.notEqual(mask, 0);

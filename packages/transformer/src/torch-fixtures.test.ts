@@ -1,8 +1,9 @@
-import { readFileSync } from 'node:fs';
 import { describeEachBackend, expectNoLeak, expectTensorsClose, expectThrowsWithoutLeak } from '@attnkit/test-utils';
 import { type TorchTensorLike, loadTorchStateDict, torchTensor } from '@attnkit/multi-head';
 import * as tf from '@tensorflow/tfjs';
 import { expect, it } from 'vitest';
+import layersFixture from '../fixtures/torch/layers.json' with { type: 'json' };
+import transformerFixture from '../fixtures/torch/transformer.json' with { type: 'json' };
 import {
   AttentionError,
   type TorchState,
@@ -25,9 +26,8 @@ interface TorchCase {
   output: TorchTensorLike;
   [input: string]: unknown;
 }
-const read = (file: string) => (JSON.parse(readFileSync(new URL(`../fixtures/torch/${file}`, import.meta.url), 'utf8')) as { cases: TorchCase[] }).cases;
-const LAYER_CASES = read('layers.json');
-const TRANSFORMER_CASES = read('transformer.json');
+const LAYER_CASES = (layersFixture as unknown as { cases: TorchCase[] }).cases;
+const TRANSFORMER_CASES = (transformerFixture as unknown as { cases: TorchCase[] }).cases;
 /** The tolerance issue #18 sets for PyTorch fixtures. */
 const TORCH_TOL = { atol: 1e-5, rtol: 1e-4 };
 const MASKS = ['src_mask', 'tgt_mask', 'memory_mask', 'src_key_padding_mask', 'tgt_key_padding_mask', 'memory_key_padding_mask'] as const;
