@@ -74,7 +74,11 @@ export class CrossAttention extends tf.layers.Layer {
   }
 
   /** Builds from the query and memory shapes first (tfjs would build from the query alone). */
-  override apply(inputs: tf.Tensor | tf.Tensor[] | tf.SymbolicTensor | tf.SymbolicTensor[], kwargs: Kwargs = {}) {
+  override apply(
+    inputs: tf.Tensor | tf.Tensor[] | tf.SymbolicTensor | tf.SymbolicTensor[],
+    options: CrossAttentionCallOptions = {},
+  ): tf.Tensor | tf.Tensor[] | tf.SymbolicTensor | tf.SymbolicTensor[] {
+    const kwargs = options as Kwargs;
     const query = Array.isArray(inputs) ? inputs[0] : inputs;
     const memory = Array.isArray(inputs) ? inputs[1] : kwargs.memory;
     const symbolic = query instanceof tf.SymbolicTensor;
@@ -136,8 +140,7 @@ export class CrossAttention extends tf.layers.Layer {
    * Eager forward pass: `query` [B, Tq, d] with `memory` (or `memoryCache`) in the options.
    * Returns [B, Tq, dOut], or `[output, weights]` when `returnAttentionScores`.
    */
-  override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Kwargs = {}): tf.Tensor | tf.Tensor[] {
-    const options = kwargs as CrossAttentionCallOptions;
+  override call(inputs: tf.Tensor | tf.Tensor[], options: CrossAttentionCallOptions = {}): tf.Tensor | tf.Tensor[] {
     const query = Array.isArray(inputs) ? inputs[0] : inputs;
     const memory = Array.isArray(inputs) ? inputs[1] : options.memory;
     const memoryMask = (Array.isArray(inputs) ? inputs[2] : undefined) ?? options.memoryMask ?? null;
@@ -192,7 +195,7 @@ export class CrossAttention extends tf.layers.Layer {
   }
 
   /** Disposes the weights (held by the inner attention layer). */
-  override dispose() {
+  override dispose(): ReturnType<tf.layers.Layer['dispose']> {
     const inner = this.attention.dispose();
     if (this._refCount === null && this.built) this._refCount = 1;
     const outer = super.dispose();

@@ -94,8 +94,8 @@ describeEachBackend('MultiHeadAttention errors and leaks', () => {
       'MultiHeadAttention: attentionBias must broadcast to [B, Tq, Tk] = [2,4,5] or [B, N, Tq, Tk] = [2,4,4,5], but got attentionBias [2,4,4]',
     ],
     ['bias dtype', () => layer.call(q, { value: v, attentionBias: bad.biasInt! }), "MultiHeadAttention: attentionBias must be float32, but got 'int32'"],
-    ['useCausalMask not boolean', () => layer.call(q, { value: v, useCausalMask: 'yes' }), "MultiHeadAttention: useCausalMask must be a boolean, but got 'yes'"],
-    ['cache not a KVCache', () => layer.call(q, { value: v, cache: {} }), 'MultiHeadAttention: cache must be a KVCache, but got \'object\''],
+    ['useCausalMask not boolean', () => layer.call(q, { value: v, useCausalMask: 'yes' as never }), "MultiHeadAttention: useCausalMask must be a boolean, but got 'yes'"],
+    ['cache not a KVCache', () => layer.call(q, { value: v, cache: {} as never }), 'MultiHeadAttention: cache must be a KVCache, but got \'object\''],
     [
       'disposed value',
       () => layer.call(q, { value: bad.gone! }),

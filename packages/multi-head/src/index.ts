@@ -4,7 +4,7 @@ export type { CachedKV, KVCacheOptions } from './cache.js';
 export type { Constraint, Identifier, Initializer, Regularizer } from './config.js';
 export type { PositionHook } from './hook.js';
 export { MultiHeadAttention, argsFromConfig } from './layer.js';
-export type { MultiHeadAttentionArgs, MultiHeadAttentionCallOptions } from './layer.js';
+export type { MultiHeadAttentionApplyOptions, MultiHeadAttentionArgs, MultiHeadAttentionCallOptions } from './layer.js';
 export { REGISTRATION_PREFIX, defaultLayerName, registerAttnkitClass } from './register.js';
 export { buildSublayer, disposeSublayer, withNameScope } from './scope.js';
 export { checkTorchConfig, fromTorchMultiheadAttention, torchMultiheadAttentionWeights } from './torch.js';

@@ -112,6 +112,15 @@ export interface MultiHeadAttentionCallOptions {
   cache?: KVCache | null;
 }
 
+/**
+ * Options of `apply()`: the call options, with `value`/`key` also as SymbolicTensors (inside a
+ * `tf.model`, where only `training` and options equal to the constructor's are allowed).
+ */
+export type MultiHeadAttentionApplyOptions = Omit<MultiHeadAttentionCallOptions, 'value' | 'key'> & {
+  value?: tf.Tensor | tf.SymbolicTensor;
+  key?: tf.Tensor | tf.SymbolicTensor | null;
+};
+
 interface Weights {
   queryKernel: tf.LayerVariable;
   queryBias: tf.LayerVariable | null;
@@ -292,9 +301,9 @@ export class MultiHeadAttention extends tf.layers.Layer {
    */
   override apply(
     inputs: AnyTensor | AnyTensor[],
-    kwargs: Kwargs = {},
+    options: MultiHeadAttentionApplyOptions = {},
   ): tf.Tensor | tf.Tensor[] | tf.SymbolicTensor | tf.SymbolicTensor[] {
-    const { value, key, ...rest } = kwargs as { value?: AnyTensor; key?: AnyTensor | null } & Kwargs;
+    const { value, key, ...rest } = options as { value?: AnyTensor; key?: AnyTensor | null } & Kwargs;
     let list: AnyTensor[];
     if (Array.isArray(inputs)) {
       check(inputs.length === 2 || inputs.length === 3, () =>
@@ -350,8 +359,8 @@ export class MultiHeadAttention extends tf.layers.Layer {
    * options, or the list [query, value, key?]. Returns [B, Tq, dOut], or `[output, scores]`
    * when `returnAttentionScores`.
    */
-  override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Kwargs = {}): tf.Tensor | tf.Tensor[] {
-    const options = kwargs as MultiHeadAttentionCallOptions;
+  override call(inputs: tf.Tensor | tf.Tensor[], options: MultiHeadAttentionCallOptions = {}): tf.Tensor | tf.Tensor[] {
+    const kwargs = options as Kwargs;
     const [query, value, key] = Array.isArray(inputs) ? inputs : [inputs, options.value, options.key ?? undefined];
     checkTensor('query', query);
     checkTensor('value', value);
@@ -505,7 +514,7 @@ export class MultiHeadAttention extends tf.layers.Layer {
   }
 
   /** Disposes the weights; unlike tfjs' Layer, also for a layer built but never applied. */
-  override dispose() {
+  override dispose(): ReturnType<tf.layers.Layer['dispose']> {
     if (this._refCount === null && this.built) this._refCount = 1;
     return super.dispose();
   }

@@ -178,6 +178,19 @@ describeEachBackend('MultiHeadAttention call options keep no state; bias; PyTorc
     layer.dispose();
   });
 
+  it('call and apply options are typed: a misspelt option does not compile', () => {
+    const { layer } = layerWith({}, 8);
+    const x = tf.zeros([1, 2, 4]);
+    // @ts-expect-error useCasualMask is not an option (useCausalMask is)
+    const a = layer.call(x, { value: x, useCasualMask: true }) as tf.Tensor;
+    // @ts-expect-error returnAttentionScore is not an option
+    const b = layer.apply(x, { value: x, returnAttentionScore: true }) as tf.Tensor;
+    expect(a.shape).toEqual([1, 2, 4]);
+    expect(b.shape).toEqual([1, 2, 4]);
+    tf.dispose([x, a, b]);
+    layer.dispose();
+  });
+
   it("registers as 'attnkit>MultiHeadAttention', default names carry no '>', the old name still loads", () => {
     const map = tf.serialization.SerializationMap.getMap().classNameMap;
     expect(MultiHeadAttention.className).toBe('attnkit>MultiHeadAttention');

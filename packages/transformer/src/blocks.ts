@@ -1,6 +1,6 @@
 import { CrossAttention, type MemoryCache } from '@attnkit/cross-attention';
 import { AttentionError, check } from '@attnkit/masking';
-import { type KVCache, MultiHeadAttention, buildSublayer, defaultLayerName, disposeSublayer, registerAttnkitClass, withNameScope } from '@attnkit/multi-head';
+import { type KVCache, MultiHeadAttention, type MultiHeadAttentionArgs, REGISTRATION_PREFIX, buildSublayer, defaultLayerName, disposeSublayer, registerAttnkitClass, withNameScope } from '@attnkit/multi-head';
 import type { Implementation } from '@attnkit/core';
 import * as tf from '@tensorflow/tfjs';
 import { Linear } from './linear.js';
@@ -99,13 +99,13 @@ abstract class Block extends tf.layers.Layer {
   }
 
   /** Glorot-uniform, seeded with seed + `offset` when the layer has a seed. */
-  protected initializer(offset: number) {
+  protected initializer(offset: number): ReturnType<typeof tf.initializers.glorotUniform> {
     const { seed } = this.config;
     return tf.initializers.glorotUniform(seed === null ? {} : { seed: seed + offset });
   }
 
   /** Arguments of this block's attention layers; `offset` picks their initializer seed. */
-  protected attentionArgs(offset: number, name: string) {
+  protected attentionArgs(offset: number, name: string): MultiHeadAttentionArgs {
     const { numHeads, dModel, dropout, implementation } = this.config;
     return { numHeads, keyDim: dModel / numHeads, dropout, implementation, kernelInitializer: this.initializer(offset), name };
   }
@@ -128,12 +128,16 @@ abstract class Block extends tf.layers.Layer {
   }
 
   /** Runs tfjs' apply with our name-scope flag set; symbolic calls take only `training`. */
-  override apply(inputs: tf.Tensor | tf.Tensor[] | tf.SymbolicTensor | tf.SymbolicTensor[], kwargs: Kwargs = {}) {
+  override apply(
+    inputs: tf.Tensor | tf.Tensor[] | tf.SymbolicTensor | tf.SymbolicTensor[],
+    options: EncoderCallOptions | DecoderCallOptions = {},
+  ): tf.Tensor | tf.Tensor[] | tf.SymbolicTensor | tf.SymbolicTensor[] {
+    const kwargs = options as Kwargs;
     const first = Array.isArray(inputs) ? inputs[0] : inputs;
     if (first instanceof tf.SymbolicTensor) {
       const extra = Object.keys(kwargs).filter((k) => k !== 'training' && kwargs[k] != null && kwargs[k] !== false);
       check(extra.length === 0, () =>
-        AttentionError.value(this.getClassName(), 'inside tf.model only training may be an apply() option (pass masks and memory as inputs)', extra.join(', ')),
+        AttentionError.value(this.getClassName().replace(REGISTRATION_PREFIX, ''), 'inside tf.model only training may be an apply() option (pass masks and memory as inputs)', extra.join(', ')),
       );
     }
     this.applying = true;
@@ -199,7 +203,7 @@ abstract class Block extends tf.layers.Layer {
   }
 
   /** Disposes every sublayer's weights (also for a layer built but never called). */
-  override dispose() {
+  override dispose(): ReturnType<tf.layers.Layer['dispose']> {
     if (this._refCount === null && this.built) this._refCount = 1;
     return super.dispose();
   }
@@ -263,9 +267,12 @@ export class TransformerEncoderLayer extends Block {
     ];
   }
 
-  override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Kwargs = {}): tf.Tensor | tf.Tensor[] {
+  override apply(inputs: tf.Tensor | tf.Tensor[] | tf.SymbolicTensor | tf.SymbolicTensor[], options: EncoderCallOptions = {}) {
+    return super.apply(inputs, options);
+  }
+
+  override call(inputs: tf.Tensor | tf.Tensor[], o: EncoderCallOptions = {}): tf.Tensor | tf.Tensor[] {
     const x = Array.isArray(inputs) ? inputs[0]! : inputs;
-    const o = kwargs as EncoderCallOptions;
     const paddingMask = (Array.isArray(inputs) ? inputs[1] : undefined) ?? o.paddingMask ?? null;
     const { attentionMask = null, attentionBias = null, training = false, returnAttentionScores = false } = o;
     checkInput('TransformerEncoderLayer', x, this.config.dModel);
@@ -370,10 +377,13 @@ export class TransformerDecoderLayer extends Block {
     ];
   }
 
-  override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Kwargs = {}): tf.Tensor | tf.Tensor[] {
+  override apply(inputs: tf.Tensor | tf.Tensor[] | tf.SymbolicTensor | tf.SymbolicTensor[], options: DecoderCallOptions = {}) {
+    return super.apply(inputs, options);
+  }
+
+  override call(inputs: tf.Tensor | tf.Tensor[], o: DecoderCallOptions = {}): tf.Tensor | tf.Tensor[] {
     const list = Array.isArray(inputs) ? inputs : [inputs];
     const x = list[0]!;
-    const o = kwargs as DecoderCallOptions;
     const memory = list[1] ?? o.memory ?? null;
     const memoryMask = list[2] ?? o.memoryMask ?? null;
     const { memoryCache = null, selfCache = null, training = false, useCausalMask = true, paddingMask = null } = o;

@@ -115,6 +115,25 @@ describe('encoder and decoder layers inside tf.model [cpu]', () => {
   });
 });
 
+describe('typed options [cpu]', () => {
+  beforeAll(() => useBackend('cpu'));
+
+  it('a misspelt encoder or decoder option does not compile', () => {
+    const enc = new TransformerEncoderLayer(args);
+    const dec = new TransformerDecoderLayer(args);
+    const x = randomTensor([1, 2, 8], 9);
+    // @ts-expect-error paddingMsk is not an option (paddingMask is)
+    const a = enc.apply(x, { paddingMsk: null }) as tf.Tensor;
+    // @ts-expect-error useCasualMask is not an option (useCausalMask is)
+    const b = dec.apply(x, { memory: x, useCasualMask: false }) as tf.Tensor;
+    expect(a.shape).toEqual([1, 2, 8]);
+    expect(b.shape).toEqual([1, 2, 8]);
+    tf.dispose([x, a, b]);
+    enc.dispose();
+    dec.dispose();
+  });
+});
+
 describe('Transformer.dispose [cpu]', () => {
   beforeAll(() => useBackend('cpu'));
 
