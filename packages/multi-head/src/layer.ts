@@ -571,6 +571,12 @@ export class MultiHeadAttention extends tf.layers.Layer {
 // 'MultiHeadAttention' also loads ours: models saved before the prefix, and Keras configs (tfjs-layers' own class of that name is internal)
 registerAttnkitClass(MultiHeadAttention, 'MultiHeadAttention');
 
+/** Keras arguments that do not change a forward pass: accepted with a warning. */
+const IGNORED_KERAS_ARGS: Array<[string, string, string]> = [
+  ['seed', 'seed', 'dropout draws from tfjs\' random state, not from this seed'],
+  ['flashAttention', 'flash_attention', 'the implementation option chooses the attention path'],
+];
+
 /** Keras or tfjs config -> constructor arguments; rejects what this layer cannot honour. */
 export function argsFromConfig(config: tf.serialization.ConfigDict): MultiHeadAttentionArgs {
   const snake = Object.keys(config).some((k) => k.includes('_'));
@@ -588,6 +594,15 @@ export function argsFromConfig(config: tf.serialization.ConfigDict): MultiHeadAt
     'kernelInitializer', 'biasInitializer', 'kernelRegularizer', 'biasRegularizer', 'kernelConstraint', 'biasConstraint',
     'implementation', 'useCausalMask', 'returnAttentionScores', 'queryShape', 'valueShape', 'keyShape', 'batchInputShape',
   ];
+  check(dtype == null || dtype === 'float32', () =>
+    AttentionError.value(OP, 'only the float32 dtype policy is supported (mixed precision would change the numbers)', String(dtype)),
+  );
+  for (const [k, keras, why] of IGNORED_KERAS_ARGS) {
+    if (c[k] != null && c[k] !== false) {
+      // tfjs warns in the same way about what it cannot honour when loading models
+      console.warn(`MultiHeadAttention: Keras argument ${keras}=${JSON.stringify(c[k])} is accepted but ignored: ${why}`);
+    }
+  }
   const args: Record<string, unknown> = {};
   for (const k of keep) if (c[k] !== undefined) args[k] = c[k];
   if (typeof dtype === 'string') args.dtype = dtype;

@@ -1,9 +1,10 @@
 import { describeEachBackend, expectNoLeak, expectTensorsClose, expectThrowsWithoutLeak, randomMask, toF64 } from '@attnkit/test-utils';
 import * as tf from '@tensorflow/tfjs';
-import { expect, it } from 'vitest';
+import { expect, it, vi } from 'vitest';
 import {
   AttentionError,
   MultiHeadAttention,
+  argsFromConfig,
   fromTorchAttentionMask,
   fromTorchKeyPaddingMask,
   fromTorchMasks,
@@ -189,6 +190,23 @@ describeEachBackend('MultiHeadAttention call options keep no state; bias; PyTorc
     expect(b.shape).toEqual([1, 2, 4]);
     tf.dispose([x, a, b]);
     layer.dispose();
+  });
+
+  it('Keras arguments: a mixed_float16 policy throws; seed and flash_attention are accepted with a warning', () => {
+    expectThrowsWithoutLeak(
+      () => argsFromConfig({ num_heads: 2, key_dim: 2, dtype: { class_name: 'DTypePolicy', config: { name: 'mixed_float16' } } }),
+      "MultiHeadAttention: only the float32 dtype policy is supported (mixed precision would change the numbers), but got 'mixed_float16'",
+    );
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
+    const args = argsFromConfig({ num_heads: 2, key_dim: 2, seed: 7, flash_attention: true, dtype: 'float32' });
+    expect(args).toMatchObject({ numHeads: 2, keyDim: 2, dtype: 'float32' });
+    expect(warn.mock.calls.map((c) => c[0])).toEqual([
+      "MultiHeadAttention: Keras argument seed=7 is accepted but ignored: dropout draws from tfjs' random state, not from this seed",
+      'MultiHeadAttention: Keras argument flash_attention=true is accepted but ignored: the implementation option chooses the attention path',
+    ]);
+    argsFromConfig({ num_heads: 2, key_dim: 2, seed: null, flash_attention: null });
+    expect(warn).toHaveBeenCalledTimes(2);
+    warn.mockRestore();
   });
 
   it("registers as 'attnkit>MultiHeadAttention', default names carry no '>', the old name still loads", () => {
