@@ -52,13 +52,17 @@ function convert(mask: tf.Tensor): AttnkitMasks {
 
 /**
  * PyTorch `attn_mask` -> attnkit. [Tq, Tk] stays [Tq, Tk] (every batch and head);
- * [B·H, Tq, Tk] becomes [B, H, Tq, Tk] (`numHeads` required).
+ * [B·H, Tq, Tk] becomes [B, H, Tq, Tk] (`numHeads` required); a 4-D [B, H, Tq, Tk] mask (as
+ * `F.scaled_dot_product_attention` takes) stays as it is. Note that `F.scaled_dot_product_attention`'s
+ * bool masks are True = may attend, unlike nn.MultiheadAttention's: pass those to attnkit as they are.
  */
 export function fromTorchAttentionMask(mask: tf.Tensor, options: { numHeads?: number } = {}): AttnkitMasks {
   const op = 'fromTorchAttentionMask';
   checkMask(op, 'attn_mask', mask);
-  check(mask.rank === 2 || mask.rank === 3, () => AttentionError.shapes(op, 'attn_mask must be [Tq, Tk] or [B*H, Tq, Tk]', { attn_mask: mask.shape }));
-  if (mask.rank === 2) return convert(mask);
+  check(mask.rank >= 2 && mask.rank <= 4, () =>
+    AttentionError.shapes(op, 'attn_mask must be [Tq, Tk], [B*H, Tq, Tk] or (scaled_dot_product_attention) [B, H, Tq, Tk]', { attn_mask: mask.shape }),
+  );
+  if (mask.rank !== 3) return convert(mask);
   const { numHeads } = options;
   const [BH, Tq, Tk] = mask.shape as [number, number, number];
   check(Number.isInteger(numHeads) && numHeads! > 0 && BH % numHeads! === 0, () =>
