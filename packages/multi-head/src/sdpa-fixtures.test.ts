@@ -1,7 +1,8 @@
 import { attentionWithWeights, scaledDotProductAttention } from '@attnkit/core';
-import { describeEachBackend, expectTensorsClose } from '@attnkit/test-utils';
+import { registerFusedAttention, unregisterFusedAttention } from '@attnkit/kernels';
+import { describeEachBackend, expectTensorsClose, useBackend } from '@attnkit/test-utils';
 import * as tf from '@tensorflow/tfjs';
-import { expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fixture from '../fixtures/torch/sdpa.json' with { type: 'json' };
 import { type TorchTensorLike, fromTorchAttentionMask, torchTensor } from './index.js';
 
@@ -44,4 +45,24 @@ describeEachBackend('scaled dot-product attention fixtures from PyTorch 1.13', (
       tf.dispose([q!, k!, v!, raw, converted?.attentionMask, bias, out, output, weights, wantOut, wantWeights].filter((t): t is tf.Tensor => t != null));
     });
   }
+});
+
+describe('scaled dot-product attention fixtures from PyTorch 1.13 [wasm, fused kernel]', () => {
+  beforeAll(async () => {
+    await useBackend('wasm');
+    await registerFusedAttention();
+  });
+  afterAll(() => unregisterFusedAttention());
+
+  it.each(CASES.map((c) => [c.name, c] as const))('%s (fused)', (_, c) => {
+    const [q, k, v] = [c.query, c.key, c.value].map((t) => torchTensor(t));
+    const raw = c.mask ? torchTensor(c.mask) : null;
+    const converted = raw && raw.dtype === 'float32' ? fromTorchAttentionMask(raw) : null;
+    const mask = raw?.dtype === 'bool' ? raw : (converted?.attentionMask ?? null);
+    const bias = converted?.attentionBias ?? null;
+    const out = scaledDotProductAttention(q!, k!, v!, { mask, bias, causal: c.is_causal, implementation: 'fused' });
+    const want = torchTensor(c.output);
+    expectTensorsClose(out, want, { ...TORCH_TOL, label: `${c.name} output (fused)` });
+    tf.dispose([q!, k!, v!, raw, converted?.attentionMask, bias, out, want].filter((t): t is tf.Tensor => t != null));
+  });
 });

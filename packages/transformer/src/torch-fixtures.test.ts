@@ -1,7 +1,8 @@
-import { describeEachBackend, expectNoLeak, expectTensorsClose, expectThrowsWithoutLeak } from '@attnkit/test-utils';
+import { registerFusedAttention, unregisterFusedAttention } from '@attnkit/kernels';
+import { describeEachBackend, useBackend, expectNoLeak, expectTensorsClose, expectThrowsWithoutLeak } from '@attnkit/test-utils';
 import { type TorchTensorLike, loadTorchStateDict, torchTensor } from '@attnkit/multi-head';
 import * as tf from '@tensorflow/tfjs';
-import { expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import layersFixture from '../fixtures/torch/layers.json' with { type: 'json' };
 import transformerFixture from '../fixtures/torch/transformer.json' with { type: 'json' };
 import {
@@ -50,7 +51,7 @@ function numHeadsOf(c: TorchCase): number {
 }
 
 /** Imports the case's module and runs its forward call with the case's inputs and masks. */
-function run(c: TorchCase, implementation?: 'reference' | 'sliced' | 'chunked'): tf.Tensor {
+function run(c: TorchCase, implementation?: 'reference' | 'sliced' | 'chunked' | 'fused'): tf.Tensor {
   const extras = implementation ? { implementation } : {};
   const state = loadTorchStateDict({ state_dict: c.state_dict });
   const t = (name: string) => (c[name] ? torchTensor(c[name] as TorchTensorLike, name) : null);
@@ -143,4 +144,29 @@ describeEachBackend('PyTorch nn.Transformer* fixtures', () => {
     ];
     for (const [fn, message] of cases) expect(expectThrowsWithoutLeak(fn, message)).toBeInstanceOf(AttentionError);
   });
+});
+
+describe('PyTorch nn.Transformer fixture [wasm, fused kernel]', () => {
+  beforeAll(async () => {
+    await useBackend('wasm');
+    await registerFusedAttention();
+  });
+  afterAll(() => unregisterFusedAttention());
+
+  it('nn.Transformer 2+2, d 32, with its masks, equals PyTorch (fused)', () => {
+    const c = TRANSFORMER_CASES[0]!;
+    const y = run(c, 'fused');
+    const want = torchTensor(c.output);
+    expectTensorsClose(y, want, { ...TORCH_TOL, label: `${c.name} (fused)` });
+    tf.dispose([y, want]);
+  });
+
+  for (const c of LAYER_CASES.filter((x) => !JSON.stringify(x.config).includes('"gelu"'))) {
+    it(`${c.name}: equals PyTorch (fused)`, () => {
+      const y = run(c, 'fused');
+      const want = torchTensor(c.output);
+      expectTensorsClose(y, want, { ...TORCH_TOL, label: `${c.name} (fused)` });
+      tf.dispose([y, want]);
+    });
+  }
 });
