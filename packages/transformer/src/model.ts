@@ -29,7 +29,7 @@ export interface TransformerConfig {
   /** Dropout (attention weights, residual branches, embeddings), when training. Default 0.1. */
   dropout?: number;
   /** Feed-forward activation. Default 'relu'. */
-  activation?: 'relu' | 'gelu' | 'swish' | 'tanh' | 'linear';
+  activation?: Linear['activation'];
   /** Pre-norm blocks (plus a final norm) when true; the paper's post-norm when false. Default false. */
   normFirst?: boolean;
   /** Position information added to the scaled embeddings. Default 'sinusoidal'. */
