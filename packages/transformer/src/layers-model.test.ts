@@ -134,6 +134,35 @@ describe('typed options [cpu]', () => {
   });
 });
 
+describe('Transformer masks and biases [cpu]', () => {
+  beforeAll(() => useBackend('cpu'));
+
+  it('encode/decode: a -1e9 bias on some keys equals masking them; a zero bias changes nothing', () => {
+    const model = new Transformer({ sourceVocabSize: 9, targetVocabSize: 9, dModel: 8, numHeads: 2, ffDim: 8, numEncoderLayers: 1, numDecoderLayers: 1, seed: 5 });
+    const src = tf.tensor2d([[3, 4, 5, 6]], [1, 4], 'int32');
+    const tgt = tf.tensor2d([[1, 7, 8]], [1, 3], 'int32');
+    const keep = tf.tensor2d([[1, 0, 1, 1], [1, 1, 0, 1], [1, 1, 1, 0], [0, 1, 1, 1]], [4, 4], 'bool'); // [Ts, Ts]
+    const cross = tf.tensor2d([[1, 1, 0, 1], [0, 1, 1, 1], [1, 0, 1, 1]], [3, 4], 'bool'); // [Tt, Ts]
+    const asBias = (m: tf.Tensor) => tf.where(m, tf.zeros(m.shape), tf.fill(m.shape, -1e9));
+    const run = (enc: Record<string, tf.Tensor>, dec: Record<string, tf.Tensor>) =>
+      tf.tidy(() => {
+        const { memory, memoryMask } = model.encode(src, enc);
+        return model.decode(tgt, { memory, memoryMask, ...dec }).logits;
+      });
+    const masked = run({ attentionMask: keep }, { crossAttentionMask: cross });
+    const [kb, cb] = [asBias(keep), asBias(cross)];
+    const biased = run({ attentionBias: kb }, { crossAttentionBias: cb });
+    expectTensorsClose(biased, masked, { rtol: 1e-5, atol: 1e-6 });
+    const plain = run({}, {});
+    const zeros = tf.zeros([3, 3]);
+    const zeroBias = run({}, { selfAttentionBias: zeros });
+    expectTensorsClose(zeroBias, plain, { rtol: 1e-6, atol: 1e-7 });
+    expect(tf.tidy(() => tf.max(tf.abs(tf.sub(masked, plain))).dataSync()[0]!)).toBeGreaterThan(1e-3);
+    tf.dispose([src, tgt, keep, cross, kb, cb, masked, biased, plain, zeros, zeroBias]);
+    model.dispose();
+  });
+});
+
 describe('Transformer.dispose [cpu]', () => {
   beforeAll(() => useBackend('cpu'));
 
