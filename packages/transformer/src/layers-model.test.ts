@@ -163,6 +163,30 @@ describe('Transformer masks and biases [cpu]', () => {
   });
 });
 
+describe('decoder target padding [cpu]', () => {
+  beforeAll(() => useBackend('cpu'));
+
+  it('paddingMask [B, T] (tgt_key_padding_mask inverted) equals the same keys masked by selfAttentionMask; shapes are checked', () => {
+    const dec = new TransformerDecoderLayer(args);
+    const x = randomTensor([2, 4, 8], 20);
+    const memory = randomTensor([2, 3, 8], 21);
+    const padding = tf.tensor2d([[1, 1, 1, 1], [1, 1, 0, 0]], [2, 4], 'bool');
+    const a = dec.apply(x, { memory, paddingMask: padding }) as tf.Tensor;
+    const asMask = tf.expandDims(padding, 1); // [B, 1, T]
+    const b = dec.apply(x, { memory, selfAttentionMask: asMask }) as tf.Tensor;
+    expectTensorsClose(a, b, { rtol: 1e-6, atol: 1e-7 });
+    const open = dec.apply(x, { memory }) as tf.Tensor;
+    // unpadded sentence: unchanged; padded one: causal rows 0-1 see only real keys (unchanged), rows 2-3 lose the padded keys
+    expectTensorsClose(tf.slice(a, [0, 0, 0], [1, 4, 8]), tf.slice(open, [0, 0, 0], [1, 4, 8]), { rtol: 1e-6, atol: 1e-7 });
+    expectTensorsClose(tf.slice(a, [1, 0, 0], [1, 2, 8]), tf.slice(open, [1, 0, 0], [1, 2, 8]), { rtol: 1e-6, atol: 1e-7 });
+    expect(tf.tidy(() => tf.min(tf.max(tf.abs(tf.sub(tf.slice(a, [1, 2, 0], [1, 2, 8]), tf.slice(open, [1, 2, 0], [1, 2, 8]))), -1)).dataSync()[0]!)).toBeGreaterThan(1e-4);
+    const wrong = tf.ones([2, 3], 'bool');
+    expectThrowsWithoutLeak(() => dec.apply(x, { memory, paddingMask: wrong }), 'TransformerDecoderLayer: paddingMask must be [B, Tk] = [2,4], but got paddingMask [2,3]');
+    tf.dispose([x, memory, padding, a, asMask, b, open, wrong]);
+    dec.dispose();
+  });
+});
+
 describe('Transformer.dispose [cpu]', () => {
   beforeAll(() => useBackend('cpu'));
 
