@@ -16,7 +16,6 @@ import {
   fromTorchTransformerEncoder,
   fromTorchTransformerMasks,
 } from './index.js';
-import { Linear } from './linear.js';
 
 /** Cases written by real PyTorch 1.13: fixtures/torch/make_fixtures.py (run with Debian's python3-torch). */
 interface TorchCase {
@@ -32,18 +31,6 @@ const TRANSFORMER_CASES = (transformerFixture as unknown as { cases: TorchCase[]
 /** The tolerance issue #18 sets for PyTorch fixtures. */
 const TORCH_TOL = { atol: 1e-5, rtol: 1e-4 };
 const MASKS = ['src_mask', 'tgt_mask', 'memory_mask', 'src_key_padding_mask', 'tgt_key_padding_mask', 'memory_key_padding_mask'] as const;
-
-/**
- * Whether this build's Linear 'gelu' is PyTorch's exact erf GELU (0.8413447 at 1; the tanh
- * approximation gives 0.8411920). Issue #18.5 makes it exact; until then the gelu cases cannot
- * match PyTorch within tolerance and are skipped, saying so.
- */
-function exactGelu(): boolean {
-  const l = new Linear({ units: 1, activation: 'gelu', kernelInitializer: tf.initializers.ones() });
-  const y = tf.tidy(() => (l.apply(tf.ones([1, 1])) as tf.Tensor).dataSync()[0]!);
-  l.dispose();
-  return Math.abs(y - 0.8413447) < 1e-6;
-}
 
 function numHeadsOf(c: TorchCase): number {
   const layer = (c.config.layer as Record<string, unknown> | undefined) ?? c.config;
@@ -97,13 +84,9 @@ function run(c: TorchCase, implementation?: 'reference' | 'sliced' | 'chunked' |
   }
 }
 
-await tf.setBackend('cpu');
-const GELU = exactGelu();
-
 describeEachBackend('PyTorch nn.Transformer* fixtures', () => {
   for (const c of LAYER_CASES) {
-    const gelu = JSON.stringify(c.config).includes('"gelu"');
-    it.skipIf(gelu && !GELU)(`${c.name}: equals PyTorch${gelu ? ' (needs exact erf GELU, #18.5)' : ''}`, () => {
+    it(`${c.name}: equals PyTorch`, () => {
       const y = run(c);
       const want = torchTensor(c.output);
       expect(y.shape).toEqual(want.shape);
@@ -161,7 +144,7 @@ describe('PyTorch nn.Transformer fixture [wasm, fused kernel]', () => {
     tf.dispose([y, want]);
   });
 
-  for (const c of LAYER_CASES.filter((x) => !JSON.stringify(x.config).includes('"gelu"'))) {
+  for (const c of LAYER_CASES) {
     it(`${c.name}: equals PyTorch (fused)`, () => {
       const y = run(c, 'fused');
       const want = torchTensor(c.output);
