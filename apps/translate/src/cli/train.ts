@@ -1,9 +1,11 @@
 /**
  * `pnpm --filter @attnkit/translate train --task numbers|ding --size tiny|small [--steps N]
  * [--minutes M] [--out PATH] [--resume] [--batch 64] [--warmup 400] [--lr-scale 1]
- * [--dropout 0.1] [--vocab N] [--eval-every 500] [--dev-limit 200] [--seed 1]`
+ * [--dropout 0.1] [--vocab N] [--eval-every 500] [--dev-limit 200] [--seed 1] [--dictionary]
+ * [--dict-chunks K] [--backend wasm|cpu|webgpu]`
  *
  * Ctrl-C stops after the current step and saves a checkpoint; `--resume` continues from it.
+ * The shipped sentence model's command is in the app README ("The shipped sentence model").
  */
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -45,6 +47,9 @@ const result = await train({
   devLimit: numberArg(args, 'dev-limit'),
   seed: numberArg(args, 'seed'),
   resume: args.resume === true,
+  dictionary: args.dictionary === true,
+  dictChunks: numberArg(args, 'dict-chunks'),
+  command: `train ${process.argv.slice(2).filter((a) => a !== '--resume').join(' ')}`,
   shouldStop: () => stop,
 });
 console.log(`trained ${task}/${size} to step ${result.step} in ${Math.round(result.seconds)} s; loss ${result.loss.toFixed(3)}; dev ${JSON.stringify(result.dev)}; checkpoint ${out}`);
