@@ -96,4 +96,14 @@ describe('training', () => {
     const start = weights(initial);
     expect(a.filter((w, i) => JSON.stringify(w) !== JSON.stringify(start[i])).length).toBeGreaterThan(a.length / 2);
   });
+
+  it('refuses to resume with other data options than the run it continues, naming them', async () => {
+    const common = { task: 'numbers' as const, size: 'tiny' as const, batchSize: 8, dropout: 0, evalEvery: 1000, devLimit: 2, vocabSize: 60, log: () => {} };
+    const path = join(dir, 'options.ckpt');
+    await train({ ...common, out: path, steps: 1, seed: 3 });
+    await expect(train({ ...common, out: path, steps: 2, seed: 4, resume: true })).rejects.toThrow(
+      `train: --resume of ${path}: it was trained with seed 3, but this run has 4; resume with the options it was started with`,
+    );
+    await expect(train({ ...common, out: path, steps: 2, seed: 3, dictionary: true })).rejects.toThrow("train: the dictionary pairs belong to the ding task, but the task is 'numbers'");
+  });
 });

@@ -206,6 +206,16 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     step = Number(loaded.metadata.step ?? 0);
     secondsBefore = Number(loaded.metadata.trainSeconds ?? 0);
     history = (loaded.metadata.history as Json[] | undefined) ?? [];
+    // a resumed run must see the data of the run it continues, or it is not that run any more
+    const m = loaded.metadata;
+    const expected: Record<string, Json | undefined> = { seed, batchSize, dictionaryPairs: dictionary ? splits.dictionary.length : undefined, dictChunks: dictionary ? dictChunks : undefined };
+    for (const [key, value] of Object.entries(expected)) {
+      if (m[key] !== undefined && m[key] !== value) {
+        translator.dispose();
+        tf.dispose(Object.values(optimizerState));
+        throw new Error(`train: --resume of ${out}: it was trained with ${key} ${JSON.stringify(m[key])}, but this run has ${JSON.stringify(value ?? null)}; resume with the options it was started with`);
+      }
+    }
   } else {
     const texts = trainPairs.flatMap((p) => [p.en, p.de]);
     const tokenizer = BPETokenizer.train(texts, { vocabSize: options.vocabSize ?? (task === 'numbers' ? 160 : 4000) });

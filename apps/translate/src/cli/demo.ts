@@ -11,7 +11,8 @@
  *   MIT-clean numbers checkpoint on the held-out numbers, with exact match, chrF2, BLEU and
  *   alignment accuracy, and heatmaps of three numbers.
  *
- * Options: `--task ding|numbers`, `--checkpoint PATH`, `--limit N` (test pairs), `--help`.
+ * Options: `--task ding|numbers`, `--checkpoint PATH`, `--limit N` (test pairs), `--out DIR`
+ * (default `apps/translate/out`), `--help`.
  * Layers and heads are numbered from 1 everywhere (see `explain.ts`).
  */
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
@@ -30,14 +31,13 @@ import { type Translation, Translator, averageHeads } from '../translator.js';
 import { numberArg, parseArgs } from './args.js';
 import { startBackend } from './backend.js';
 
-const USAGE = `usage: pnpm demo [-- --task ding|numbers] [--checkpoint PATH] [--limit N]
+const USAGE = `usage: pnpm demo [-- --task ding|numbers] [--checkpoint PATH] [--limit N] [--out DIR]
   (from apps/translate: pnpm demo --task numbers)
   ding     the sentence model, checkpoints/ding/model.ckpt, on the Ding test split (default when it exists)
   numbers  the numbers model, checkpoints/numbers.ckpt, on the held-out numbers`;
 
 const started = performance.now();
 const appDir = fileURLToPath(new URL('../../', import.meta.url));
-const outDir = join(appDir, 'out');
 
 let args: Record<string, string | true>;
 try {
@@ -66,6 +66,7 @@ if (task === 'ding' && !explicit && !existsSync(DING_CHECKPOINT)) {
 }
 const checkpoint = explicit ?? (task === 'ding' ? DING_CHECKPOINT : NUMBERS_CHECKPOINT);
 const limit = numberArg(args, 'limit') ?? Number.POSITIVE_INFINITY;
+const outDir = typeof args.out === 'string' ? args.out : join(appDir, 'out');
 const backend = await startBackend();
 
 const { translator, metadata, extra } = Translator.load(checkpoint);
