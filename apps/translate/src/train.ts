@@ -199,6 +199,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   let optimizerState: tf.NamedTensorMap = {};
   let history: Json[] = [];
   let secondsBefore = 0;
+  let command = options.command;
   if (resume && existsSync(out)) {
     const loaded = Translator.load(out);
     translator = loaded.translator;
@@ -206,6 +207,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     step = Number(loaded.metadata.step ?? 0);
     secondsBefore = Number(loaded.metadata.trainSeconds ?? 0);
     history = (loaded.metadata.history as Json[] | undefined) ?? [];
+    if (typeof loaded.metadata.command === 'string') command = loaded.metadata.command; // the command that started it
     // a resumed run must see the data of the run it continues, or it is not that run any more
     const m = loaded.metadata;
     const expected: Record<string, Json | undefined> = { seed, batchSize, dictionaryPairs: dictionary ? splits.dictionary.length : undefined, dictChunks: dictionary ? dictChunks : undefined };
@@ -255,7 +257,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       vocabSize: tokenizer.vocabSize,
       trainPairs: examples.length,
       ...(dictionary ? { dictionaryPairs: splits.dictionary.length, dictChunks } : {}),
-      ...(options.command ? { command: options.command } : {}),
+      ...(command ? { command } : {}),
       history,
     };
     await translator.save(out, metadata, state);
