@@ -5,7 +5,7 @@
 // before anything is compiled.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { delimiter, dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const app = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -27,7 +27,9 @@ if (missing.length > 0) {
     process.exit(1);
   }
   console.error(`${command}: building the app and its packages first (once; missing ${missing.length} build output${missing.length > 1 ? 's' : ''})…`);
-  const built = spawnSync(turbo, ['run', 'build', '--filter=@attnkit/translate', '--output-logs=errors-only'], { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] });
+  // turbo looks for the package manager on PATH: the workspace's own pnpm is in node_modules/.bin
+  const env = { ...process.env, PATH: `${join(root, 'node_modules', '.bin')}${delimiter}${process.env.PATH ?? ''}` };
+  const built = spawnSync(turbo, ['run', 'build', '--filter=@attnkit/translate', '--output-logs=errors-only'], { cwd: root, env, stdio: ['ignore', 'inherit', 'inherit'] });
   if (built.status !== 0 || !existsSync(entry)) {
     console.error(`${command}: the build failed; fix it, or run it yourself and read its errors:\n  ${BUILD}`);
     process.exit(1);
