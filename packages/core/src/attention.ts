@@ -121,10 +121,13 @@ function weightsOf(query: tf.Tensor, key: tf.Tensor, options: AttentionOptions, 
     options.causal ? causalMask(Tq, Tk) : null,
     options.window ? slidingWindowMask(Tq, Tk, options.window) : null,
   ); // broadcasts to [B, Hq, Tq, Tk]
-  if (mask) logits = tf.where(mask, logits, tf.scalar(MASK_FILL));
+  // (added to the logits as (1 - mask)·MASK_FILL at the mask's own shape: tf.where would tile
+  // the mask and the fill to the full [B, Hq, Tq, Tk], the slowest kernels of a training step)
+  const allowed = mask ? tf.cast(mask, 'float32') : null;
+  if (allowed) logits = tf.add(logits, tf.mul(tf.sub(1, allowed), MASK_FILL));
   // 4) softmax; zeroing masked entries makes a row with nothing to attend all zeros
   const weights = tf.softmax(logits);
-  return mask ? tf.mul(weights, tf.cast(mask, 'float32')) : weights;
+  return allowed ? tf.mul(weights, allowed) : weights;
 }
 
 function attend(dims: AttentionDims, query: tf.Tensor, key: tf.Tensor, value: tf.Tensor, options: AttentionOptions) {
