@@ -5,6 +5,7 @@ import { expectNoLeak } from '@attnkit/test-utils';
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { assignWeights, loadCheckpoint, namedWeights, saveCheckpoint } from './checkpoint.js';
+import { licenceOf } from './data/sources.js';
 import { BPETokenizer } from './tokenizer/bpe.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ckpt-'));
@@ -71,11 +72,14 @@ describe('checkpoint round trip', () => {
     tf.dispose(fresh);
   });
 
-  it('records that a model trained on Ding data must not be shipped', async () => {
+  it('records the training data of a model trained on Ding data, which ships under the GPL', async () => {
     const path = join(dir, 'ding.ckpt');
     await saveCheckpoint(path, { config, tokenizer, metadata: { trainingData: ['numbers', 'ding'] }, weights: namedWeights(variables) });
     const ck = loadCheckpoint(path);
-    expect(ck.shippable).toBe(false);
+    expect(ck.metadata.trainingData).toEqual(['numbers', 'ding']);
+    expect(ck.shippable).toBe(true);
+    expect(licenceOf(ck.metadata.trainingData)).toBe('GPL-2.0-or-later');
+    expect(licenceOf(['numbers'])).toBe('MIT');
     tf.dispose(Object.values(ck.weights));
   });
 

@@ -21,15 +21,32 @@ export interface Evaluation {
 export interface EvaluateOptions {
   task: DataSourceName;
   beamSize?: number;
+  /** Sentences decoded together. Default 64. */
   batchSize?: number;
+  /**
+   * Longest output of a batch, from its longest source in tokens `Ts`: `ceil(Ts * ratio) + 8`
+   * (a translation far longer than its source is a degenerate one, so this bounds decoding time,
+   * not translations). Default `1.6`; `Infinity` keeps the translator's default (`Ts + 50`).
+   */
+  maxLengthRatio?: number;
 }
 
 export function evaluate(translator: Translator, pairs: ReadonlyArray<NumberPair | SentencePair>, options: EvaluateOptions): Evaluation {
-  const { task, beamSize = 1, batchSize = 64 } = options;
+  const { task, beamSize = 1, batchSize = 64, maxLengthRatio = 1.6 } = options;
   const withAttention = task === 'numbers';
-  const translations: Translation[] = [];
-  for (let i = 0; i < pairs.length; i += batchSize) {
-    translations.push(...translator.translate(pairs.slice(i, i + batchSize).map((p) => p.en), { beamSize, returnAttention: withAttention }));
+  // Batches of similar source length (sorted, stable), so that no short sentence waits for a long
+  // one; translations come back in the input order.
+  const lengths = pairs.map((p) => translator.encodeSource(p.en).ids.length);
+  const order = pairs.map((_, i) => i).sort((a, b) => lengths[a]! - lengths[b]!);
+  const translations: Translation[] = new Array(pairs.length);
+  for (let i = 0; i < order.length; i += batchSize) {
+    const batch = order.slice(i, i + batchSize);
+    const longest = Math.max(...batch.map((k) => lengths[k]!));
+    const maxLength = Number.isFinite(maxLengthRatio) ? Math.ceil(longest * maxLengthRatio) + 8 : undefined;
+    const out = translator.translate(batch.map((k) => pairs[k]!.en), { beamSize, returnAttention: withAttention, ...(maxLength ? { maxLength } : {}) });
+    batch.forEach((k, j) => {
+      translations[k] = out[j]!;
+    });
   }
   const refs = pairs.map((p) => normalizeText(p.de));
   const hyps = translations.map((t) => t.output);

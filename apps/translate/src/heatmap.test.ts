@@ -56,4 +56,23 @@ describe('attention heatmap', () => {
     expect(html.match(/<svg /g)).toHaveLength(2);
     expect(html).not.toMatch(/<script|src=|href=/);
   });
+
+  it('puts the score tables first and lays grouped sections out in one grid', async () => {
+    const svg = await renderHeatmapSvg({ weights, sourceTokens: source, targetTokens: target });
+    const html = htmlReport('Report', [
+      { title: 'head 1', svg, group: 'layer 1 <cross>' },
+      { title: 'head 2', svg, group: 'layer 1 <cross>' },
+      { title: 'alone', svg },
+    ], { tables: [{ caption: 'Scores', header: ['decoding', 'BLEU'], rows: [['greedy', '12.34'], ['beam 4', '13.00']] }], notes: ['a & b'] });
+    const table = html.indexOf('<table>');
+    expect(table).toBeGreaterThan(0);
+    expect(table).toBeLessThan(html.indexOf('<svg'));
+    expect(html).toContain('<tr><td>beam 4</td><td>13.00</td></tr>');
+    expect(html).toContain('<p>a &amp; b</p>');
+    const grids = html.split('<div class="grid">');
+    expect(grids).toHaveLength(2);
+    expect(grids[1]!.split('</div>')[0]!.match(/<figure>/g)).toHaveLength(2);
+    expect(html).toContain('<h2>layer 1 &lt;cross&gt;</h2>');
+    expect(html.match(/<svg /g)).toHaveLength(3);
+  });
 });

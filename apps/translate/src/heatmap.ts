@@ -100,28 +100,65 @@ export interface ReportSection {
   svg: string;
   /** Optional text under the title (plain text, escaped). */
   caption?: string;
+  /**
+   * Consecutive sections with the same group are laid out in one grid under the group's heading
+   * (e.g. every head of one layer side by side). Default: none (one section per row).
+   */
+  group?: string;
+}
+
+/** A table of the report (plain text cells, escaped). */
+export interface ReportTable {
+  caption: string;
+  header: string[];
+  rows: string[][];
+}
+
+export interface ReportOptions {
+  /** Tables shown first, under the title (e.g. the scores). Default none. */
+  tables?: ReportTable[];
+  /** Paragraphs after the tables (plain text, escaped). Default none. */
+  notes?: string[];
 }
 
 const escapeHtml = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 
-/** A self-contained HTML page (no scripts, no external files) with one titled figure per section. */
-export function htmlReport(title: string, sections: readonly ReportSection[]): string {
-  const figures = sections
-    .map(
-      (s) =>
-        `<section>\n<h2>${escapeHtml(s.title)}</h2>\n${s.caption ? `<p>${escapeHtml(s.caption)}</p>\n` : ''}<figure>${s.svg}</figure>\n</section>`,
-    )
-    .join('\n');
+function tableHtml(t: ReportTable): string {
+  const row = (cells: string[], tag: 'th' | 'td') => `<tr>${cells.map((c) => `<${tag}>${escapeHtml(c)}</${tag}>`).join('')}</tr>`;
+  return `<table>\n<caption>${escapeHtml(t.caption)}</caption>\n<thead>${row(t.header, 'th')}</thead>\n<tbody>\n${t.rows.map((r) => row(r, 'td')).join('\n')}\n</tbody>\n</table>`;
+}
+
+/**
+ * A self-contained HTML page (no scripts, no external files): the tables (scores) first, then
+ * one titled figure per section; sections of one `group` share a grid under the group heading.
+ */
+export function htmlReport(title: string, sections: readonly ReportSection[], options: ReportOptions = {}): string {
+  const { tables = [], notes = [] } = options;
+  const blocks: string[] = [];
+  for (let i = 0; i < sections.length; ) {
+    const group = sections[i]!.group;
+    if (group === undefined) {
+      const s = sections[i++]!;
+      blocks.push(`<section>\n<h2>${escapeHtml(s.title)}</h2>\n${s.caption ? `<p>${escapeHtml(s.caption)}</p>\n` : ''}<figure>${s.svg}</figure>\n</section>`);
+      continue;
+    }
+    const members: ReportSection[] = [];
+    while (i < sections.length && sections[i]!.group === group) members.push(sections[i++]!);
+    const cells = members.map((s) => `<figure>\n<figcaption>${escapeHtml(s.title)}${s.caption ? `<br><small>${escapeHtml(s.caption)}</small>` : ''}</figcaption>\n${s.svg}\n</figure>`);
+    blocks.push(`<section>\n<h2>${escapeHtml(group)}</h2>\n<div class="grid">\n${cells.join('\n')}\n</div>\n</section>`);
+  }
   return `<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <title>${escapeHtml(title)}</title>
-<style>body{font-family:system-ui,sans-serif;margin:2em;max-width:80em}figure{margin:0;overflow-x:auto}section{margin-bottom:2em}</style>
+<style>body{font-family:system-ui,sans-serif;margin:2em}figure{margin:0;overflow-x:auto}section{margin-bottom:2em}.grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(22em,1fr));gap:1em;align-items:start}figcaption{font-weight:600;margin-bottom:.3em}table{border-collapse:collapse;margin-bottom:1.5em}caption{text-align:left;font-weight:600;padding-bottom:.3em}td,th{border:1px solid #ccc;padding:.25em .6em;text-align:left}</style>
 </head>
 <body>
 <h1>${escapeHtml(title)}</h1>
-${figures}
+${tables.map(tableHtml).join('\n')}
+${notes.map((n) => `<p>${escapeHtml(n)}</p>`).join('\n')}
+${blocks.join('\n')}
 </body>
 </html>
 `;

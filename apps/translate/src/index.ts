@@ -12,11 +12,11 @@ export {
   tokenAlignment,
 } from './data/numbers.js';
 export type { AlignmentScore, NumberPair, NumberRangeOptions, Piece, TokenSpan } from './data/numbers.js';
-export { cleanSubEntry, isSentence, parseDing, splitDing } from './data/ding.js';
-export type { DingParseResult, SentencePair } from './data/ding.js';
+export { cleanPhrase, cleanSubEntry, isSentence, parseDing, parseDingDictionary, phraseKey, splitDing, trainingDictionary } from './data/ding.js';
+export type { DictionaryOptions, DictionaryPair, DingParseResult, SentencePair } from './data/ding.js';
 export { DING_SYSTEM_FILE, fetchDing } from './data/fetch-ding.js';
 export type { DingSource, FetchDingOptions } from './data/fetch-ding.js';
-export { DATA_SOURCES, isShippable } from './data/sources.js';
+export { DATA_SOURCES, isShippable, licenceOf } from './data/sources.js';
 export type { DataSource, DataSourceName } from './data/sources.js';
 export {
   BOS,

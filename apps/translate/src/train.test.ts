@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { useBackend } from '@attnkit/test-utils';
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bucketBatches, learningRate, train } from './train.js';
+import { seededShuffle } from './util.js';
+import { bucketBatches, epochSchedule, learningRate, train } from './train.js';
 import { Translator } from './translator.js';
 
 describe('learning-rate schedule', () => {
@@ -26,6 +27,36 @@ describe('length-bucketed batches', () => {
     expect(batches.flat().sort((a, b) => a - b)).toEqual(examples.map((_, i) => i));
     const len = (i: number) => examples[i]!.src.length + examples[i]!.tout.length;
     for (let k = 1; k < batches.length; k++) expect(Math.min(...batches[k]!.map(len))).toBeGreaterThanOrEqual(Math.max(...batches[k - 1]!.map(len)));
+  });
+});
+
+describe('epoch schedule with dictionary pairs', () => {
+  const examples = Array.from({ length: 50 }, (_, i) => ({ src: Array(1 + (i % 7)).fill(5), tin: [1], tout: Array(1 + (i % 3)).fill(5) }));
+
+  it('with one part, is the length-bucketed batches in a seeded order per epoch', () => {
+    const s = epochSchedule(examples, 20, 1, 8, 3);
+    const batches = bucketBatches(examples, 8);
+    expect(s.cycle).toBe(batches.length);
+    for (let step = 1; step <= 2 * batches.length; step++) {
+      const epoch = Math.floor((step - 1) / batches.length);
+      expect(s.batchAt(step)).toEqual(seededShuffle(batches, 3 * 7919 + epoch)[(step - 1) % batches.length]);
+    }
+  });
+
+  it('with K parts, every epoch holds every sentence once and a K-th of the dictionary pairs, each pair once per K epochs', () => {
+    const s = epochSchedule(examples, 20, 3, 8, 3);
+    const seen = new Map<number, number>();
+    let step = 1;
+    for (let epoch = 0; epoch < 3; epoch++) {
+      const inEpoch: number[] = [];
+      // an epoch ends when every sentence has been seen once more
+      while (inEpoch.filter((i) => i < 20).length < 20) inEpoch.push(...s.batchAt(step++));
+      expect(new Set(inEpoch).size).toBe(inEpoch.length);
+      expect(inEpoch.filter((i) => i >= 20).length).toBe(10);
+      for (const i of inEpoch) seen.set(i, (seen.get(i) ?? 0) + 1);
+    }
+    expect(step - 1).toBe(s.cycle);
+    for (let i = 0; i < 50; i++) expect(seen.get(i), `example ${i}`).toBe(i < 20 ? 3 : 1);
   });
 });
 
@@ -64,5 +95,15 @@ describe('training', () => {
     await train({ ...common, out: initial, steps: 0 });
     const start = weights(initial);
     expect(a.filter((w, i) => JSON.stringify(w) !== JSON.stringify(start[i])).length).toBeGreaterThan(a.length / 2);
+  });
+
+  it('refuses to resume with other data options than the run it continues, naming them', async () => {
+    const common = { task: 'numbers' as const, size: 'tiny' as const, batchSize: 8, dropout: 0, evalEvery: 1000, devLimit: 2, vocabSize: 60, log: () => {} };
+    const path = join(dir, 'options.ckpt');
+    await train({ ...common, out: path, steps: 1, seed: 3 });
+    await expect(train({ ...common, out: path, steps: 2, seed: 4, resume: true })).rejects.toThrow(
+      `train: --resume of ${path}: it was trained with seed 3, but this run has 4; resume with the options it was started with`,
+    );
+    await expect(train({ ...common, out: path, steps: 2, seed: 3, dictionary: true })).rejects.toThrow("train: the dictionary pairs belong to the ding task, but the task is 'numbers'");
   });
 });

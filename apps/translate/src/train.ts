@@ -39,6 +39,19 @@ export interface TrainOptions {
   devLimit?: number;
   saveEvery?: number;
   seed?: number;
+  /**
+   * Ding only: add the dictionary's word and phrase pairs to the training data (dev and test stay
+   * example sentences). Default false.
+   */
+  dictionary?: boolean;
+  /**
+   * With `dictionary`: the dictionary pairs are cut into this many seeded parts and each epoch
+   * holds every train sentence once plus one part, so a sentence is seen `dictChunks` times as
+   * often as a dictionary pair. Default 1 (every pair every epoch).
+   */
+  dictChunks?: number;
+  /** Recorded in the checkpoint's metadata (`command`), e.g. the command line that trained it. */
+  command?: string;
   /** Continue from `out` (model, optimizer and step). Default false. */
   resume?: boolean;
   /** Progress sink; default writes a bar to stderr. */
@@ -112,6 +125,39 @@ export function bucketBatches(examples: readonly Example[], batchSize: number): 
   return batches;
 }
 
+/**
+ * Which batch every step trains on. Examples `[0, sentences)` are in every epoch; the rest
+ * (dictionary pairs) are dealt into `chunks` seeded parts, epoch `e` holding part `e % chunks`.
+ * Each epoch's examples are bucketed by length and its batch order shuffled from the seed
+ * (with one part, exactly the batches of `bucketBatches` over everything).
+ */
+export function epochSchedule(examples: readonly Example[], sentences: number, chunks: number, batchSize: number, seed: number) {
+  const extra = seededShuffle(
+    Array.from({ length: examples.length - sentences }, (_, i) => sentences + i),
+    seed * 104729 + 17,
+  );
+  const parts = Array.from({ length: chunks }, (_, c) => {
+    const ids = [...Array.from({ length: sentences }, (_, i) => i), ...extra.filter((_, k) => k % chunks === c)].sort((a, b) => a - b);
+    return bucketBatches(ids.map((i) => examples[i]!), batchSize).map((b) => b.map((j) => ids[j]!));
+  });
+  const cycle = parts.reduce((n, p) => n + p.length, 0);
+  return {
+    /** Batches in one pass over every part. */
+    cycle,
+    /** The example indices of step `step` (1-based). */
+    batchAt(step: number): number[] {
+      let rest = (step - 1) % cycle;
+      let epoch = Math.floor((step - 1) / cycle) * chunks;
+      for (const part of parts) {
+        if (rest < part.length) return seededShuffle(part, seed * 7919 + epoch)[rest]!;
+        rest -= part.length;
+        epoch++;
+      }
+      throw new Error('unreachable');
+    },
+  };
+}
+
 function bar(fraction: number, width = 24): string {
   const filled = Math.round(Math.max(0, Math.min(1, fraction)) * width);
   return `[${'='.repeat(Math.max(0, filled - 1))}${filled > 0 ? '>' : ''}${' '.repeat(width - filled)}]`;
@@ -142,16 +188,22 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     saveEvery = 250,
     seed = 1,
     resume = false,
+    dictionary = false,
+    dictChunks = 1,
     log = defaultLog,
     shouldStop = () => false,
   } = options;
-  const splits = loadTask(task);
+  if (!(Number.isInteger(dictChunks) && dictChunks >= 1)) throw new Error(`train: dictChunks must be a positive integer, but got ${dictChunks}`);
+  if (dictionary && task !== 'ding') throw new Error(`train: the dictionary pairs belong to the ding task, but the task is '${task}'`);
+  const splits = loadTask(task, { dictionary });
+  const trainPairs: ReadonlyArray<{ en: string; de: string }> = [...splits.train, ...splits.dictionary];
   // 1) model, tokenizer and optimizer: fresh, or from the checkpoint
   let translator: Translator;
   let step = 0;
   let optimizerState: tf.NamedTensorMap = {};
   let history: Json[] = [];
   let secondsBefore = 0;
+  let command = options.command;
   if (resume && existsSync(out)) {
     const loaded = Translator.load(out);
     translator = loaded.translator;
@@ -159,8 +211,19 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     step = Number(loaded.metadata.step ?? 0);
     secondsBefore = Number(loaded.metadata.trainSeconds ?? 0);
     history = (loaded.metadata.history as Json[] | undefined) ?? [];
+    if (typeof loaded.metadata.command === 'string') command = loaded.metadata.command; // the command that started it
+    // a resumed run must see the data of the run it continues, or it is not that run any more
+    const m = loaded.metadata;
+    const expected: Record<string, Json | undefined> = { seed, batchSize, dictionaryPairs: dictionary ? splits.dictionary.length : undefined, dictChunks: dictionary ? dictChunks : undefined };
+    for (const [key, value] of Object.entries(expected)) {
+      if (m[key] !== undefined && m[key] !== value) {
+        translator.dispose();
+        tf.dispose(Object.values(optimizerState));
+        throw new Error(`train: --resume of ${out}: it was trained with ${key} ${JSON.stringify(m[key])}, but this run has ${JSON.stringify(value ?? null)}; resume with the options it was started with`);
+      }
+    }
   } else {
-    const texts = splits.train.flatMap((p) => [p.en, p.de]);
+    const texts = trainPairs.flatMap((p) => [p.en, p.de]);
     const tokenizer = BPETokenizer.train(texts, { vocabSize: options.vocabSize ?? (task === 'numbers' ? 160 : 4000) });
     translator = Translator.create(tokenizer, { task, size, seed, ...(options.dropout !== undefined ? { dropout: options.dropout } : {}) });
   }
@@ -171,11 +234,11 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
 
   // 2) data: encoded once, bucketed by length
   const max = translator.config.maxSourceTokens;
-  const examples: Example[] = splits.train.map((p) => {
+  const examples: Example[] = trainPairs.map((p) => {
     const de = tokenizer.encode(p.de, { eos: false, maxLength: max - 1 }).ids;
     return { src: tokenizer.encode(p.en, { eos: true, maxLength: max }).ids, tin: [1, ...de], tout: [...de, 2] };
   });
-  const batches = bucketBatches(examples, batchSize);
+  const schedule = epochSchedule(examples, splits.train.length, dictChunks, batchSize, seed);
   const dModel = model.config.dModel;
   const started = performance.now();
   const elapsed = () => (performance.now() - started) / 1000;
@@ -194,6 +257,11 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       trainSeconds: Math.round(secondsBefore + elapsed()),
       batchSize,
       seed,
+      size,
+      vocabSize: tokenizer.vocabSize,
+      trainPairs: examples.length,
+      ...(dictionary ? { dictionaryPairs: splits.dictionary.length, dictChunks } : {}),
+      ...(command ? { command } : {}),
       history,
     };
     await translator.save(out, metadata, state);
@@ -203,8 +271,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   try {
     while (step < lastStep && elapsed() < deadline && !shouldStop()) {
       step++;
-      const epoch = Math.floor((step - 1) / batches.length);
-      const batch = seededShuffle(batches, seed * 7919 + epoch)[(step - 1) % batches.length]!.map((i) => examples[i]!);
+      const batch = schedule.batchAt(step).map((i) => examples[i]!);
       const [src, tin, tout] = (['src', 'tin', 'tout'] as const).map((k) => {
         const b = padBatch(batch.map((e) => e[k]));
         return tf.tensor2d(b.ids, b.shape, 'int32');

@@ -2,6 +2,7 @@
 // then `web:preview`. Everything it loads comes from this server: the checkpoint
 // (../checkpoints/numbers.ckpt) and the tfjs wasm binaries are imported with `?url`, so the build
 // emits them as hashed static files beside the page and the dev server serves them from where they are.
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vite';
 
@@ -25,12 +26,36 @@ const browserOnly = {
   },
 };
 
+/**
+ * `virtual:attnkit-models`: the URLs of the checkpoints the page may load, as `?url` imports so
+ * the build emits them beside the page: `numbers` (always, checkpoints/numbers.ckpt) and `ding`
+ * (the sentence model, checkpoints/ding/model.ckpt, only when it exists; `ATTNKIT_DING_CHECKPOINT`
+ * names another file, as the end-to-end test does with a model it makes).
+ */
+const numbersCheckpoint = fileURLToPath(new URL('../checkpoints/numbers.ckpt', import.meta.url));
+const dingCheckpoint = process.env.ATTNKIT_DING_CHECKPOINT || fileURLToPath(new URL('../checkpoints/ding/model.ckpt', import.meta.url));
+const models = {
+  name: 'attnkit-models',
+  resolveId(source) {
+    return source === 'virtual:attnkit-models' ? '\0virtual:attnkit-models' : null;
+  },
+  load(id) {
+    if (id !== '\0virtual:attnkit-models') return null;
+    const ding = existsSync(dingCheckpoint);
+    return [
+      `import numbers from ${JSON.stringify(`${numbersCheckpoint}?url`)};`,
+      ding ? `import ding from ${JSON.stringify(`${dingCheckpoint}?url`)};` : 'const ding = null;',
+      'export default { numbers, ding };',
+    ].join('\n');
+  },
+};
+
 export default defineConfig({
   root: here,
   base: './',
   publicDir: false,
   clearScreen: false,
-  plugins: [browserOnly],
+  plugins: [browserOnly, models],
   resolve: {
     // one copy of tfjs: two would register backends and kernels twice
     dedupe: ['@tensorflow/tfjs', '@tensorflow/tfjs-core'],

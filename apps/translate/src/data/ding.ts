@@ -101,3 +101,88 @@ export function parseDing(text: string): DingParseResult {
 export function splitDing(pairs: Iterable<SentencePair>, options: SplitOptions = {}): Splits<SentencePair> {
   return splitBy(pairs, (p) => p.en, { seed: 'ding', ...options });
 }
+
+/**
+ * The dictionary's aligned **word and phrase pairs** (`Hund {m} :: dog`, `zur Abholung bereit ::
+ * ready for collection`): the sub-entry pairs that are not sentences, as extra training data for
+ * vocabulary. For each aligned sub-entry pair: drop annotations and parenthesised glosses
+ * (`(von jdm./etw.)`, `(zoologische Ordnung)`), keep the first alternative, normalise; keep the
+ * pair when
+ * - both sides are non-empty and at most `maxWords` words,
+ * - **neither** side reads as a sentence (`isSentence`): so no dictionary pair can equal an
+ *   example sentence, and none can leak a dev/test sentence into training,
+ * - no bracket, brace, slash, `…` or `~` is left (half-removed annotations, abbreviation lists).
+ *
+ * Identical pairs are kept once. The result is in file order.
+ */
+export interface DictionaryOptions {
+  /** Longest side kept, in words. Default `8`. */
+  maxWords?: number;
+}
+
+export interface DictionaryPair {
+  en: string;
+  de: string;
+  line: number;
+}
+
+const GLOSS = /\s*\([^()]*\)/g;
+const LEFTOVER = /[()[\]{}<>/…~|]/u;
+
+/** A dictionary sub-entry cleaned for a word/phrase pair (annotations and parenthesised glosses removed). */
+export function cleanPhrase(text: string): string {
+  return cleanSubEntry(text.replace(GLOSS, '').replace(GLOSS, ''));
+}
+
+/** Parses the Ding `de-en` file's text into deduplicated English–German word and phrase pairs (see above). */
+export function parseDingDictionary(text: string, options: DictionaryOptions = {}): DictionaryPair[] {
+  const { maxWords = 8 } = options;
+  const out: DictionaryPair[] = [];
+  const seen = new Set<string>();
+  const words = (s: string) => s.split(' ').length;
+  const lines = text.split(/\r?\n/);
+  lines.forEach((raw, index) => {
+    if (raw.startsWith('#')) return;
+    const sep = raw.indexOf(' :: ');
+    if (sep < 0) return;
+    const de = raw.slice(0, sep).split(' | ');
+    const en = raw.slice(sep + 4).split(' | ');
+    if (de.length !== en.length) return;
+    de.forEach((deSub, i) => {
+      const g = cleanPhrase(deSub);
+      const e = cleanPhrase(en[i]!);
+      if (!g || !e || words(g) > maxWords || words(e) > maxWords) return;
+      if (isSentence(g) || isSentence(e) || LEFTOVER.test(g) || LEFTOVER.test(e)) return;
+      const key = `${e}\u0000${g}`;
+      if (seen.has(key)) return;
+      seen.add(key);
+      out.push({ en: e, de: g, line: index + 1 });
+    });
+  });
+  return out;
+}
+
+/**
+ * A sentence reduced for comparing it with a dictionary phrase: lower case, final punctuation
+ * and quotes removed (`"It is raining."` and `it is raining` compare equal).
+ */
+export function phraseKey(text: string): string {
+  return text.toLowerCase().replace(/[\s.?!…"“”’»«,;:]+$/u, '').replace(/^["„“‚‘»«]+/u, '');
+}
+
+/**
+ * The dictionary pairs that may join the Ding task's training data: those whose English and
+ * German (by `phraseKey`) are not those of a dev or test sentence. `dropped` counts the others.
+ */
+export function trainingDictionary(
+  splits: Splits<SentencePair>,
+  dictionary: readonly DictionaryPair[],
+): { pairs: DictionaryPair[]; dropped: number } {
+  const heldOut = new Set<string>();
+  for (const p of [...splits.dev, ...splits.test]) {
+    heldOut.add(phraseKey(p.en));
+    heldOut.add(phraseKey(p.de));
+  }
+  const pairs = dictionary.filter((p) => !heldOut.has(phraseKey(p.en)) && !heldOut.has(phraseKey(p.de)));
+  return { pairs, dropped: dictionary.length - pairs.length };
+}
