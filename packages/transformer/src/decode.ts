@@ -294,10 +294,19 @@ function* beamLoop(op: string, model: Transformer, source: tf.Tensor, options: B
 }
 
 /** Indices of the k largest values, largest first. */
-function topK(values: number[], k: number): number[] {
-  return values
-    .map((v, i) => [v, i] as const)
-    .sort((a, b) => b[0] - a[0])
-    .slice(0, k)
-    .map(([, i]) => i);
+/**
+ * Indices of the k largest values, largest first (ties: lower index first), in one pass with a
+ * small sorted buffer: O(V·k) for k << V instead of sorting the whole vocabulary.
+ */
+function topK(values: ArrayLike<number>, k: number): number[] {
+  const idx: number[] = [];
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i]!;
+    if (idx.length === k && !(v > values[idx[k - 1]!]!)) continue;
+    let at = idx.length;
+    while (at > 0 && v > values[idx[at - 1]!]!) at--;
+    idx.splice(at, 0, i);
+    if (idx.length > k) idx.pop();
+  }
+  return idx;
 }
