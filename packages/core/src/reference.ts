@@ -1,6 +1,15 @@
+/**
+ * The reference path: scaled dot-product attention exactly as the formula is written,
+ *
+ *   weights = softmax(mask(scale·Q·Kᵀ + bias)),   output = dropout(weights) · V,
+ *
+ * in six numbered steps. This file is the spec: every faster path (sliced.ts, chunked.ts, the
+ * fused kernels) equals it within the tolerances its tests state. It imports only the types,
+ * and the sliced path only swaps in its own {@link Products}.
+ */
+import { MASK_FILL, causalMask, combineMasks, slidingWindowMask } from '@attnkit/masking';
 import * as tf from '@tensorflow/tfjs-core';
-import type { Products } from './products.js';
-import type { AttentionDims } from './validate.js';
+import type { AttentionDims, AttentionOptions, AttentionResult, Products } from './types.js';
 
 /** Repeats each key/value head for the query heads that share it: [B, Hkv, T, D] -> [B, Hq, T, D]. */
 function repeatKV(x: tf.Tensor, { B, Hkv, Hq, group }: AttentionDims): tf.Tensor {
@@ -12,10 +21,85 @@ function repeatKV(x: tf.Tensor, { B, Hkv, Hq, group }: AttentionDims): tf.Tensor
 }
 
 /**
- * The readable spec: batched rank-4 matMuls, exactly as the math is written,
- * S = Q·Kᵀ and O = W·V, with key/value heads repeated for GQA/MQA.
+ * The readable products: batched rank-4 matMuls, S = Q·Kᵀ and O = W·V, with key/value heads
+ * repeated for GQA/MQA.
  */
 export const referenceProducts: Products = {
   scores: (query, key, dims) => tf.matMul(query, repeatKV(key, dims), false, true), // [B, Hq, Tq, Tk]
   mix: (weights, value, dims) => tf.matMul(weights, repeatKV(value, dims)), // [B, Hq, Tq, Dv]
 };
+
+/**
+ * Where a bias lets a key be attended: `false` where it is `-Infinity`, `true` elsewhere (NaN
+ * included, so that it propagates). A key a bias of `-Infinity` excludes is a masked key, so
+ * a row it covers entirely gives zeros, not the NaN of softmax([-inf, ..., -inf]).
+ */
+export function biasAllows(bias: tf.Tensor): tf.Tensor {
+  return tf.notEqual(bias, tf.scalar(Number.NEGATIVE_INFINITY)); // bool, the bias's shape
+}
+
+/**
+ * The combined bool mask of a call (`true` = may attend): the user's mask AND causal AND
+ * window AND {@link biasAllows}, broadcastable to [B, Hq, Tq, Tk]; null when everything may
+ * be attended.
+ */
+function maskOf(options: AttentionOptions, { Tq, Tk }: AttentionDims): tf.Tensor | null {
+  const combine = (bias: tf.Tensor | null) =>
+    combineMasks(
+      options.mask,
+      options.causal ? causalMask(Tq, Tk) : null,
+      options.window ? slidingWindowMask(Tq, Tk, options.window) : null,
+      bias ? biasAllows(bias) : null,
+    );
+  if (!options.bias) return combine(null);
+  // Read from the bias, the mask carries no gradient: it is built off the tape, in a
+  // customGrad whose gradient is 0 (tfjs has no gradient for bool ops such as logicalAnd).
+  const offTape = tf.customGrad((bias, _save) => ({ value: combine(bias as tf.Tensor)!, gradFunc: () => tf.zerosLike(bias as tf.Tensor) }));
+  return offTape(options.bias);
+}
+
+/**
+ * Softmax weights [B, Hq, Tq, Tk], before dropout: rows sum to 1, or are all 0 where nothing
+ * may be attended. Must run inside tf.tidy.
+ */
+export function referenceWeights(
+  query: tf.Tensor,
+  key: tf.Tensor,
+  options: AttentionOptions,
+  dims: AttentionDims,
+  products: Products = referenceProducts,
+): tf.Tensor {
+  const scale = options.scale ?? 1 / Math.sqrt(dims.Dk);
+  // 1) scores: (scale·Q)·Kᵀ; the scale is applied to the query (Tq·Dk values, not Tq·Tk)
+  let logits = products.scores(tf.mul(query, scale), key, dims); // [B, Hq, Tq, Tk]
+  // 2) additive bias
+  if (options.bias) logits = tf.add(logits, options.bias); // [B, Hq, Tq, Tk]
+  // 3) mask with a finite fill, never -Infinity (which also replaces a bias's -Infinity)
+  const mask = maskOf(options, dims); // broadcasts to [B, Hq, Tq, Tk]
+  if (mask) logits = tf.where(mask, logits, tf.scalar(MASK_FILL));
+  // 4) softmax; zeroing masked entries makes a row with nothing to attend all zeros
+  const weights = tf.softmax(logits); // [B, Hq, Tq, Tk]
+  return mask ? tf.mul(weights, tf.cast(mask, 'float32')) : weights;
+}
+
+/**
+ * Output [B, Hq, Tq, Dv] and weights [B, Hq, Tq, Tk] (before dropout) of one call, on the
+ * reference products or another formulation of them (sliced.ts). Must run inside tf.tidy.
+ */
+export function referenceAttention(
+  query: tf.Tensor,
+  key: tf.Tensor,
+  value: tf.Tensor,
+  options: AttentionOptions,
+  dims: AttentionDims,
+  products: Products = referenceProducts,
+): AttentionResult {
+  // 1)-4) weights
+  const weights = referenceWeights(query, key, options, dims, products); // [B, Hq, Tq, Tk]
+  // 5) dropout on the weights, only when training
+  const { dropout = 0, training = false, seed } = options;
+  const dropped = training && dropout > 0 ? tf.dropout(weights, dropout, undefined, seed) : weights;
+  // 6) mix the values
+  const output = products.mix(dropped, value, dims); // [B, Hq, Tq, Dv]
+  return { output: output as tf.Tensor4D, weights: weights as tf.Tensor4D };
+}
