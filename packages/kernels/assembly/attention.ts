@@ -6,7 +6,7 @@
 // the saved row logsumexp.
 //
 // Semantics are those of @attnkit/core's reference path: logits (scale·q)·kᵀ + bias; masked
-// entries (user mask AND causal/window band) are filled with MASK_FILL = -1e9 and count in
+// entries (user mask AND causal/window band AND bias != -Infinity) are filled with MASK_FILL = -1e9 and count in
 // the softmax normaliser, then their weights are zeroed, so a row with nothing to attend to
 // gives 0. Masked entries are tracked here as a count per row and folded in at the end.
 //
@@ -473,11 +473,13 @@ function maskTile(s: usize, b: i32, h: i32, i0: i32, c0: i32, cols: i32, counts:
       }
       let ok = j >= lo && j <= hi;
       if (ok && maskPtr != 0) ok = load<u8>(mBase + <usize>(j * mSK)) != 0;
-      if (!ok) {
+      // a bias of -Infinity excludes the key as the mask does (core's reference: zeros, not NaN)
+      const bias = ok && biasPtr != 0 ? load<f32>(bBase + (<usize>(j * bSK) << 2)) : <f32>0;
+      if (!ok || bias == NEG_INF) {
         store<f32>(at, NEG_INF);
         masked++;
       } else if (biasPtr != 0) {
-        store<f32>(at, load<f32>(at) + load<f32>(bBase + (<usize>(j * bSK) << 2)));
+        store<f32>(at, load<f32>(at) + bias);
       }
     }
     if (counts != 0) store<i32>(counts + (<usize>r << 2), load<i32>(counts + (<usize>r << 2)) + masked);

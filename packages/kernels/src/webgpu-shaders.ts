@@ -9,7 +9,7 @@
  * (or Q/dO) tiles of BK rows are staged in workgroup memory, padded with zeros up to DM.
  *
  * Semantics are those of @attnkit/core's reference path: logits (scale·q)·kᵀ + bias; entries
- * outside the causal/window band or the mask are filled with MASK_FILL = -1e9 and count in the
+ * outside the causal/window band or the mask, or whose bias is -Infinity, are filled with MASK_FILL = -1e9 and count in the
  * softmax normaliser but carry no weight, so a row with nothing to attend to gives 0. No
  * infinities are used (WGSL may assume there are none): "no value yet" is LOWEST = -3e38.
  */
@@ -65,11 +65,19 @@ fn flatWorkgroup() -> i32 {
   return workgroupUniformLoad(&wgIndex);
 }
 
-// Query i (aligned at i + offset) may attend key j: inside the band and the mask.
+// Query i (aligned at i + offset) may attend key j: inside the band and the mask, and the bias
+// not -Infinity (an excluded key, as in core's reference). The bias is compared by its bits:
+// WGSL may assume that no float is infinite.
 fn allowed(b : i32, h : i32, i : i32, j : i32) -> bool {
   let p = i + uniforms.band.z;
   if (j < p - uniforms.band.x || j > p + uniforms.band.y) {
     return false;
+  }
+  if ((uniforms.dims2.w & 2) != 0) {
+    let bs = uniforms.biasStrides;
+    if (bitcast<u32>(xbias[b * bs.x + h * bs.y + i * bs.z + j * bs.w]) == 0xff800000u) {
+      return false;
+    }
   }
   if ((uniforms.dims2.w & 1) != 0) {
     let s = uniforms.maskStrides;
