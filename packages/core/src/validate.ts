@@ -1,4 +1,5 @@
-import { AttentionError, broadcastShapes, check } from '@attnkit/masking';
+import { AttentionError } from '@attnkit/masking';
+import { broadcastShapes, check } from '@attnkit/masking/internal';
 import * as tf from '@tensorflow/tfjs-core';
 import { type AttentionDims, type AttentionOptions, IMPLEMENTATIONS } from './types.js';
 
