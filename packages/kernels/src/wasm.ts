@@ -6,6 +6,7 @@
  */
 
 import type { AttentionDims } from '@attnkit/core';
+import * as S from './slots.js';
 
 /** Which build of the module runs: `simd` (WebAssembly SIMD) or `relaxed` (relaxed SIMD: fused multiply-adds). */
 export type WasmBuild = 'simd' | 'relaxed';
@@ -57,11 +58,12 @@ interface Exports {
   backwardItems(params: number): number;
 }
 
-// Parameter block slots; must match assembly/attention.ts.
+// Parameter block slots, from the one source the module is compiled with (src/slots.ts).
 const SLOT = {
-  B: 0, Hq: 1, Hkv: 2, Tq: 3, Tk: 4, Dk: 5, Dv: 6, scale: 7, left: 8, right: 9, offset: 10,
-  q: 11, k: 12, v: 13, mask: 14, bias: 19, out: 24, lse: 25, scratch: 26, dy: 27, o: 28, dq: 29, dk: 30, dv: 31, dbias: 32,
-  counter: 33,
+  B: S.P_B, Hq: S.P_HQ, Hkv: S.P_HKV, Tq: S.P_TQ, Tk: S.P_TK, Dk: S.P_DK, Dv: S.P_DV,
+  scale: S.P_SCALE, left: S.P_LEFT, right: S.P_RIGHT, offset: S.P_OFFSET,
+  q: S.P_Q, k: S.P_K, v: S.P_V, mask: S.P_MASK, bias: S.P_BIAS, out: S.P_OUT, lse: S.P_LSE, scratch: S.P_SCRATCH,
+  dy: S.P_DY, o: S.P_O, dq: S.P_DQ, dk: S.P_DK_OUT, dv: S.P_DV_OUT, dbias: S.P_DBIAS, counter: S.P_COUNTER,
 } as const;
 const PARAM_BYTES = 256;
 /** Control words per helper thread: [generation, kind, params, done generation, failed]. */
