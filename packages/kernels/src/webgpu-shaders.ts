@@ -44,6 +44,23 @@ export const STATS_INPUTS = ['xo', 'xdy', 'xlse'];
 export const BACKWARD_INPUTS = ['xq', 'xk', 'xv', 'xmask', 'xbias', 'xdy', 'xstats'];
 export const COPY_INPUTS = ['xsrc'];
 
+/**
+ * The one vec4 loader, instantiated per input array (WGSL functions cannot take a storage array
+ * as a parameter): `name(base, d, n)` reads 4 floats of `array` from `base + d`, zeros from `n`
+ * on (padding a head dim up to DM).
+ */
+function vectorLoader(name: string, array: string): string {
+  return /* wgsl */ `
+fn ${name}(base : i32, d : i32, n : i32) -> vec4<f32> {
+  var r = vec4<f32>(0.0);
+  for (var e = 0; e < 4; e++) {
+    if (d + e < n) { r[e] = ${array}[base + d + e]; }
+  }
+  return r;
+}
+`;
+}
+
 /** Constants, the uniform workgroup index, band/mask/bias lookups, and padded vec4 loads. */
 function common(dm: number, bk: number, wg = WORKGROUP): string {
   return /* wgsl */ `
@@ -100,42 +117,13 @@ fn outsideBand(i0 : i32, i1 : i32, j0 : i32, j1 : i32) -> bool {
   return j1 < i0 + off - uniforms.band.x || j0 > i1 + off + uniforms.band.y;
 }
 
-fn qVec(base : i32, d : i32, n : i32) -> vec4<f32> {
-  var r = vec4<f32>(0.0);
-  for (var e = 0; e < 4; e++) {
-    if (d + e < n) { r[e] = xq[base + d + e]; }
-  }
-  return r;
-}
-
-fn kVec(base : i32, d : i32, n : i32) -> vec4<f32> {
-  var r = vec4<f32>(0.0);
-  for (var e = 0; e < 4; e++) {
-    if (d + e < n) { r[e] = xk[base + d + e]; }
-  }
-  return r;
-}
-
-fn vVec(base : i32, d : i32, n : i32) -> vec4<f32> {
-  var r = vec4<f32>(0.0);
-  for (var e = 0; e < 4; e++) {
-    if (d + e < n) { r[e] = xv[base + d + e]; }
-  }
-  return r;
-}
-`;
+${vectorLoader('qVec', 'xq')}
+${vectorLoader('kVec', 'xk')}
+${vectorLoader('vVec', 'xv')}`;
 }
 
 /** Loads of the upstream gradient (backward programs only). */
-const dyVec = /* wgsl */ `
-fn dyVec(base : i32, d : i32, n : i32) -> vec4<f32> {
-  var r = vec4<f32>(0.0);
-  for (var e = 0; e < 4; e++) {
-    if (d + e < n) { r[e] = xdy[base + d + e]; }
-  }
-  return r;
-}
-`;
+const dyVec = vectorLoader('dyVec', 'xdy');
 
 /** Stages keys and values [j0, j0 + BK) of kv head bk in kTile/vTile (zeros past Tk and past D). */
 const kvTiles = /* wgsl */ `
