@@ -4,6 +4,7 @@
  * checkpoints with the optimizer state, and resumption from them.
  */
 import { existsSync } from 'node:fs';
+import { Adam } from '@attnkit/core';
 import * as tf from '@tensorflow/tfjs';
 import type { CheckpointMetadata, Json } from './checkpoint.js';
 import type { DataSourceName } from './data/sources.js';
@@ -53,8 +54,11 @@ export interface TrainResult {
   dev: Record<string, number> | null;
 }
 
-/** Adam whose learning rate follows a schedule and whose whole state can be saved and restored. */
-class ScheduledAdam extends tf.AdamOptimizer {
+/**
+ * Adam (@attnkit/core's: one fused update over every variable on wasm) whose learning rate
+ * follows a schedule and whose whole state can be saved and restored.
+ */
+class ScheduledAdam extends Adam {
   set rate(lr: number) {
     this.learningRate = lr;
   }

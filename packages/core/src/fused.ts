@@ -32,6 +32,15 @@ export interface FusedAttentionAttrs {
   left: number;
   right: number;
   offset: number;
+  /**
+   * Dropout rate on the weights, 0 when not training; given only to a kernel registered with
+   * `dropout: true`. With dropout the kernel keeps weight (b, h, i, j), scaled by
+   * 1/(1 - rate), by a function of `seed` and the weight's flat index only (the same in the
+   * backward pass); the pattern is the kernel's own (@attnkit/kernels documents it).
+   */
+  dropout: number;
+  /** Seed of the dropout pattern: the call's `seed`, or drawn at random per call. */
+  seed: number;
   [name: string]: number;
 }
 
@@ -42,10 +51,12 @@ export interface FusedAttentionAttrs {
  */
 export interface FusedKernelConfig extends tf.KernelConfig {
   supports?: (dims: AttentionDims) => string | null;
+  /** Whether the kernels apply dropout on the weights (attrs `dropout`, `seed`). Default false. */
+  dropout?: boolean;
 }
 
 /** The options the fused path reads; their meaning is in AttentionOptions. */
-export type FusedOptions = Pick<AttentionOptions, 'mask' | 'bias' | 'causal' | 'window' | 'scale' | 'dropout' | 'training'>;
+export type FusedOptions = Pick<AttentionOptions, 'mask' | 'bias' | 'causal' | 'window' | 'scale' | 'dropout' | 'training' | 'seed'>;
 
 /** Whether both fused kernels are registered for `backend` (default: the active backend). */
 export function fusedAvailable(backend: string = tf.getBackend()): boolean {
@@ -62,13 +73,18 @@ export function fusedUnsupported(
   backend: string = tf.getBackend(),
 ): string | null {
   if (!fusedAvailable(backend)) return `no ${FUSED_ATTENTION_KERNEL} kernel registered for backend '${backend}'`;
-  if (options.training && (options.dropout ?? 0) > 0) return 'dropout is not fused';
   const kernel = tf.getKernel(FUSED_ATTENTION_KERNEL, backend) as FusedKernelConfig;
+  if (options.training && (options.dropout ?? 0) > 0 && !kernel.dropout) return `dropout is not fused by backend '${backend}'`;
   return kernel.supports?.(dims) ?? null;
 }
 
 function attrsOf(options: FusedOptions, dims: AttentionDims): FusedAttentionAttrs {
-  return { scale: options.scale ?? 1 / Math.sqrt(dims.Dk), ...bandOf(options, dims) };
+  return {
+    scale: options.scale ?? 1 / Math.sqrt(dims.Dk),
+    ...bandOf(options, dims),
+    dropout: options.training ? (options.dropout ?? 0) : 0,
+    seed: options.seed ?? Math.floor(Math.random() * 2 ** 31),
+  };
 }
 
 /**

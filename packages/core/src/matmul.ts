@@ -15,7 +15,25 @@ export const matMul2d = tf.customGrad((a, b, save) => {
     value: tf.matMul(x, y),
     gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
       const [sx, sy] = saved as [tf.Tensor2D, tf.Tensor2D];
-      return [matMul2d(dy as tf.Tensor2D, tf.transpose(sy)), matMul2d(tf.transpose(sx), dy as tf.Tensor2D)];
+      return [matMulT(dy as tf.Tensor2D, sy, false, true), matMulT(sx, dy as tf.Tensor2D, true, false)];
     },
   };
 }) as (a: tf.Tensor2D, b: tf.Tensor2D) => tf.Tensor2D;
+
+/**
+ * A BatchMatMul kernel registration that says transposed operands cost it nothing (as
+ * @attnkit/kernels' wasm matrix product does); tfjs-wasm's own is ~10x slower with them.
+ */
+export interface MatMulKernelConfig extends tf.KernelConfig {
+  transposesFree?: boolean;
+}
+
+/**
+ * op(a)·op(b) through the transpose flags where the backend's BatchMatMul takes them for free,
+ * through explicit transposes and a plain product (matMul2d, differentiable) otherwise.
+ */
+export function matMulT(a: tf.Tensor2D, b: tf.Tensor2D, transposeA: boolean, transposeB: boolean): tf.Tensor2D {
+  const kernel = tf.getKernel('BatchMatMul', tf.getBackend()) as MatMulKernelConfig | undefined;
+  if (kernel?.transposesFree) return tf.matMul(a, b, transposeA, transposeB);
+  return matMul2d(transposeA ? tf.transpose(a) : a, transposeB ? tf.transpose(b) : b);
+}

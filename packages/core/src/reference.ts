@@ -44,6 +44,7 @@ export function biasAllows(bias: tf.Tensor): tf.Tensor {
  * be attended.
  */
 function maskOf(options: AttentionOptions, { Tq, Tk }: AttentionDims): tf.Tensor | null {
+  // read from the bias's values, the mask carries no gradient (offTape)
   const combine = (bias: tf.Tensor | null) =>
     combineMasks(
       options.mask,
@@ -51,11 +52,16 @@ function maskOf(options: AttentionOptions, { Tq, Tk }: AttentionDims): tf.Tensor
       options.window ? slidingWindowMask(Tq, Tk, options.window) : null,
       bias ? biasAllows(bias) : null,
     );
-  if (!options.bias) return combine(null);
-  // Read from the bias, the mask carries no gradient: it is built off the tape, in a
-  // customGrad whose gradient is 0 (tfjs has no gradient for bool ops such as logicalAnd).
-  const offTape = tf.customGrad((bias, _save) => ({ value: combine(bias as tf.Tensor)!, gradFunc: () => tf.zerosLike(bias as tf.Tensor) }));
-  return offTape(options.bias);
+  return options.bias ? offTape(options.bias, (bias) => combine(bias)!) : combine(null);
+}
+
+/**
+ * `f(x)` for a bool `f` read from the values of `x` but carrying no gradient: built off the
+ * tape, in a customGrad whose gradient is 0 (tfjs has no gradient for bool ops such as
+ * logicalAnd, so they must not sit on a path from a differentiated input).
+ */
+function offTape(x: tf.Tensor, f: (x: tf.Tensor) => tf.Tensor): tf.Tensor {
+  return tf.customGrad((input, _save) => ({ value: f(input as tf.Tensor), gradFunc: () => tf.zerosLike(input as tf.Tensor) }))(x);
 }
 
 /**
@@ -72,14 +78,21 @@ export function referenceWeights(
   const scale = options.scale ?? 1 / Math.sqrt(dims.Dk);
   // 1) scores: (scale·Q)·Kᵀ; the scale is applied to the query (Tq·Dk values, not Tq·Tk)
   let logits = products.scores(tf.mul(query, scale), key, dims); // [B, Hq, Tq, Tk]
-  // 2) additive bias
-  if (options.bias) logits = tf.add(logits, options.bias); // [B, Hq, Tq, Tk]
-  // 3) mask with a finite fill, never -Infinity (which also replaces a bias's -Infinity)
+  // 2) additive bias; a -Infinity entry adds 0 here and is masked in step 3
+  if (options.bias) {
+    const bias = options.bias;
+    const finite = tf.where(offTape(bias, biasAllows), bias, tf.zerosLike(bias)); // the bias's shape
+    logits = tf.add(logits, finite); // [B, Hq, Tq, Tk]
+  }
+  // 3) mask with a finite fill, never -Infinity, added to the logits as (1 - mask)·MASK_FILL at
+  // the mask's own shape (tf.where would tile the mask and the fill to the full
+  // [B, Hq, Tq, Tk], the slowest kernels of a training step)
   const mask = maskOf(options, dims); // broadcasts to [B, Hq, Tq, Tk]
-  if (mask) logits = tf.where(mask, logits, tf.scalar(MASK_FILL));
+  const allowed = mask ? tf.cast(mask, 'float32') : null;
+  if (allowed) logits = tf.add(logits, tf.mul(tf.sub(1, allowed), MASK_FILL));
   // 4) softmax; zeroing masked entries makes a row with nothing to attend all zeros
   const weights = tf.softmax(logits); // [B, Hq, Tq, Tk]
-  return mask ? tf.mul(weights, tf.cast(mask, 'float32')) : weights;
+  return allowed ? tf.mul(weights, allowed) : weights;
 }
 
 /**

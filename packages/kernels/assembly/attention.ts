@@ -46,6 +46,8 @@ import {
   P_DV_OUT,
   P_DBIAS,
   P_COUNTER,
+  P_DROP_RATE,
+  P_DROP_SEED,
 } from '../src/slots';
 
 /** Query rows per forward work item (a multiple of R). */
@@ -391,6 +393,9 @@ let bSB: i32 = 0;
 let bSH: i32 = 0;
 let bSQ: i32 = 0;
 let bSK: i32 = 0;
+let dropThreshold: u32 = 0;
+let dropScale: f32 = 1;
+let dropSeed: i32 = 0;
 
 function setup(params: usize): void {
   B = pi(params, P_B);
@@ -418,6 +423,44 @@ function setup(params: usize): void {
   bSH = pi(params, P_BIAS + 2);
   bSQ = pi(params, P_BIAS + 3);
   bSK = pi(params, P_BIAS + 4);
+  const rate = load<f32>(params + (<usize>P_DROP_RATE << 2));
+  dropThreshold = rate > 0 ? <u32>(<f64>rate * 4294967296.0) : 0;
+  dropScale = rate > 0 ? 1 / (1 - rate) : 1;
+  dropSeed = pi(params, P_DROP_SEED);
+}
+
+/** 32-bit hash of x (lowbias32), lane-wise; the JavaScript twin is dropHash in src/dropout.ts. */
+@inline function hash4(x: v128): v128 {
+  x = v128.xor(x, i32x4.shr_u(x, 16));
+  x = i32x4.mul(x, i32x4.splat(0x7feb352d));
+  x = v128.xor(x, i32x4.shr_u(x, 15));
+  x = i32x4.mul(x, i32x4.splat(<i32>0x846ca68b));
+  return v128.xor(x, i32x4.shr_u(x, 16));
+}
+
+/**
+ * Applies dropout to the tile T [R][C] of rows i0.. keys c0.. of head h of batch b: each entry
+ * times 1/(1 - rate) where kept, 0 where dropped. Entries outside [Tq, Tk] are left (they are 0).
+ */
+function dropTile(t: usize, b: i32, h: i32, i0: i32, c0: i32, cols: i32): void {
+  const thr = i32x4.splat(<i32>dropThreshold);
+  const keep = f32x4.splat(dropScale);
+  const golden = i32x4.splat(<i32>0x9e3779b9);
+  const seed = i32x4.splat(dropSeed);
+  const lanes = i32x4(0, 1, 2, 3);
+  for (let r = 0; r < R; r++) {
+    const i = i0 + r;
+    if (i >= Tq) break;
+    const base = ((b * Hq + h) * Tq + i) * Tk + c0;
+    const row = t + <usize>(r * ROW_BYTES);
+    for (let c = 0; c < cols; c += 4) {
+      const idx = i32x4.add(i32x4.splat(base + c), lanes);
+      const u = hash4(i32x4.add(i32x4.mul(idx, golden), seed));
+      const kept = i32x4.ge_u(u, thr);
+      const at = row + (<usize>c << 2);
+      v128.store(at, v128.and(f32x4.mul(v128.load(at), keep), kept));
+    }
+  }
 }
 
 /** First allowed key of query i by the causal/window band (may be < 0). */
@@ -729,6 +772,8 @@ function forwardRows(b: i32, h: i32, i0: i32, qb: usize, kpan: usize, vpan: usiz
     if (kind == TILE_SOME) maskTile(s, b, h, i0, c0, cols, counts);
     const alpha = softmaxTile(s, cols, ml, table);
     scaleRows(o, DvP, alpha);
+    // dropout after the normaliser has counted the whole row
+    if (dropThreshold != 0) dropTile(s, b, h, i0, c0, cols);
     mix(s, vpan, TkP, c0, cols, DvP, o);
   }
 }
@@ -838,7 +883,10 @@ export function backward(params: usize): void {
             scores(qb, kkp, DkP, c0, cols, s);
             if (kind == TILE_SOME) maskTile(s, b, h, i0, c0, cols, 0);
             scores(dob, vkp, DvP, c0, cols, dp);
+            // with dropout: dP = (dO·Vᵀ)·M/(1 - rate) before dS = P·(dP - D), and dV takes P·M/(1 - rate)
+            if (dropThreshold != 0) dropTile(dp, b, h, i0, c0, cols);
             gradTile(s, dp, cols, ld, table);
+            if (dropThreshold != 0) dropTile(s, b, h, i0, c0, cols);
             // dV += Pᵀ·dO, dK += dSᵀ·(scale·Q), dQ += dS·K
             mixT(s, dop + (<usize>(i0 * DvP) << 2), cols, DvP, dva + (<usize>(c0 * DvP) << 2));
             mixT(dp, qp + (<usize>(i0 * DkP) << 2), cols, DkP, dka + (<usize>(c0 * DkP) << 2));
@@ -875,6 +923,110 @@ function scatterBias(dbias: usize, ds: usize, b: i32, h: i32, i0: i32, c0: i32, 
     for (let c = 0; c < real; c++) {
       const at = base + (<usize>((c0 + c) * bSK) << 2);
       store<f32>(at, load<f32>(at) + load<f32>(row + (<usize>c << 2)));
+    }
+  }
+}
+
+// --- Dense matrix product C [M, N] = op(A) · op(B) (the BatchMatMul kernel on wasm) ---------
+//
+// The attention micro-kernel `scores` does the multiply-adds: A's rows travel 4 at a time
+// interleaved, B's columns as key panels. Work items are blocks of MM_ROWS rows x MM_COLS
+// columns, column-block-major, so a thread taking consecutive items keeps its packed B block.
+// Parameter slots: M, K, N, transposeA, transposeB at 0..4; A at P_Q, B at P_K, C at P_OUT.
+
+const MM_ROWS: i32 = 64;
+const MM_COLS: i32 = 256;
+
+@inline function mmDims(params: usize): void {
+  mmM = pi(params, 0);
+  mmK = pi(params, 1);
+  mmN = pi(params, 2);
+  mmKP = roundUp(mmK, 8);
+}
+let mmM: i32 = 0;
+let mmK: i32 = 0;
+let mmN: i32 = 0;
+let mmKP: i32 = 0;
+
+export function matmulItems(params: usize): i32 {
+  mmDims(params);
+  return ((mmM + MM_ROWS - 1) / MM_ROWS) * ((mmN + MM_COLS - 1) / MM_COLS);
+}
+
+function matmulScratchOf(): usize {
+  return <usize>(mmKP * MM_COLS + MM_ROWS * mmKP + R * C) << 2;
+}
+
+export function matmulScratch(params: usize): usize {
+  mmDims(params);
+  return matmulScratchOf();
+}
+
+/** Key panels [colsP/8][KP][8] of columns c0.. of B [K, N] (row stride N), zero padded. */
+function packColumnPanels(b: usize, c0: i32, cols: i32, dst: usize, colsP: i32): void {
+  memory.fill(dst, 0, <usize>(colsP * mmKP) << 2);
+  const panel = <usize>mmKP << 5;
+  const full = cols & ~7;
+  for (let k = 0; k < mmK; k++) {
+    const s = b + (<usize>(k * mmN + c0) << 2);
+    const d = dst + (<usize>k << 5);
+    for (let e = 0; e < full; e += 8) {
+      const to = d + <usize>(e >> 3) * panel;
+      v128.store(to, v128.load(s + (<usize>e << 2)));
+      v128.store(to, v128.load(s + (<usize>e << 2), 16), 16);
+    }
+    for (let e = full; e < cols; e++) store<f32>(d + <usize>(e >> 3) * panel + (<usize>(e & 7) << 2), load<f32>(s + (<usize>e << 2)));
+  }
+}
+
+/** Rows r0.. of Aᵀ (A stored [K, M]) interleaved [rowsP/4][KP][4], zero padded. */
+function packTransposedRows(a: usize, r0: i32, rows: i32, dst: usize, rowsP: i32): void {
+  memory.fill(dst, 0, <usize>(rowsP * mmKP) << 2);
+  for (let d = 0; d < mmK; d++) {
+    const s = a + (<usize>(d * mmM + r0) << 2);
+    for (let r = 0; r < rows; r++) store<f32>(dst + (<usize>((r >> 2) * mmKP * 4 + d * 4 + (r & 3)) << 2), load<f32>(s + (<usize>r << 2)));
+  }
+}
+
+export function matmul(params: usize): void {
+  mmDims(params);
+  const ta = pi(params, 3) != 0;
+  const tb = pi(params, 4) != 0;
+  const a = <usize>pi(params, P_Q);
+  const b = <usize>pi(params, P_K);
+  const c = <usize>pi(params, P_OUT);
+  const bp = <usize>pi(params, P_SCRATCH);
+  const ai = bp + (<usize>(mmKP * MM_COLS) << 2);
+  const s = ai + (<usize>(MM_ROWS * mmKP) << 2);
+  ensure(bp + matmulScratchOf());
+  const counter = <usize>pi(params, P_COUNTER);
+  const rowBlocks = (mmM + MM_ROWS - 1) / MM_ROWS;
+  const items = rowBlocks * ((mmN + MM_COLS - 1) / MM_COLS);
+  let packed = -1;
+  for (let item = atomic.add<i32>(counter, 1); item < items; item = atomic.add<i32>(counter, 1)) {
+    const cb = item / rowBlocks;
+    const r0 = (item % rowBlocks) * MM_ROWS;
+    const rows = min(MM_ROWS, mmM - r0);
+    const c0 = cb * MM_COLS;
+    const cols = min(MM_COLS, mmN - c0);
+    const colsP = roundUp(cols, 8);
+    if (cb != packed) {
+      if (tb) packKeyPanels(b + (<usize>(c0 * mmK) << 2), cols, mmK, bp, colsP, mmKP);
+      else packColumnPanels(b, c0, cols, bp, colsP);
+      packed = cb;
+    }
+    if (ta) packTransposedRows(a, r0, rows, ai, roundUp(rows, R));
+    else packInterleaved(a + (<usize>(r0 * mmK) << 2), rows, mmK, 1, ai, roundUp(rows, R), mmKP);
+    for (let i0 = 0; i0 < rows; i0 += R) {
+      const x = ai + (<usize>(i0 * mmKP) << 2);
+      for (let t0 = 0; t0 < colsP; t0 += C) {
+        const w = min(C, colsP - t0);
+        scores(x, bp, mmKP, t0, w, s);
+        const real = min(w, cols - t0);
+        for (let r = 0; r < R && i0 + r < rows; r++) {
+          memory.copy(c + (<usize>((r0 + i0 + r) * mmN + c0 + t0) << 2), s + <usize>(r * ROW_BYTES), <usize>real << 2);
+        }
+      }
     }
   }
 }

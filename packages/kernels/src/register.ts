@@ -14,7 +14,8 @@ interface WasmBackend {
 function shapeOf(query: tf.TensorInfo, key: tf.TensorInfo, value: tf.TensorInfo, attrs: FusedAttentionAttrs): CallShape {
   const [B, Hq, Tq, Dk] = query.shape as [number, number, number, number];
   const [, Hkv, Tk] = key.shape as [number, number, number];
-  return { B, Hq, Hkv, Tq, Tk, Dk, Dv: value.shape[3]!, scale: attrs.scale, left: attrs.left, right: attrs.right, offset: attrs.offset };
+  const { scale, left, right, offset, dropout = 0, seed = 0 } = attrs;
+  return { B, Hq, Hkv, Tq, Tk, Dk, Dv: value.shape[3]!, scale, left, right, offset, dropout, seed };
 }
 
 function inputsOf(backend: WasmBackend, inputs: tf.NamedTensorInfoMap) {
@@ -74,6 +75,13 @@ function backwardKernel(module: WasmAttention): tf.KernelFunc {
 let loading: Promise<WasmAttention> | null = null;
 let loaded: WasmAttention | null = null;
 
+/** Loads the wasm module once (its first caller's `threads` wins). */
+export async function wasmModule(threads?: number): Promise<WasmAttention> {
+  loading ??= loadWasmAttention(threads);
+  loaded = await loading;
+  return loaded;
+}
+
 /** What {@link wasmKernelInfo} reports. */
 export interface WasmKernelInfo {
   /** `relaxed`: the relaxed-SIMD build (fused multiply-adds); `simd`: the WebAssembly SIMD build. */
@@ -111,11 +119,10 @@ export interface RegisterOptions {
  */
 export async function registerFusedAttention(options: RegisterOptions = {}): Promise<void> {
   registerWebGPUAttention();
-  loading ??= loadWasmAttention(options.threads);
-  const module = await loading;
-  loaded = module;
+  const module = await wasmModule(options.threads);
   if (tf.getKernel(FUSED_ATTENTION_KERNEL, 'wasm') == null) {
-    tf.registerKernel({ kernelName: FUSED_ATTENTION_KERNEL, backendName: 'wasm', kernelFunc: forwardKernel(module) });
+    const config: FusedKernelConfig = { kernelName: FUSED_ATTENTION_KERNEL, backendName: 'wasm', kernelFunc: forwardKernel(module), dropout: true };
+    tf.registerKernel(config);
   }
   if (tf.getKernel(FUSED_ATTENTION_GRAD_KERNEL, 'wasm') == null) {
     tf.registerKernel({ kernelName: FUSED_ATTENTION_GRAD_KERNEL, backendName: 'wasm', kernelFunc: backwardKernel(module) });

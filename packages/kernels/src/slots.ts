@@ -40,3 +40,11 @@ export const P_DBIAS = 32;
  * down by other processes takes fewer items.
  */
 export const P_COUNTER = 33;
+/**
+ * Dropout on the attention weights (training): the rate (f32; 0 = none) and a seed (i32). The
+ * entry (b, h, i, j) is kept, scaled by 1/(1 - rate), when dropHash(seed, ((b·Hq + h)·Tq + i)·Tk
+ * + j) >= rate·2^32, the same in the forward and the backward pass (src/dropout.ts is the same
+ * function in JavaScript).
+ */
+export const P_DROP_RATE = 34;
+export const P_DROP_SEED = 35;

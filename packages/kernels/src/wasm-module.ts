@@ -18,6 +18,9 @@ export interface CallShape extends Omit<AttentionDims, 'group'> {
   left: number;
   right: number;
   offset: number;
+  /** Dropout rate on the weights (0 = none) and the seed of its pattern (src/dropout.ts). */
+  dropout?: number;
+  seed?: number;
 }
 
 /** A mask (bytes, 1 = attend) or bias (float32) with its element strides over [B, Hq, Tq, Tk] (0 = broadcast). */
@@ -57,6 +60,9 @@ interface Exports {
   backwardScratch(params: number): number;
   forwardItems(params: number): number;
   backwardItems(params: number): number;
+  matmul(params: number): void;
+  matmulScratch(params: number): number;
+  matmulItems(params: number): number;
 }
 
 /**
@@ -150,6 +156,8 @@ export class WasmAttention {
     p[SLOT.left] = s.left;
     p[SLOT.right] = s.right;
     p[SLOT.offset] = s.offset;
+    pf[SLOT.dropRate] = s.dropout ?? 0;
+    p[SLOT.dropSeed] = s.seed ?? 0;
     p[SLOT.q] = at.q;
     p[SLOT.k] = at.k;
     p[SLOT.v] = at.v;
@@ -174,10 +182,11 @@ export class WasmAttention {
    * the parameter block and its own scratch starting at `layout.top`; the threads take the
    * module's work items one at a time from a shared counter.
    */
-  private run(kind: 1 | 2, layout: Layout, threads: number) {
+  private run(kind: 1 | 2 | 3, layout: Layout, threads: number) {
     const p = this.params();
-    const scratch = kind === 1 ? this.exports.forwardScratch(this.base) : this.exports.backwardScratch(this.base);
-    const items = kind === 1 ? this.exports.forwardItems(this.base) : this.exports.backwardItems(this.base);
+    const x = this.exports;
+    const scratch = kind === 1 ? x.forwardScratch(this.base) : kind === 2 ? x.backwardScratch(this.base) : x.matmulScratch(this.base);
+    const items = kind === 1 ? x.forwardItems(this.base) : kind === 2 ? x.backwardItems(this.base) : x.matmulItems(this.base);
     const n = Math.min(threads, items);
     const counter = layout.take(4);
     const scratchAt = Array.from({ length: n }, () => layout.take(scratch));
@@ -202,6 +211,7 @@ export class WasmAttention {
     let failure: unknown = null;
     try {
       if (kind === 1) this.exports.forward(blocks[0]!);
+      else if (kind === 3) this.exports.matmul(blocks[0]!);
       else this.exports.backward(blocks[0]!);
     } catch (e) {
       failure = e;
@@ -268,6 +278,37 @@ export class WasmAttention {
       dBias: x.bias ? view(dbias, x.biasSize) : null,
     });
   }
+
+  /**
+   * C [M, N] = op(A)·op(B), op a transpose where asked: A is [M, K] (or [K, M] with
+   * `transposeA`), B [K, N] (or [N, K] with `transposeB`). Hands `take` C as a view of this
+   * module's memory, valid only until `take` returns.
+   */
+  matmul<T>(m: MatMulShape, a: Float32Array, b: Float32Array, take: (c: Float32Array) => T): T {
+    const layout = new Layout(this.base + MAX_THREADS * PARAM_BYTES);
+    const at = { a: layout.take(a.byteLength), b: layout.take(b.byteLength), c: layout.take(m.M * m.N * 4) };
+    this.grow(layout.top);
+    const buffer = this.memory.buffer;
+    const p = this.params();
+    p.fill(0);
+    p.set([m.M, m.K, m.N, m.transposeA ? 1 : 0, m.transposeB ? 1 : 0]);
+    p[SLOT.q] = at.a;
+    p[SLOT.k] = at.b;
+    p[SLOT.out] = at.c;
+    new Float32Array(buffer, at.a, a.length).set(a);
+    new Float32Array(buffer, at.b, b.length).set(b);
+    this.run(3, layout, this.threads);
+    return take(new Float32Array(this.memory.buffer, at.c, m.M * m.N));
+  }
+}
+
+/** Sizes of a matrix product: op(A) [M, K] · op(B) [K, N]. */
+export interface MatMulShape {
+  M: number;
+  K: number;
+  N: number;
+  transposeA: boolean;
+  transposeB: boolean;
 }
 
 function abortImport(): never {

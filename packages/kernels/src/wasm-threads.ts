@@ -34,6 +34,7 @@ function serve({ module, memory, control, index }, ready) {
     seen = Atomics.load(ctl, 0);
     try {
       if (ctl[1] === 1) instance.exports.forward(ctl[2]);
+      else if (ctl[1] === 3) instance.exports.matmul(ctl[2]);
       else instance.exports.backward(ctl[2]);
       ctl[4] = 0;
     } catch (e) {

@@ -1,13 +1,12 @@
 import { CrossAttention, type MemoryCache } from '@attnkit/cross-attention';
 import { AttentionError, check } from '@attnkit/masking';
 import { type KVCache, MultiHeadAttention } from '@attnkit/multi-head';
-import type { Implementation } from '@attnkit/core';
+import type { Activation, Implementation } from '@attnkit/core';
 import * as tf from '@tensorflow/tfjs';
 import { Linear } from './linear.js';
 import { LayerNorm } from './norm.js';
 
 type Kwargs = Record<string, unknown>;
-type Activation = 'relu' | 'gelu' | 'swish' | 'tanh' | 'linear';
 export type NamedWeight = { name: string; variable: tf.LayerVariable };
 
 export interface TransformerBlockArgs {

@@ -1,10 +1,10 @@
-import { matMul2d } from '@attnkit/core';
+import { embeddingLookup, matMulT } from '@attnkit/core';
 import * as tf from '@tensorflow/tfjs';
 
 /**
- * Token embedding table [V, d] looked up as oneHot(ids)·E, which trains on every backend
- * (tfjs-wasm has no gradient kernel for gather), and reused transposed as the output
- * projection when weights are tied: logits = h·Eᵀ.
+ * Token embedding table [V, d], looked up with @attnkit/core's `embeddingLookup` (a gather
+ * where the backend has its gradient, oneHot(ids)·E otherwise), and reused transposed as the
+ * output projection when weights are tied: logits = h·Eᵀ.
  */
 export class TokenEmbedding extends tf.layers.Layer {
   static className = 'TokenEmbedding';
@@ -37,19 +37,15 @@ export class TokenEmbedding extends tf.layers.Layer {
   /** ids [B, T] int32 -> [B, T, d]. */
   override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
     const ids = (Array.isArray(inputs) ? inputs[0] : inputs) as tf.Tensor2D;
-    return tf.tidy(() => {
-      const [B, T] = ids.shape;
-      const onehot = floatOneHot(tf.reshape(ids, [B * T]), this.vocabSize); // [B*T, V]
-      return tf.reshape(matMul2d(onehot as tf.Tensor2D, this.embeddings.read() as tf.Tensor2D), [B, T, this.dModel]); // [B, T, d]
-    });
+    return tf.tidy(() => embeddingLookup(this.embeddings.read() as tf.Tensor2D, tf.cast(ids, 'int32'))); // [B, T, d]
   }
 
   /** h [B, T, d] -> logits [B, T, V] through the transposed table (tied output projection). */
   logits(h: tf.Tensor): tf.Tensor {
     return tf.tidy(() => {
       const [B, T, d] = h.shape as [number, number, number];
-      const table = tf.transpose(this.embeddings.read() as tf.Tensor2D); // [d, V]
-      return tf.reshape(matMul2d(tf.reshape(h, [B * T, d]), table), [B, T, this.vocabSize]); // [B, T, V]
+      const logits = matMulT(tf.reshape(h, [B * T, d]) as tf.Tensor2D, this.embeddings.read() as tf.Tensor2D, false, true); // [B*T, V]
+      return tf.reshape(logits, [B, T, this.vocabSize]); // [B, T, V]
     });
   }
 
@@ -62,11 +58,3 @@ export class TokenEmbedding extends tf.layers.Layer {
   }
 }
 tf.serialization.registerClass(TokenEmbedding);
-
-/**
- * oneHot as float32. Built as int32 and cast: tfjs-wasm 4.22's OneHot kernel returns all zeros
- * when asked for float32 directly.
- */
-export function floatOneHot(ids: tf.Tensor, depth: number): tf.Tensor {
-  return tf.cast(tf.oneHot(tf.cast(ids, 'int32') as tf.Tensor1D, depth), 'float32');
-}

@@ -1,15 +1,17 @@
-import { matMul2d } from '@attnkit/core';
+import { type Activation, dense } from '@attnkit/core';
 import * as tf from '@tensorflow/tfjs';
 
 /**
  * A dense layer over the last axis, y = act(x·W + b) with `kernel` [in, units] and `bias`
- * [units] as in Keras, whose products (forward and backward) are plain rank-2 matMuls
- * (`matMul2d`): tfjs-layers' Dense trains several times slower on wasm.
+ * [units] as in Keras, computed by @attnkit/core's `dense`: plain rank-2 matMuls forward and
+ * backward, and with relu or linear, the bias and activation fused where the backend has the
+ * kernel (tfjs-layers' Dense trains several times slower on wasm). `gelu` is the exact erf
+ * form (PyTorch's and Keras's default), `gelu_tanh` the tanh approximation.
  */
 export class Linear extends tf.layers.Layer {
   static className = 'AttnkitLinear';
   readonly units: number;
-  readonly activation: 'relu' | 'gelu' | 'swish' | 'tanh' | 'linear';
+  readonly activation: Activation;
   private readonly init: ReturnType<typeof tf.initializers.glorotUniform>;
   private kernel: tf.LayerVariable | null = null;
   private bias: tf.LayerVariable | null = null;
@@ -34,8 +36,8 @@ export class Linear extends tf.layers.Layer {
     return tf.tidy(() => {
       const d = x.shape[x.rank - 1]!;
       const rows = x.size / d;
-      const y = tf.add(matMul2d(tf.reshape(x, [rows, d]), this.kernel!.read() as tf.Tensor2D), this.bias!.read()); // [rows, units]
-      return tf.reshape(activate(y, this.activation), [...x.shape.slice(0, -1), this.units]); // [..., units]
+      const y = dense(tf.reshape(x, [rows, d]), this.kernel!.read() as tf.Tensor2D, this.bias!.read() as tf.Tensor1D, { activation: this.activation }); // [rows, units]
+      return tf.reshape(y, [...x.shape.slice(0, -1), this.units]); // [..., units]
     });
   }
 
@@ -48,19 +50,3 @@ export class Linear extends tf.layers.Layer {
   }
 }
 tf.serialization.registerClass(Linear);
-
-function activate(x: tf.Tensor, activation: Linear['activation']): tf.Tensor {
-  switch (activation) {
-    case 'relu':
-      return tf.relu(x);
-    case 'gelu':
-      // tanh approximation, as in BERT / GPT-2
-      return tf.mul(tf.mul(x, 0.5), tf.add(1, tf.tanh(tf.mul(Math.sqrt(2 / Math.PI), tf.add(x, tf.mul(0.044715, tf.pow(x, 3)))))));
-    case 'swish':
-      return tf.mul(x, tf.sigmoid(x));
-    case 'tanh':
-      return tf.tanh(x);
-    case 'linear':
-      return x;
-  }
-}

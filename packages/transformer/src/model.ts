@@ -1,11 +1,11 @@
-import type { Implementation } from '@attnkit/core';
+import { type Activation, type Implementation, softmaxCrossEntropy } from '@attnkit/core';
 import type { MemoryCache } from '@attnkit/cross-attention';
 import { AttentionError, check } from '@attnkit/masking';
 import { KVCache } from '@attnkit/multi-head';
 import { PositionEmbedding, sinusoidalEncoding } from '@attnkit/positional';
 import * as tf from '@tensorflow/tfjs';
 import { type NamedWeight, TransformerDecoderLayer, TransformerEncoderLayer } from './blocks.js';
-import { TokenEmbedding, floatOneHot } from './embedding.js';
+import { TokenEmbedding } from './embedding.js';
 import { Linear } from './linear.js';
 import { LayerNorm } from './norm.js';
 
@@ -29,7 +29,7 @@ export interface TransformerConfig {
   /** Dropout (attention weights, residual branches, embeddings), when training. Default 0.1. */
   dropout?: number;
   /** Feed-forward activation. Default 'relu'. */
-  activation?: 'relu' | 'gelu' | 'swish' | 'tanh' | 'linear';
+  activation?: Activation;
   /** Pre-norm blocks (plus a final norm) when true; the paper's post-norm when false. Default false. */
   normFirst?: boolean;
   /** Position information added to the scaled embeddings. Default 'sinusoidal'. */
@@ -282,11 +282,8 @@ export class Transformer {
       }),
     );
     return tf.tidy(() => {
-      const V = this.config.targetVocabSize;
-      const logp = tf.logSoftmax(this.logits(source, targetIn, { training })); // [B, Tt, V]
-      const onehot = floatOneHot(targetOut, V); // [B, Tt, V]
-      const smoothed = tf.add(tf.mul(onehot, 1 - labelSmoothing), labelSmoothing / V);
-      const perToken = tf.neg(tf.sum(tf.mul(smoothed, logp), -1)); // [B, Tt]
+      const logits = this.logits(source, targetIn, { training }); // [B, Tt, V]
+      const perToken = softmaxCrossEntropy(logits, tf.cast(targetOut, 'int32'), { labelSmoothing }); // [B, Tt]
       const real = tf.cast(tf.notEqual(targetOut, this.config.padId), 'float32'); // [B, Tt]
       return tf.div(tf.sum(tf.mul(perToken, real)), tf.maximum(tf.sum(real), 1)) as tf.Scalar;
     });

@@ -1,9 +1,12 @@
+import { layerNorm } from '@attnkit/core';
 import * as tf from '@tensorflow/tfjs';
 
 /**
  * Layer normalization over the last axis, y = (x - mean) / sqrt(var + ε) · gamma + beta,
- * written with broadcasting arithmetic. tfjs-layers' LayerNormalization broadcasts with tile,
- * whose gradient is a slice and add per repetition: thousands of kernels per training step.
+ * computed by @attnkit/core's `layerNorm` (one fused kernel forward and one backward where
+ * the backend has them, broadcasting arithmetic otherwise). tfjs-layers' LayerNormalization
+ * broadcasts with tile, whose gradient is a slice and add per repetition: thousands of kernels
+ * per training step.
  */
 export class LayerNorm extends tf.layers.Layer {
   static className = 'AttnkitLayerNorm';
@@ -26,11 +29,7 @@ export class LayerNorm extends tf.layers.Layer {
 
   override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
     const x = Array.isArray(inputs) ? inputs[0]! : inputs;
-    return tf.tidy(() => {
-      const { mean, variance } = tf.moments(x, -1, true); // [..., 1]
-      const normed = tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, this.epsilon)));
-      return tf.add(tf.mul(normed, this.gamma!.read()), this.beta!.read());
-    });
+    return layerNorm(x, this.gamma!.read(), this.beta!.read(), { epsilon: this.epsilon });
   }
 
   override computeOutputShape(inputShape: tf.Shape): tf.Shape {

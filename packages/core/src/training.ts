@@ -1,0 +1,251 @@
+/**
+ * The other ops of a transformer training step, beside attention: layer norm, a dense
+ * layer's bias and activation, embedding lookup, and softmax cross-entropy with label
+ * smoothing. Each has a readable reference path written with tfjs ops (the spec) and a fused
+ * path that runs one registered kernel forward and one backward, looked up by name for the
+ * active backend exactly as the fused attention kernel is (@attnkit/kernels'
+ * `registerTrainingKernels()` registers them for wasm). The fused path equals the reference
+ * within float32 rounding, forward and gradients (tested in @attnkit/kernels).
+ *
+ * Kernel contracts (float32 unless said otherwise; N rows of width d or V):
+ * - `LAYER_NORM_KERNEL`: x [N, d], gamma [d], beta [d]; attrs { epsilon } ->
+ *   [y [N, d], mean [N], rstd [N]] with rstd = 1/sqrt(var + epsilon), var the biased variance.
+ * - `LAYER_NORM_GRAD_KERNEL`: x, gamma, mean, rstd, dy [N, d] -> [dx, dgamma [d], dbeta [d]].
+ * - `BIAS_ACTIVATION_GRAD_KERNEL`: y [N, u] (the activation's output), dy [N, u]; attrs
+ *   { activation } -> [dz [N, u] (gradient before the activation), dbias [u]]; relu and linear.
+ * - `SOFTMAX_CROSS_ENTROPY_KERNEL`: logits [N, V], probs = softmax(logits) [N, V] (the
+ *   backend's own Softmax kernel computes them), labels [N] int32; attrs { labelSmoothing } ->
+ *   loss [N] = -Σ_j t_j log probs_j with t = (1 - ε)·onehot(label) + ε/V (a label outside
+ *   [0, V) has an all-zero one-hot, as tf.oneHot).
+ * - `SOFTMAX_CROSS_ENTROPY_GRAD_KERNEL`: probs, labels, dloss [N]; attrs { labelSmoothing } ->
+ *   [dlogits [N, V]] = (probs - t)·dloss.
+ * - `UnsortedSegmentSum` (tfjs' own name, which tfjs-wasm lacks): the gradient of tf.gather,
+ *   so an embedding lookup trains as a gather on wasm.
+ */
+import { AttentionError, check } from '@attnkit/masking';
+import * as tf from '@tensorflow/tfjs-core';
+import { matMul2d, matMulT } from './matmul.js';
+import { saveViews } from './save.js';
+
+export const LAYER_NORM_KERNEL = 'AttnkitLayerNorm';
+export const LAYER_NORM_GRAD_KERNEL = 'AttnkitLayerNormGrad';
+export const BIAS_ACTIVATION_GRAD_KERNEL = 'AttnkitBiasActivationGrad';
+export const SOFTMAX_CROSS_ENTROPY_KERNEL = 'AttnkitSoftmaxCrossEntropy';
+export const SOFTMAX_CROSS_ENTROPY_GRAD_KERNEL = 'AttnkitSoftmaxCrossEntropyGrad';
+
+/** `'auto'` (default): fused when its kernels are registered for the active backend; `'reference'`: tfjs ops; `'fused'`: the kernels or an error. */
+export type OpImplementation = 'auto' | 'reference' | 'fused';
+
+function registered(...names: string[]): boolean {
+  const backend = tf.getBackend();
+  return names.every((n) => tf.getKernel(n, backend) != null);
+}
+
+function fusedWanted(op: string, implementation: OpImplementation, ...kernels: string[]): boolean {
+  if (implementation === 'reference') return false;
+  const ok = registered(...kernels);
+  check(implementation !== 'fused' || ok, () =>
+    AttentionError.value(op, `implementation 'fused' cannot run: no ${kernels[0]} kernel registered for backend '${tf.getBackend()}'`, implementation),
+  );
+  return ok;
+}
+
+// --- layer norm ----------------------------------------------------------------------------
+
+export interface LayerNormOptions {
+  /** Added to the variance. Default 1e-5. */
+  epsilon?: number;
+  implementation?: OpImplementation;
+}
+
+/**
+ * Layer normalization over the last axis: (x - mean) / sqrt(var + ε) · gamma + beta, var the
+ * biased variance. x [..., d], gamma and beta [d].
+ */
+export function layerNorm(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, options: LayerNormOptions = {}): tf.Tensor {
+  const { epsilon = 1e-5, implementation = 'auto' } = options;
+  const d = x.shape[x.rank - 1]!;
+  check(gamma.rank === 1 && beta.rank === 1 && gamma.shape[0] === d && beta.shape[0] === d, () =>
+    AttentionError.shapes('layerNorm', `gamma and beta must be [${d}], the last axis of x`, { x: x.shape, gamma: gamma.shape, beta: beta.shape }),
+  );
+  if (!fusedWanted('layerNorm', implementation, LAYER_NORM_KERNEL, LAYER_NORM_GRAD_KERNEL)) return referenceLayerNorm(x, gamma, beta, epsilon);
+  return tf.tidy(() => tf.reshape(fusedLayerNorm(tf.reshape(x, [x.size / d, d]), gamma, beta, epsilon), x.shape));
+}
+
+function referenceLayerNorm(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, epsilon: number): tf.Tensor {
+  return tf.tidy(() => {
+    const { mean, variance } = tf.moments(x, -1, true); // [..., 1]
+    const normed = tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, epsilon)));
+    return tf.add(tf.mul(normed, gamma), beta);
+  });
+}
+
+function fusedLayerNorm(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, epsilon: number): tf.Tensor {
+  const engine = tf.engine();
+  const attrs = { epsilon };
+  const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [xs, g, b, save] = args as [tf.Tensor, tf.Tensor, tf.Tensor, tf.GradSaveFunc];
+    const [y, mean, rstd] = engine.runKernel(LAYER_NORM_KERNEL, { x: xs, gamma: g, beta: b }, attrs) as tf.Tensor[];
+    saveViews(save, [xs, g, mean!, rstd!]);
+    return {
+      value: y!,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [sx, sg, sm, sr] = saved as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
+        return engine.runKernel(LAYER_NORM_GRAD_KERNEL, { x: sx, gamma: sg, mean: sm, rstd: sr, dy }, attrs) as tf.Tensor[];
+      },
+    };
+  });
+  return f(x, gamma, beta);
+}
+
+// --- dense: x·W + b, then an activation ---------------------------------------------------
+
+/** Activations of {@link dense}. `gelu` is the exact erf form; `gelu_tanh` its tanh approximation. */
+export const ACTIVATIONS = ['linear', 'relu', 'gelu', 'gelu_tanh', 'swish', 'tanh'] as const;
+export type Activation = (typeof ACTIVATIONS)[number];
+
+/** `x` through an activation (the reference definitions). */
+export function activate(x: tf.Tensor, activation: Activation): tf.Tensor {
+  return tf.tidy(() => {
+    switch (activation) {
+      case 'linear':
+        return x;
+      case 'relu':
+        return tf.relu(x);
+      case 'gelu':
+        // 0.5·x·(1 + erf(x/√2)), as PyTorch's and Keras's default
+        return tf.mul(tf.mul(x, 0.5), tf.add(1, tf.erf(tf.mul(x, Math.SQRT1_2))));
+      case 'gelu_tanh':
+        // 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))), as BERT and GPT-2
+        return tf.mul(tf.mul(x, 0.5), tf.add(1, tf.tanh(tf.mul(Math.sqrt(2 / Math.PI), tf.add(x, tf.mul(0.044715, tf.pow(x, 3)))))));
+      case 'swish':
+        return tf.mul(x, tf.sigmoid(x));
+      case 'tanh':
+        return tf.tanh(x);
+    }
+  });
+}
+
+export interface DenseOptions {
+  activation?: Activation;
+  implementation?: OpImplementation;
+}
+
+/**
+ * act(x·W + b) for x [N, in], W [in, units], b [units] (or null). The fused path (relu and
+ * linear) runs the product, bias and activation as one tf.fused.matMul and, backward, the
+ * activation's and bias's gradients as one kernel before the two products; other activations
+ * take the reference path.
+ */
+export function dense(x: tf.Tensor2D, kernel: tf.Tensor2D, bias: tf.Tensor1D | null, options: DenseOptions = {}): tf.Tensor2D {
+  const { activation = 'linear', implementation = 'auto' } = options;
+  check(x.rank === 2 && kernel.rank === 2 && x.shape[1] === kernel.shape[0] && (bias === null || (bias.rank === 1 && bias.shape[0] === kernel.shape[1])), () =>
+    AttentionError.shapes('dense', 'x [N, in], kernel [in, units] and bias [units] must agree', { x: x.shape, kernel: kernel.shape, bias: bias?.shape ?? [] }),
+  );
+  const fusable = bias !== null && (activation === 'relu' || activation === 'linear');
+  if (!fusable || !fusedWanted('dense', implementation, BIAS_ACTIVATION_GRAD_KERNEL)) {
+    return tf.tidy(() => {
+      const y = matMul2d(x, kernel); // [N, units]
+      return activate(bias ? tf.add(y, bias) : y, activation) as tf.Tensor2D;
+    });
+  }
+  return fusedDense(x, kernel, bias, activation as 'relu' | 'linear');
+}
+
+function fusedDense(x: tf.Tensor2D, kernel: tf.Tensor2D, bias: tf.Tensor1D, activation: 'relu' | 'linear'): tf.Tensor2D {
+  const engine = tf.engine();
+  const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [a, w, b, save] = args as [tf.Tensor2D, tf.Tensor2D, tf.Tensor1D, tf.GradSaveFunc];
+    const y = tf.fused.matMul({ a, b: w, bias: b, activation }); // [N, units]
+    saveViews(save, [a, w, y]);
+    return {
+      value: y,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [sa, sw, sy] = saved as [tf.Tensor2D, tf.Tensor2D, tf.Tensor2D];
+        const [dz, db] = engine.runKernel(BIAS_ACTIVATION_GRAD_KERNEL, { y: sy, dy }, { activation }) as [tf.Tensor2D, tf.Tensor1D];
+        return [matMulT(dz, sw, false, true), matMulT(sa, dz, true, false), db];
+      },
+    };
+  });
+  return f(x, kernel, bias) as tf.Tensor2D;
+}
+
+// --- embedding lookup ------------------------------------------------------------------------
+
+/**
+ * Rows of `table` [V, d] at `ids` (int32, any shape) -> [...ids.shape, d], differentiable
+ * with respect to the table. A gather where the backend has the gather's gradient
+ * (UnsortedSegmentSum: cpu, webgl, webgpu, and wasm once @attnkit/kernels registers it); else
+ * oneHot(ids)·table, the same numbers at V times the work.
+ */
+export function embeddingLookup(table: tf.Tensor2D, ids: tf.Tensor, options: { implementation?: OpImplementation } = {}): tf.Tensor {
+  const { implementation = 'auto' } = options;
+  check(table.rank === 2 && ids.dtype === 'int32', () =>
+    AttentionError.shapes('embeddingLookup', 'table must be [V, d] and ids int32', { table: table.shape, ids: ids.shape }),
+  );
+  const [V, d] = table.shape;
+  return tf.tidy(() => {
+    const flat = tf.reshape(ids, [ids.size]) as tf.Tensor1D; // [N]
+    const rows =
+      implementation !== 'reference' && registered('GatherV2', 'UnsortedSegmentSum')
+        ? tf.gather(table, flat)
+        : matMul2d(tf.cast(tf.oneHot(flat, V), 'float32') as tf.Tensor2D, table); // [N, d]
+    return tf.reshape(rows, [...ids.shape, d]);
+  });
+}
+
+// --- softmax cross-entropy ---------------------------------------------------------------------
+
+export interface CrossEntropyOptions {
+  /** ε: the target is (1 - ε)·onehot + ε/V. Default 0. */
+  labelSmoothing?: number;
+  implementation?: OpImplementation;
+}
+
+/**
+ * Per-position cross-entropy of softmax(logits) [..., V] against integer `labels` [...] with
+ * label smoothing: -Σ_j t_j·log softmax(logits)_j, t = (1 - ε)·onehot(label) + ε/V. Returns [...].
+ * The fused path computes the softmax once, keeps the probabilities for the backward pass
+ * (dlogits = (probs - t)·dloss) and never materialises log-probabilities or the one-hot target.
+ */
+export function softmaxCrossEntropy(logits: tf.Tensor, labels: tf.Tensor, options: CrossEntropyOptions = {}): tf.Tensor {
+  const { labelSmoothing = 0, implementation = 'auto' } = options;
+  const V = logits.shape[logits.rank - 1]!;
+  check(labels.dtype === 'int32' && labels.shape.join() === logits.shape.slice(0, -1).join(), () =>
+    AttentionError.shapes('softmaxCrossEntropy', 'labels must be int32 with the shape of logits less its last axis', { logits: logits.shape, labels: labels.shape }),
+  );
+  check(labelSmoothing >= 0 && labelSmoothing < 1, () => AttentionError.value('softmaxCrossEntropy', 'labelSmoothing must be in [0, 1)', labelSmoothing));
+  if (!fusedWanted('softmaxCrossEntropy', implementation, SOFTMAX_CROSS_ENTROPY_KERNEL, SOFTMAX_CROSS_ENTROPY_GRAD_KERNEL)) {
+    return tf.tidy(() => {
+      const logp = tf.logSoftmax(logits); // [..., V]
+      const onehot = tf.cast(tf.oneHot(tf.cast(labels, 'int32'), V), 'float32'); // [..., V]
+      const target = tf.add(tf.mul(onehot, 1 - labelSmoothing), labelSmoothing / V);
+      return tf.neg(tf.sum(tf.mul(target, logp), -1)); // [...]
+    });
+  }
+  return tf.tidy(() => {
+    const N = labels.size;
+    const loss = fusedCrossEntropy(tf.reshape(logits, [N, V]), tf.reshape(labels, [N]), labelSmoothing);
+    return tf.reshape(loss, labels.shape);
+  });
+}
+
+function fusedCrossEntropy(logits: tf.Tensor, labels: tf.Tensor, labelSmoothing: number): tf.Tensor {
+  const engine = tf.engine();
+  const attrs = { labelSmoothing };
+  // labels are saved, not inputs: an integer input of a custom gradient would need a gradient
+  const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [x, save] = args as [tf.Tensor, tf.GradSaveFunc];
+    const probs = tf.softmax(x); // [N, V]
+    const loss = engine.runKernel(SOFTMAX_CROSS_ENTROPY_KERNEL, { logits: x, probs, labels }, attrs) as tf.Tensor; // [N]
+    saveViews(save, [probs, labels]);
+    return {
+      value: loss,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [probsSaved, labelsSaved] = saved as [tf.Tensor, tf.Tensor];
+        return [engine.runKernel(SOFTMAX_CROSS_ENTROPY_GRAD_KERNEL, { probs: probsSaved, labels: labelsSaved, dy }, attrs) as tf.Tensor];
+      },
+    };
+  });
+  return f(logits);
+}

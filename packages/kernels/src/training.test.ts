@@ -1,0 +1,160 @@
+import { Adam, dense, embeddingLookup, layerNorm, softmaxCrossEntropy } from '@attnkit/core';
+import { expectNoLeak, expectTensorsClose, expectThrowsWithoutLeak, randomTensor, randomValues, useBackend } from '@attnkit/test-utils';
+import * as tf from '@tensorflow/tfjs-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { registerTrainingKernels, unregisterTrainingKernels } from './training.js';
+
+// Fused equals reference within float32 rounding: forward 1e-5 relative, gradients 1e-4.
+const FWD = { rtol: 1e-5, atol: 1e-6 };
+const GRAD = { rtol: 1e-4, atol: 1e-5 };
+
+/** Value and gradients (w.r.t. every float input) of sum(f(...)·weights), weights fixed. */
+function valueAndGrads(f: (...xs: tf.Tensor[]) => tf.Tensor, inputs: tf.Tensor[]) {
+  const y = f(...inputs);
+  const w = randomTensor(y.shape, 99);
+  const grads = tf.grads((...xs: tf.Tensor[]) => tf.sum(tf.mul(f(...xs), w)))(inputs);
+  w.dispose();
+  return { y, grads };
+}
+
+describe('training kernels on wasm', () => {
+  beforeAll(async () => {
+    await useBackend('wasm');
+    await registerTrainingKernels();
+  });
+  afterAll(() => unregisterTrainingKernels());
+
+  describe('layerNorm', () => {
+    const shape = [3, 5, 24];
+    it('fused equals the reference and float64, forward and gradients', () => {
+      const x = randomTensor(shape, 1, -3, 3);
+      const gamma = randomTensor([24], 2);
+      const beta = randomTensor([24], 3);
+      const run = (implementation: 'reference' | 'fused') =>
+        valueAndGrads((a, g, b) => layerNorm(a!, g!, b!, { epsilon: 1e-5, implementation }), [x, gamma, beta]);
+      const fused = run('fused');
+      const reference = run('reference');
+      expectTensorsClose(fused.y, reference.y, { ...FWD, label: 'y' });
+      for (const [i, label] of ['dx', 'dgamma', 'dbeta'].entries()) expectTensorsClose(fused.grads[i]!, reference.grads[i]!, { ...GRAD, label });
+      // float64: row 0 normalised by hand
+      const xs = x.dataSync();
+      const row = Array.from(xs.slice(0, 24));
+      const mean = row.reduce((a, b) => a + b, 0) / 24;
+      const variance = row.reduce((a, b) => a + (b - mean) ** 2, 0) / 24;
+      const g = gamma.dataSync();
+      const b = beta.dataSync();
+      const expected = row.map((v, j) => ((v - mean) / Math.sqrt(variance + 1e-5)) * g[j]! + b[j]!);
+      expectTensorsClose(fused.y.dataSync().slice(0, 24), expected, { ...FWD, label: 'float64 row 0' });
+      tf.dispose([x, gamma, beta, fused.y, reference.y, ...fused.grads, ...reference.grads]);
+    });
+
+    it('leaks no tensor', async () => {
+      const x = randomTensor(shape, 4);
+      const g = tf.ones([24]);
+      const b = tf.zeros([24]);
+      await expectNoLeak(() => tf.dispose(tf.grads((a: tf.Tensor, c: tf.Tensor, d: tf.Tensor) => tf.sum(layerNorm(a, c, d)))([x, g, b])));
+      tf.dispose([x, g, b]);
+    });
+  });
+
+  describe('dense', () => {
+    for (const activation of ['relu', 'linear'] as const) {
+      it(`fused ${activation} equals the reference, forward and gradients`, () => {
+        const x = randomTensor([37, 16], 5, -2, 2) as tf.Tensor2D;
+        const w = randomTensor([16, 12], 6) as tf.Tensor2D;
+        const b = randomTensor([12], 7) as tf.Tensor1D;
+        const run = (implementation: 'reference' | 'fused') =>
+          valueAndGrads((a, k, c) => dense(a as tf.Tensor2D, k as tf.Tensor2D, c as tf.Tensor1D, { activation, implementation }), [x, w, b]);
+        const fused = run('fused');
+        const reference = run('reference');
+        expectTensorsClose(fused.y, reference.y, { ...FWD, label: 'y' });
+        if (activation === 'relu') expect(fused.y.dataSync().some((v) => v === 0), 'relu clips some outputs').toBe(true);
+        for (const [i, label] of ['dx', 'dkernel', 'dbias'].entries()) expectTensorsClose(fused.grads[i]!, reference.grads[i]!, { ...GRAD, label });
+        tf.dispose([x, w, b, fused.y, reference.y, ...fused.grads, ...reference.grads]);
+      });
+    }
+  });
+
+  describe('softmaxCrossEntropy', () => {
+    const N = 4;
+    const V = 50;
+    for (const eps of [0, 0.1]) {
+      it(`fused equals the reference and float64 with label smoothing ${eps}, forward and gradients`, () => {
+        const logits = randomTensor([2, N / 2, V], 8, -6, 6);
+        // the last label is outside [0, V): an all-zero one-hot, as tf.oneHot gives
+        const labels = tf.tensor2d([[3, 0], [49, 57]], [2, 2], 'int32');
+        const run = (implementation: 'reference' | 'fused') =>
+          valueAndGrads((x) => softmaxCrossEntropy(x!, labels, { labelSmoothing: eps, implementation }), [logits]);
+        const fused = run('fused');
+        const reference = run('reference');
+        expectTensorsClose(fused.y, reference.y, { ...FWD, label: 'loss' });
+        expectTensorsClose(fused.grads[0]!, reference.grads[0]!, { ...GRAD, label: 'dlogits' });
+        // float64: -Σ t log softmax for each row
+        const xs = logits.dataSync();
+        const ids = [3, 0, 49, 57];
+        const expected = ids.map((id, r) => {
+          const row = Array.from(xs.slice(r * V, (r + 1) * V));
+          const m = Math.max(...row);
+          const lse = m + Math.log(row.reduce((a, v) => a + Math.exp(v - m), 0));
+          return -row.reduce((a, v, j) => a + ((j === id ? 1 - eps : 0) + eps / V) * (v - lse), 0);
+        });
+        expectTensorsClose(fused.y, expected, { ...FWD, label: 'float64 loss' });
+        tf.dispose([logits, labels, fused.y, reference.y, ...fused.grads, ...reference.grads]);
+      });
+    }
+
+    it('stays finite for logits far apart', () => {
+      const logits = tf.tensor2d([[-1000, 1000, 0]], [1, 3]);
+      const labels = tf.tensor1d([0], 'int32');
+      const loss = softmaxCrossEntropy(logits, labels, { implementation: 'fused' });
+      expectTensorsClose(loss, [2000], { rtol: 1e-6, label: 'loss' });
+      tf.dispose([logits, labels, loss]);
+    });
+  });
+
+  it('embeddingLookup trains as a gather: its table gradient equals oneHot·E', () => {
+    const table = randomTensor([11, 6], 9) as tf.Tensor2D;
+    const ids = tf.tensor2d([[1, 4, 4], [10, 0, 1]], [2, 3], 'int32');
+    const run = (implementation: 'reference' | 'auto') => valueAndGrads((t) => embeddingLookup(t as tf.Tensor2D, ids, { implementation }), [table]);
+    const gathered = run('auto');
+    const onehot = run('reference');
+    expectTensorsClose(gathered.y, onehot.y, { ...FWD, label: 'rows' });
+    expectTensorsClose(gathered.grads[0]!, onehot.grads[0]!, { ...GRAD, label: 'dtable' });
+    tf.dispose([table, ids, gathered.y, onehot.y, ...gathered.grads, ...onehot.grads]);
+  });
+
+  it('Adam: one fused kernel gives tf.train.adam’s values and moments over 3 steps', () => {
+    const make = (prefix: string) => [tf.variable(randomTensor([7, 3], 10), true, `${prefix}w`), tf.variable(randomTensor([5], 11), true, `${prefix}b`)];
+    const fusedVars = make('fused/');
+    const plainVars = make('plain/');
+    const fused = new Adam(0.01, 0.9, 0.98, 1e-9);
+    const plain = tf.train.adam(0.01, 0.9, 0.98, 1e-9);
+    const target = randomValues(7 * 3, 12);
+    const loss = (vars: tf.Variable[]) => () => tf.add(tf.sum(tf.square(tf.sub(vars[0]!, tf.tensor2d(target, [7, 3])))), tf.sum(tf.sin(vars[1]!))) as tf.Scalar;
+    for (let step = 0; step < 3; step++) {
+      tf.dispose(fused.minimize(loss(fusedVars), true) ?? []);
+      tf.dispose(plain.minimize(loss(plainVars), true) ?? []);
+    }
+    for (const [i, v] of fusedVars.entries()) expectTensorsClose(v, plainVars[i]!, { rtol: 1e-5, atol: 1e-7, label: `variable ${i}` });
+    expect(fused.iterations).toBe(3);
+    tf.dispose([...fusedVars, ...plainVars]);
+    fused.dispose();
+    plain.dispose();
+  });
+});
+
+describe('without the kernels', () => {
+  beforeAll(async () => {
+    await useBackend('wasm');
+    unregisterTrainingKernels();
+  });
+
+  it("implementation 'fused' says which kernel is missing, before allocating", () => {
+    const [x, g, b] = [tf.ones([2, 4]), tf.ones([4]), tf.zeros([4])];
+    expectThrowsWithoutLeak(
+      () => layerNorm(x, g, b, { implementation: 'fused' }),
+      /layerNorm: implementation 'fused' cannot run: no AttnkitLayerNorm kernel registered for backend 'wasm'/,
+    );
+    tf.dispose([x, g, b]);
+  });
+});
