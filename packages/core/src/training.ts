@@ -152,11 +152,21 @@ export function dense(x: tf.Tensor2D, kernel: tf.Tensor2D, bias: tf.Tensor1D | n
   return fusedDense(x, kernel, bias, activation as 'relu' | 'linear');
 }
 
+/**
+ * Whether tfjs-wasm's _FusedMatMul takes this bias: it checks the rank of the bias's buffer as
+ * first created, so a reshaped view of a rank-2 weight ([heads, size] -> [heads·size]) fails.
+ */
+function fusableBias(bias: tf.Tensor): boolean {
+  const storage = (tf.backend() as unknown as { dataIdMap?: { get(id: object): { shape?: number[] } | undefined } }).dataIdMap;
+  const shape = storage?.get(bias.dataId)?.shape;
+  return shape === undefined || shape.length === 1;
+}
+
 function fusedDense(x: tf.Tensor2D, kernel: tf.Tensor2D, bias: tf.Tensor1D, activation: 'relu' | 'linear'): tf.Tensor2D {
   const engine = tf.engine();
   const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const [a, w, b, save] = args as [tf.Tensor2D, tf.Tensor2D, tf.Tensor1D, tf.GradSaveFunc];
-    const y = tf.fused.matMul({ a, b: w, bias: b, activation }); // [N, units]
+    const y = fusableBias(b) ? tf.fused.matMul({ a, b: w, bias: b, activation }) : (activate(tf.add(tf.matMul(a, w), b), activation) as tf.Tensor2D); // [N, units]
     saveViews(save, [a, w, y]);
     return {
       value: y,

@@ -23,6 +23,27 @@ function setup(seed = 1, args: Partial<ConstructorParameters<typeof CrossAttenti
 }
 
 describeEachBackend('CrossAttention', () => {
+  it('attentionMask (memory_mask) and per-head attentionBias equal MultiHeadAttention with them ANDed with the padding', () => {
+    const { layer, query, memory, memoryMask, dispose } = setup(7);
+    const attentionMask = tf.tensor2d([[1, 1, 0, 1, 1], [0, 1, 1, 1, 1], [1, 1, 1, 1, 0]], [Tq, Ts], 'bool'); // [Tq, Ts]
+    const attentionBias = randomTensor([B, 4, Tq, Ts], 8); // per head
+    const [out, weights] = layer.apply(query, { memory, memoryMask, attentionMask, attentionBias, returnAttentionScores: true }) as tf.Tensor[];
+    const keras = tf.logicalAnd(tf.expandDims(memoryMask, 1), attentionMask); // [B, Tq, Ts]
+    const [ref, refWeights] = layer.attention.apply(query, { value: memory, attentionMask: keras, attentionBias, returnAttentionScores: true }) as tf.Tensor[];
+    expectTensorsClose(out!, ref!, { rtol: 1e-6, atol: 1e-7 });
+    expectTensorsClose(weights!, refWeights!, { rtol: 1e-6, atol: 1e-7 });
+    expect((weights!.arraySync() as number[][][][])[0]![1]![0]![2]).toBe(0);
+    const wrong = tf.zeros([2, 3, 4]);
+    expectThrowsWithoutLeak(
+      () => layer.apply(query, { memory, attentionBias: wrong }),
+      'CrossAttention: attentionBias must broadcast to [B, Tq, Ts] = [2,3,5] or [B, N, Tq, Ts] = [2,4,3,5], but got attentionBias [2,3,4]',
+    );
+    expectThrowsWithoutLeak(() => layer.apply(query, { memory, attentionBias: keras }), "CrossAttention: attentionBias must be float32, but got 'bool'");
+    tf.dispose([out!, weights!, keras, wrong, ref!, refWeights!, attentionMask, attentionBias]);
+    dispose();
+    layer.dispose();
+  });
+
   it('equals MultiHeadAttention with value = memory and the padding mask on every query', () => {
     const { layer, query, memory, memoryMask, dispose } = setup();
     const [out, weights] = layer.apply(query, { memory, memoryMask, returnAttentionScores: true }) as tf.Tensor[];

@@ -1,18 +1,29 @@
-import { AttentionError, check } from '@attnkit/masking';
-import { MultiHeadAttention, type MultiHeadAttentionArgs } from '@attnkit/multi-head';
+import { AttentionError, broadcastShapes, check, formatShape } from '@attnkit/masking';
+import { MultiHeadAttention, type MultiHeadAttentionArgs, defaultLayerName, registerAttnkitClass, withNameScope } from '@attnkit/multi-head';
 import * as tf from '@tensorflow/tfjs';
 import { MemoryCache } from './cache.js';
 
 const OP = 'CrossAttention';
 type Kwargs = Record<string, unknown>;
 
-export type CrossAttentionArgs = MultiHeadAttentionArgs;
+export type CrossAttentionArgs = Omit<MultiHeadAttentionArgs, 'useCausalMask' | 'returnAttentionScores' | 'keyShape'> & {
+  /** Query and memory shapes to build the weights from at construction. Default: build on first call or `build()`. */
+  memoryShape?: tf.Shape | null;
+};
 
 export interface CrossAttentionCallOptions {
   /** Encoder memory [B, Ts, dm]. Required unless `memoryCache` is given. */
   memory?: tf.Tensor | null;
   /** Memory padding mask [B, Ts], true = real token (bool, or nonzero = real). Default: all real. */
   memoryMask?: tf.Tensor | null;
+  /**
+   * Bool mask (true = attend) over [B, Tq, Ts] (rank <= 3, broadcasting) or per head
+   * [B, N, Tq, Ts], ANDed with `memoryMask`: PyTorch's `memory_mask` after
+   * `fromTorchAttentionMask`. Default none.
+   */
+  attentionMask?: tf.Tensor | null;
+  /** Additive float32 bias, shaped like `attentionMask`. Default none. */
+  attentionBias?: tf.Tensor | null;
   /** The memory projected once by {@link CrossAttention.projectMemory}; replaces `memory` and `memoryMask`. */
   memoryCache?: MemoryCache | null;
   /** Also return the weights per head [B, N, Tq, Ts]. Default false. */
@@ -24,39 +35,77 @@ export interface CrossAttentionCallOptions {
 /**
  * Encoder-decoder attention: queries from the decoder [B, Tq, d], keys and values from the
  * encoder memory [B, Ts, dm]. A {@link MultiHeadAttention} underneath (same arguments, same
- * Keras weights), plus {@link projectMemory}, which projects the memory's keys and values
- * once per source batch so each decoding step only projects its own queries.
+ * Keras weights, named `<this layer>/query/kernel`, …), plus {@link projectMemory}, which
+ * projects the memory's keys and values once per source batch so each decoding step only
+ * projects its own queries.
+ *
+ * Inside a `tf.model`: `apply([query, memory])` or `apply([query, memory, memoryMask])` with
+ * SymbolicTensors ([B, Tq, d], [B, Ts, dm], [B, Ts]).
  */
 export class CrossAttention extends tf.layers.Layer {
-  static className = 'CrossAttention';
+  static className = 'attnkit>CrossAttention';
   readonly attention: MultiHeadAttention;
+  /** True while our own apply() runs: tfjs' name scope already ends in this layer's name. */
+  private applying = false;
 
   constructor(args: CrossAttentionArgs) {
-    super({ ...(args?.name !== undefined ? { name: args.name } : {}), ...(args?.trainable !== undefined ? { trainable: args.trainable } : {}) });
-    const { name: _name, trainable: _trainable, ...rest } = args ?? ({} as CrossAttentionArgs);
-    this.attention = new MultiHeadAttention(rest);
+    super({ name: defaultLayerName(args?.name, 'cross_attention'), ...(args?.trainable !== undefined ? { trainable: args.trainable } : {}) });
+    const { name: _name, trainable: _trainable, queryShape, memoryShape, valueShape, ...rest } = (args ?? {}) as CrossAttentionArgs;
+    // The inner layer is named by role; its weights are named after this layer (buildUnscoped).
+    this.attention = new MultiHeadAttention({ ...rest, name: 'attention' });
+    const memory = memoryShape ?? valueShape;
+    if (queryShape && memory) this.build([queryShape, memory]);
   }
 
+  /**
+   * Builds the weights from `[queryShape, memoryShape]` (a memory mask shape may follow), or
+   * from the query shape alone when the memory has the query's width.
+   */
   override build(inputShape: tf.Shape | tf.Shape[]): void {
-    const [query, memory] = inputShape as tf.Shape[];
-    check(Array.isArray(query) && Array.isArray(memory), () =>
-      AttentionError.value(OP, 'build takes [queryShape, memoryShape]', JSON.stringify(inputShape)),
+    const list = Array.isArray(inputShape[0]) ? (inputShape as tf.Shape[]) : [inputShape as tf.Shape];
+    const [query, memory = query] = list;
+    check(list.length <= 3 && list.slice(0, 2).every((s) => Array.isArray(s) && s.length === 3), () =>
+      AttentionError.value(OP, 'build takes [queryShape, memoryShape] (rank 3 each, a memory mask shape may follow) or a query shape', JSON.stringify(inputShape)),
     );
-    if (!this.attention.built) {
-      this.attention.build([query, memory]);
-      this.attention.built = true;
-    }
+    const create = () => this.attention.buildUnscoped([query!, memory!]);
+    if (this.applying) create();
+    else withNameScope(this.name, create);
     this.built = true;
   }
 
   /** Builds from the query and memory shapes first (tfjs would build from the query alone). */
-  override apply(inputs: tf.Tensor | tf.Tensor[] | tf.SymbolicTensor | tf.SymbolicTensor[], kwargs: Kwargs = {}) {
+  override apply(
+    inputs: tf.Tensor | tf.Tensor[] | tf.SymbolicTensor | tf.SymbolicTensor[],
+    options: CrossAttentionCallOptions = {},
+  ): tf.Tensor | tf.Tensor[] | tf.SymbolicTensor | tf.SymbolicTensor[] {
+    const kwargs = options as Kwargs;
     const query = Array.isArray(inputs) ? inputs[0] : inputs;
     const memory = Array.isArray(inputs) ? inputs[1] : kwargs.memory;
-    if (!this.built && query instanceof tf.Tensor && memory instanceof tf.Tensor && query.rank === 3 && memory.rank === 3) {
-      this.build([query.shape, memory.shape]);
+    const symbolic = query instanceof tf.SymbolicTensor;
+    if (symbolic) {
+      check(Array.isArray(inputs) && (inputs.length === 2 || inputs.length === 3), () =>
+        AttentionError.value(OP, 'inside tf.model apply() takes [query, memory] or [query, memory, memoryMask]', Array.isArray(inputs) ? `${inputs.length} inputs` : '1 input'),
+      );
+      for (const name of ['memory', 'memoryMask', 'memoryCache', 'attentionMask', 'attentionBias', 'returnAttentionScores'] as const) {
+        check(kwargs[name] == null || kwargs[name] === false, () =>
+          AttentionError.value(OP, `${name} cannot be an apply() option inside tf.model (pass the memory and its mask as inputs)`, typeof kwargs[name]),
+        );
+      }
     }
-    return super.apply(inputs, kwargs);
+    this.applying = true;
+    try {
+      if (!this.built && query instanceof tf.Tensor && memory instanceof tf.Tensor && query.rank === 3 && memory.rank === 3) {
+        // inside tfjs' scope of this layer, as super.apply would build
+        return withNameScope(this.name, () => {
+          this.build([query.shape, memory.shape]);
+          return super.apply(inputs, kwargs);
+        });
+      }
+      // biome-ignore lint/suspicious/noExplicitAny: tfjs' apply() is typed for all-tensor or all-symbolic lists
+      return super.apply(inputs as any, kwargs);
+    } finally {
+      this.applying = false;
+    }
   }
 
   override get trainableWeights(): tf.LayerVariable[] {
@@ -91,11 +140,11 @@ export class CrossAttention extends tf.layers.Layer {
    * Eager forward pass: `query` [B, Tq, d] with `memory` (or `memoryCache`) in the options.
    * Returns [B, Tq, dOut], or `[output, weights]` when `returnAttentionScores`.
    */
-  override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Kwargs = {}): tf.Tensor | tf.Tensor[] {
-    const options = kwargs as CrossAttentionCallOptions;
+  override call(inputs: tf.Tensor | tf.Tensor[], options: CrossAttentionCallOptions = {}): tf.Tensor | tf.Tensor[] {
     const query = Array.isArray(inputs) ? inputs[0] : inputs;
     const memory = Array.isArray(inputs) ? inputs[1] : options.memory;
-    const { memoryMask = null, memoryCache = null, returnAttentionScores = false, training = false } = options;
+    const memoryMask = (Array.isArray(inputs) ? inputs[2] : undefined) ?? options.memoryMask ?? null;
+    const { memoryCache = null, attentionMask = null, attentionBias = null, returnAttentionScores = false, training = false } = options;
     check(query instanceof tf.Tensor && query.rank === 3, () =>
       AttentionError.shapes(OP, 'query must be a rank-3 tensor [B, Tq, d]', { query: query instanceof tf.Tensor ? query.shape : [] }),
     );
@@ -114,12 +163,18 @@ export class CrossAttention extends tf.layers.Layer {
       checkMemory(OP, memory!, memoryMask, query);
       this.ensureBuilt(query.shape, memory!.shape);
     }
+    const Ts = memoryCache ? memoryCache.length : memory!.shape[1]!;
+    const [B, Tq] = query.shape as [number, number, number];
+    checkMaskShape('attentionMask', attentionMask, [B, this.attention.numHeads, Tq, Ts]);
+    checkMaskShape('attentionBias', attentionBias, [B, this.attention.numHeads, Tq, Ts]);
+    check(attentionBias == null || attentionBias.dtype === 'float32', () => AttentionError.value(OP, 'attentionBias must be float32', attentionBias!.dtype));
     const result = tf.tidy(() => {
       const kv = memoryCache ?? this.attention.projectKeyValue(memory!, memory!);
-      const mask = memoryCache ? memoryCache.mask : memoryMask ? keyMask(memoryMask) : null; // [B, 1, Ts]
+      const padding = memoryCache ? memoryCache.mask : memoryMask ? keyMask(memoryMask) : null; // [B, 1, Ts]
       const q = this.attention.projectQuery(query); // [B, N, Tq, H]
       const { output, weights } = this.attention.attendProjected(q, kv, {
-        attentionMask: mask,
+        attentionMask: andMasks(padding, attentionMask),
+        attentionBias,
         training,
         returnAttentionScores,
       });
@@ -129,17 +184,18 @@ export class CrossAttention extends tf.layers.Layer {
   }
 
   override computeOutputShape(inputShape: tf.Shape | tf.Shape[]): tf.Shape | tf.Shape[] {
-    const [query, memory] = inputShape as tf.Shape[];
+    const list = Array.isArray(inputShape[0]) ? (inputShape as tf.Shape[]) : [inputShape as tf.Shape];
+    const [query, memory = query] = list;
     return this.attention.computeOutputShape([query!, memory!]);
   }
 
   override getConfig(): tf.serialization.ConfigDict {
-    const { name: _n, trainable: _t, ...attention } = this.attention.getConfig();
-    return { ...attention, ...super.getConfig() };
+    const { name: _n, trainable: _t, useCausalMask: _c, returnAttentionScores: _r, queryShape, valueShape, keyShape: _k, ...attention } = this.attention.getConfig();
+    return { ...attention, queryShape: queryShape ?? null, memoryShape: valueShape ?? null, ...super.getConfig() };
   }
 
   /** Disposes the weights (held by the inner attention layer). */
-  override dispose() {
+  override dispose(): ReturnType<tf.layers.Layer['dispose']> {
     const inner = this.attention.dispose();
     if (this._refCount === null && this.built) this._refCount = 1;
     const outer = super.dispose();
@@ -155,7 +211,28 @@ export class CrossAttention extends tf.layers.Layer {
     if (!this.built) this.build([query, memory]);
   }
 }
-tf.serialization.registerClass(CrossAttention);
+registerAttnkitClass(CrossAttention, 'CrossAttention');
+
+/** A padding mask [B, 1, Ts] ANDed with an attention mask (rank <= 3 broadcasting to [B, Tq, Ts], or rank 4 per head). */
+function andMasks(padding: tf.Tensor | null, mask: tf.Tensor | null): tf.Tensor | null {
+  if (!mask) return padding;
+  const bool = mask.dtype === 'bool' ? mask : tf.notEqual(mask, 0);
+  if (!padding) return bool;
+  return bool.rank === 4 ? tf.logicalAnd(tf.expandDims(padding, 1), bool) : tf.logicalAnd(padding, bool); // [B, N, Tq, Ts] or [B, Tq, Ts]
+}
+
+/** Rank <= 3 must broadcast to [B, Tq, Ts], rank 4 to [B, N, Tq, Ts]. */
+function checkMaskShape(name: string, x: tf.Tensor | null, [B, N, Tq, Ts]: number[]) {
+  if (x == null) return;
+  check(x instanceof tf.Tensor && !x.isDisposed, () => AttentionError.value(OP, `${name} must be a live tensor`, typeof x));
+  const target = x.rank === 4 ? [B!, N!, Tq!, Ts!] : [B!, Tq!, Ts!];
+  const fits = x.rank <= 4 && broadcastShapes(x.shape, target)?.every((d, i) => d === target[i]);
+  check(fits === true, () =>
+    AttentionError.shapes(OP, `${name} must broadcast to [B, Tq, Ts] = ${formatShape([B!, Tq!, Ts!])} or [B, N, Tq, Ts] = ${formatShape([B!, N!, Tq!, Ts!])}`, {
+      [name]: x.shape,
+    }),
+  );
+}
 
 /** [B, Ts] padding mask -> Keras attention mask [B, 1, Ts] (broadcasts over Tq), bool. */
 function keyMask(mask: tf.Tensor): tf.Tensor3D {

@@ -16,7 +16,7 @@ import {
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { registerFusedAttention, unregisterFusedAttention, wasmKernelInfo } from './index.js';
-import { preferWasmBuild, relaxedSimdSupported, type WasmBuild } from './wasm.js';
+import { preferWasmBuild, relaxedSimdSupported, setMinMacsPerThread, type WasmBuild } from './wasm.js';
 
 // The tests of the fused kernel, run once per build of the wasm module (fused.test.ts,
 // fused-relaxed.test.ts, threads*.test.ts: one process each, as registration is once per process).
@@ -150,7 +150,9 @@ export function threadsSuite(build: WasmBuild) {
       await useBuild(build);
       await useBackend('wasm');
       await registerFusedAttention({ threads: 3 });
+      setMinMacsPerThread(0); // every call on every thread, however small
     });
+    afterAll(() => setMinMacsPerThread(2 ** 19));
 
     it('says which build runs on how many threads', () => {
       expect(wasmKernelInfo()).toEqual({ build, threads: 3 });

@@ -2,6 +2,7 @@ import { expectTensorsClose, randomTensor, useBackend } from '@attnkit/test-util
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MATMUL_MIN_MACS, registerTrainingKernels, unregisterTrainingKernels } from './training.js';
+import { setMinMacsPerThread } from './wasm.js';
 
 // The module's matrix product against the cpu backend's: float32 sums of K products in
 // another order, so 1e-5 relative and K·1e-7 absolute (entries near zero; inputs in [-1, 1]).
@@ -21,8 +22,12 @@ describe('matrix products in the kernels module (BatchMatMul on wasm)', () => {
   beforeAll(async () => {
     await useBackend('wasm');
     await registerTrainingKernels({ threads: 2 });
+    setMinMacsPerThread(0); // both threads on every product
   });
-  afterAll(() => unregisterTrainingKernels());
+  afterAll(() => {
+    setMinMacsPerThread(2 ** 19);
+    unregisterTrainingKernels();
+  });
 
   const SHAPES: Array<[number, number, number]> = [
     [70, 33, 300], // ragged rows, K and columns; two column blocks

@@ -9,6 +9,14 @@ import type { AttentionDims } from '@attnkit/core';
 import { CONTROL_BYTES, CONTROL_WORDS, Layout, MAX_PAGES, MAX_THREADS, PARAM_BYTES, SLOT } from './wasm-layout.js';
 import { type Helper, HELPER_START_MS, type StartHelper, within } from './wasm-threads.js';
 
+/** Multiply-adds a call needs per thread before it takes a helper thread (threadsFor). */
+let minMacsPerThread = 2 ** 19;
+
+/** Sets the work per thread below which calls take no helper thread (default 2^19 multiply-adds). Internal: tests set 0 to run every call on every thread. */
+export function setMinMacsPerThread(macs: number): void {
+  minMacsPerThread = macs;
+}
+
 /** Which build of the module runs: `simd` (WebAssembly SIMD) or `relaxed` (relaxed SIMD: fused multiply-adds). */
 export type WasmBuild = 'simd' | 'relaxed';
 
@@ -178,6 +186,15 @@ export class WasmAttention {
   }
 
   /**
+   * Threads for a call of `macs` multiply-adds: one per `minMacsPerThread` at most. Waking a
+   * helper costs tens of microseconds, and far more when the cores are busy with other
+   * processes, so a small call (a decoding step) runs on the calling thread alone.
+   */
+  private threadsFor(macs: number): number {
+    return Math.max(1, Math.min(this.threads, Math.floor(macs / Math.max(minMacsPerThread, 1))));
+  }
+
+  /**
    * Runs `kind` (1 forward, 2 backward) on up to `threads` threads, each with its own copy of
    * the parameter block and its own scratch starting at `layout.top`; the threads take the
    * module's work items one at a time from a shared counter.
@@ -239,7 +256,7 @@ export class WasmAttention {
     const p = this.writeCommon(s, at, x);
     p[SLOT.out] = out;
     p[SLOT.lse] = lse;
-    this.run(1, layout, this.threads);
+    this.run(1, layout, this.threadsFor(s.B * s.Hq * s.Tq * s.Tk * (s.Dk + s.Dv)));
     const buffer = this.memory.buffer;
     return take(new Float32Array(buffer, out, outLength), new Float32Array(buffer, lse, lseLength));
   }
@@ -268,7 +285,7 @@ export class WasmAttention {
     Object.assign(p, { [SLOT.dy]: dy, [SLOT.o]: o, [SLOT.lse]: lse, [SLOT.dq]: dq, [SLOT.dk]: dk, [SLOT.dv]: dv, [SLOT.dbias]: dbias });
     // dBias may be broadcast over batch and heads, where threads would add into the same
     // entries: with a bias the backward runs on one thread.
-    this.run(2, layout, x.bias ? 1 : this.threads);
+    this.run(2, layout, x.bias ? 1 : this.threadsFor(2 * s.B * s.Hq * s.Tq * s.Tk * (s.Dk + s.Dv)));
     const after = this.memory.buffer;
     const view = (ptr: number, n: number) => new Float32Array(after, ptr, n);
     return take({
@@ -297,7 +314,7 @@ export class WasmAttention {
     p[SLOT.out] = at.c;
     new Float32Array(buffer, at.a, a.length).set(a);
     new Float32Array(buffer, at.b, b.length).set(b);
-    this.run(3, layout, this.threads);
+    this.run(3, layout, this.threadsFor(m.M * m.N * m.K));
     return take(new Float32Array(this.memory.buffer, at.c, m.M * m.N));
   }
 }

@@ -68,11 +68,11 @@ function resolve<T extends object>(op: string, kind: string, id: Identifier<T> |
   return id as T;
 }
 
-export const resolveInitializer = (op: string, id: Identifier<Initializer> | null | undefined) =>
+export const resolveInitializer = (op: string, id: Identifier<Initializer> | null | undefined): Initializer | null =>
   resolve<Initializer>(op, 'initializer', id);
-export const resolveRegularizer = (op: string, id: Identifier<Regularizer> | null | undefined) =>
+export const resolveRegularizer = (op: string, id: Identifier<Regularizer> | null | undefined): Regularizer | null =>
   resolve<Regularizer>(op, 'regularizer', id);
-export const resolveConstraint = (op: string, id: Identifier<Constraint> | null | undefined) =>
+export const resolveConstraint = (op: string, id: Identifier<Constraint> | null | undefined): Constraint | null =>
   resolve<Constraint>(op, 'constraint', id);
 
 /** `{className, config}` of a serializable object, or null; unset fields become null, as a saved model stores them. */

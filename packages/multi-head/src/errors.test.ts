@@ -23,7 +23,9 @@ describeEachBackend('MultiHeadAttention errors and leaks', () => {
       key6: tf.zeros([2, 6, 8]),
       dim7: tf.zeros([2, 4, 7]),
       mask444: tf.ones([2, 4, 4], 'bool'),
-      mask4d: tf.ones([2, 1, 4, 5], 'bool'),
+      mask4d: tf.ones([2, 3, 4, 5], 'bool'),
+      bias444: tf.zeros([2, 4, 4]),
+      biasInt: tf.zeros([2, 4, 5], 'int32'),
       gone: tf.zeros([2, 5, 8]),
     });
     bad.gone!.dispose();
@@ -79,15 +81,21 @@ describeEachBackend('MultiHeadAttention errors and leaks', () => {
     [
       'mask shape',
       () => layer.call(q, { value: v, attentionMask: bad.mask444! }),
-      'MultiHeadAttention: attentionMask must broadcast to [B, Tq, Tk] = [2,4,5], but got attentionMask [2,4,4]',
+      'MultiHeadAttention: attentionMask must broadcast to [B, Tq, Tk] = [2,4,5] or [B, N, Tq, Tk] = [2,4,4,5], but got attentionMask [2,4,4]',
     ],
     [
-      'mask rank 4',
+      'mask rank 4 with 3 heads for 4',
       () => layer.call(q, { value: v, attentionMask: bad.mask4d! }),
-      'MultiHeadAttention: attentionMask must broadcast to [B, Tq, Tk] = [2,4,5], but got attentionMask [2,1,4,5]',
+      'MultiHeadAttention: attentionMask must broadcast to [B, Tq, Tk] = [2,4,5] or [B, N, Tq, Tk] = [2,4,4,5], but got attentionMask [2,3,4,5]',
     ],
-    ['useCausalMask not boolean', () => layer.call(q, { value: v, useCausalMask: 'yes' }), "MultiHeadAttention: useCausalMask must be a boolean, but got 'yes'"],
-    ['cache not a KVCache', () => layer.call(q, { value: v, cache: {} }), 'MultiHeadAttention: cache must be a KVCache, but got \'object\''],
+    [
+      'bias shape',
+      () => layer.call(q, { value: v, attentionBias: bad.bias444! }),
+      'MultiHeadAttention: attentionBias must broadcast to [B, Tq, Tk] = [2,4,5] or [B, N, Tq, Tk] = [2,4,4,5], but got attentionBias [2,4,4]',
+    ],
+    ['bias dtype', () => layer.call(q, { value: v, attentionBias: bad.biasInt! }), "MultiHeadAttention: attentionBias must be float32, but got 'int32'"],
+    ['useCausalMask not boolean', () => layer.call(q, { value: v, useCausalMask: 'yes' as never }), "MultiHeadAttention: useCausalMask must be a boolean, but got 'yes'"],
+    ['cache not a KVCache', () => layer.call(q, { value: v, cache: {} as never }), 'MultiHeadAttention: cache must be a KVCache, but got \'object\''],
     [
       'disposed value',
       () => layer.call(q, { value: bad.gone! }),
@@ -190,8 +198,8 @@ describeEachBackend('MultiHeadAttention errors and leaks', () => {
   it('no leaks: model.predict and model.fit steps', async () => {
     const qi = tf.input({ shape: [4, 8] });
     const vi = tf.input({ shape: [5, 8] });
-    const inner = new MultiHeadAttention({ numHeads: 2, keyDim: 4, dropout: 0.1 });
-    const model = tf.model({ inputs: [qi, vi], outputs: inner.apply([qi, vi], { useCausalMask: true }) as tf.SymbolicTensor });
+    const inner = new MultiHeadAttention({ numHeads: 2, keyDim: 4, dropout: 0.1, useCausalMask: true });
+    const model = tf.model({ inputs: [qi, vi], outputs: inner.apply([qi, vi]) as tf.SymbolicTensor });
     model.compile({ optimizer: 'sgd', loss: 'meanSquaredError' });
     const target = tf.zeros([2, 4, 8]);
     await model.fit([q, v], target, { epochs: 1, verbose: 0 }); // creates optimizer state once

@@ -53,8 +53,8 @@ describeEachBackend('MultiHeadAttention invariants', () => {
   it('inside tf.model with query and value as two inputs; save -> load (tf.io) gives the same outputs', async () => {
     const q = tf.input({ shape: [5, 8], name: 'query_in' });
     const v = tf.input({ shape: [7, 6], name: 'value_in' });
-    const layer = new MultiHeadAttention({ numHeads: 2, keyDim: 4, numKeyValueHeads: 1, outputShape: 3, name: 'mha' });
-    const y = layer.apply([q, v], { useCausalMask: true }) as tf.SymbolicTensor;
+    const layer = new MultiHeadAttention({ numHeads: 2, keyDim: 4, numKeyValueHeads: 1, outputShape: 3, name: 'mha', useCausalMask: true });
+    const y = layer.apply([q, v], { useCausalMask: true }) as tf.SymbolicTensor; // agrees with the constructor
     expect(y.shape).toEqual([null, 5, 3]);
     const model = tf.model({ inputs: [q, v], outputs: y });
     seedWeights(layer, 5);
@@ -80,8 +80,8 @@ describeEachBackend('MultiHeadAttention invariants', () => {
   it('apply(query, {value}) also builds a tf.model; returnAttentionScores adds a second output', () => {
     const q = tf.input({ shape: [4, 6] });
     const v = tf.input({ shape: [3, 6] });
-    const layer = new MultiHeadAttention({ numHeads: 3, keyDim: 2 });
-    const outs = layer.apply(q, { value: v, returnAttentionScores: true }) as tf.SymbolicTensor[];
+    const layer = new MultiHeadAttention({ numHeads: 3, keyDim: 2, returnAttentionScores: true });
+    const outs = layer.apply(q, { value: v }) as tf.SymbolicTensor[];
     expect(outs.map((o) => o.shape)).toEqual([
       [null, 4, 6],
       [null, 3, 4, 3],

@@ -1,4 +1,4 @@
-import { type Implementation, IMPLEMENTATIONS, attentionWithWeights, matMul2d, scaledDotProductAttention } from '@attnkit/core';
+import { type Implementation, IMPLEMENTATIONS, attentionWithWeights, dense, scaledDotProductAttention } from '@attnkit/core';
 import { AttentionError, broadcastShapes, check, formatShape } from '@attnkit/masking';
 import * as tf from '@tensorflow/tfjs';
 import { type CachedKV, KVCache } from './cache.js';
@@ -14,6 +14,7 @@ import {
   serialize,
 } from './config.js';
 import type { PositionHook } from './hook.js';
+import { defaultLayerName, registerAttnkitClass } from './register.js';
 
 const OP = 'MultiHeadAttention';
 
@@ -58,6 +59,18 @@ export interface MultiHeadAttentionArgs extends LayerArgs {
    * serialized: pass it again after `fromConfig`. Default none.
    */
   positionHook?: PositionHook | null;
+  /**
+   * Causal masking for calls that do not say (`useCausalMask` call option), serialized in the
+   * config. This is how a causal layer goes into a `tf.model`: tfjs' model executor calls
+   * layers without their graph-node options. Default false.
+   */
+  useCausalMask?: boolean;
+  /**
+   * Return `[output, scores]` for calls that do not say (`returnAttentionScores` call option),
+   * serialized in the config; inside a `tf.model` the scores are the layer's second output.
+   * Default false.
+   */
+  returnAttentionScores?: boolean;
   /** Input shapes to build the weights from at construction, as Keras' config stores them. Default: build on first call. */
   queryShape?: tf.Shape | null;
   valueShape?: tf.Shape | null;
@@ -71,21 +84,42 @@ export interface MultiHeadAttentionCallOptions {
   key?: tf.Tensor | null;
   /**
    * Bool mask (true = attend; other dtypes: nonzero = attend) broadcastable to [B, Tq, Tk],
-   * as in Keras; Tk counts cached tokens too. Default none.
+   * as in Keras, or rank 4 [B, N, Tq, Tk] per head; Tk counts cached tokens too. Default none.
    */
   attentionMask?: tf.Tensor | null;
   /**
+   * Additive float32 bias on the logits, beside `attentionMask`: rank <= 3 broadcasts to
+   * [B, Tq, Tk] (every head), rank 4 to [B, N, Tq, Tk] (per head). PyTorch's 0/-inf float masks
+   * convert with `fromTorchAttentionMask`. Default none.
+   */
+  attentionBias?: tf.Tensor | null;
+  /**
    * Causal masking, ANDed with `attentionMask`. Aligned bottom-right when Tq != Tk (query i sees
-   * keys j <= i + Tk - Tq), which is what decoding with a cache needs. Default false.
+   * keys j <= i + Tk - Tq), which is what decoding with a cache needs. Default: the
+   * constructor's `useCausalMask` (false).
    */
   useCausalMask?: boolean;
-  /** Return `[output, scores]`, scores per query head [B, N, Tq, Tk] before dropout. Default false. */
+  /**
+   * Return `[output, scores]`, scores per query head [B, N, Tq, Tk] before dropout. Default:
+   * the constructor's `returnAttentionScores` (false).
+   */
   returnAttentionScores?: boolean;
+  /** With scores: average them over heads, [B, Tq, Tk], as PyTorch's `average_attn_weights=True`. Default false. */
+  averageWeights?: boolean;
   /** Whether dropout is active. Default false. */
   training?: boolean;
   /** Cache of this layer's projected keys/values; new ones are appended before attending. Default none. */
   cache?: KVCache | null;
 }
+
+/**
+ * Options of `apply()`: the call options, with `value`/`key` also as SymbolicTensors (inside a
+ * `tf.model`, where only `training` and options equal to the constructor's are allowed).
+ */
+export type MultiHeadAttentionApplyOptions = Omit<MultiHeadAttentionCallOptions, 'value' | 'key'> & {
+  value?: tf.Tensor | tf.SymbolicTensor;
+  key?: tf.Tensor | tf.SymbolicTensor | null;
+};
 
 interface Weights {
   queryKernel: tf.LayerVariable;
@@ -113,7 +147,7 @@ const optionalBoolean = (x: unknown) => x === undefined || x === null || typeof 
  * serializable options (`useCausalMask`, `returnAttentionScores`) only. Inputs are [B, T, d].
  */
 export class MultiHeadAttention extends tf.layers.Layer {
-  static className = 'MultiHeadAttention';
+  static className = 'attnkit>MultiHeadAttention';
 
   readonly numHeads: number;
   readonly numKeyValueHeads: number;
@@ -131,18 +165,17 @@ export class MultiHeadAttention extends tf.layers.Layer {
   readonly biasConstraint: Constraint | null;
   /** Applied to projected queries and new keys; may be set after construction. */
   positionHook: PositionHook | null;
+  /** Causal masking when a call does not say; a constructor argument, serialized. */
+  readonly useCausalMask: boolean;
+  /** Whether calls that do not say return `[output, scores]`; a constructor argument, serialized. */
+  readonly returnAttentionScores: boolean;
   private shapes: { query: tf.Shape; value: tf.Shape; key: tf.Shape } | null = null;
   private w: Weights | null = null;
-  /** True while our own apply() runs, i.e. inside tfjs' name scope of this layer. */
-  private applying = false;
-  /** True while a symbolic apply() asks for attention scores as a second output. */
-  private symbolicScores = false;
   /**
-   * Options of the symbolic apply() that put this layer in a graph. tfjs' model executor
-   * (predict, fit, evaluate) calls layers without the options recorded on their graph node,
-   * so the layer remembers them and uses them whenever a call does not say otherwise.
+   * True while weights are created inside a name scope that already ends in this layer's (our
+   * own apply()) or that the owner chose ({@link buildUnscoped}): no own-name prefix then.
    */
-  private graphOptions: { useCausalMask: boolean; returnAttentionScores: boolean } | null = null;
+  private applying = false;
 
   constructor(args: MultiHeadAttentionArgs) {
     const { numHeads, keyDim } = args ?? ({} as MultiHeadAttentionArgs);
@@ -170,8 +203,13 @@ export class MultiHeadAttention extends tf.layers.Layer {
     check(hook === null || typeof hook.apply === 'function', () =>
       AttentionError.value(OP, 'positionHook must have an apply(x, offset) method', typeof hook),
     );
+    for (const name of ['useCausalMask', 'returnAttentionScores'] as const) {
+      check(optionalBoolean(args[name]), () => AttentionError.value(OP, `${name} must be a boolean`, args[name]));
+    }
     const { queryShape, valueShape, keyShape, ...base } = args;
     super(baseArgs(base));
+    this.useCausalMask = args.useCausalMask === true;
+    this.returnAttentionScores = args.returnAttentionScores === true;
     this.numHeads = numHeads;
     this.numKeyValueHeads = numKeyValueHeads;
     this.keyDim = keyDim;
@@ -231,13 +269,29 @@ export class MultiHeadAttention extends tf.layers.Layer {
     this.shapes = { query: [null, null, dq], value: [null, null, dv], key: [null, null, dk] };
   }
 
+  /**
+   * Builds the weights named without this layer's own name, inside whatever name scope is
+   * current: for a composite layer whose weights ARE this layer's (CrossAttention names them
+   * `xattn/query/kernel`). No-op when built.
+   */
+  buildUnscoped(inputShape: tf.Shape | tf.Shape[]): void {
+    if (this.built) return;
+    this.applying = true;
+    try {
+      this.build(inputShape);
+      this.built = true;
+    } finally {
+      this.applying = false;
+    }
+  }
+
   override computeOutputShape(inputShape: tf.Shape | tf.Shape[]): tf.Shape | tf.Shape[] {
     const [query, value, key] = inputShapes(inputShape);
     check(value[1] == null || key[1] == null || value[1] === key[1], () =>
       AttentionError.shapes(OP, 'key and value lengths must match', { key: key.map(Number), value: value.map(Number) }),
     );
     const output = [query[0] ?? null, query[1] ?? null, ...(this.outputShapeArg ?? [query[2] ?? null])];
-    if (!this.symbolicScores) return output;
+    if (!this.returnAttentionScores) return output;
     return [output, [query[0] ?? null, this.numHeads, query[1] ?? null, value[1] ?? null]];
   }
 
@@ -247,9 +301,9 @@ export class MultiHeadAttention extends tf.layers.Layer {
    */
   override apply(
     inputs: AnyTensor | AnyTensor[],
-    kwargs: Kwargs = {},
+    options: MultiHeadAttentionApplyOptions = {},
   ): tf.Tensor | tf.Tensor[] | tf.SymbolicTensor | tf.SymbolicTensor[] {
-    const { value, key, ...rest } = kwargs as { value?: AnyTensor; key?: AnyTensor | null } & Kwargs;
+    const { value, key, ...rest } = options as { value?: AnyTensor; key?: AnyTensor | null } & Kwargs;
     let list: AnyTensor[];
     if (Array.isArray(inputs)) {
       check(inputs.length === 2 || inputs.length === 3, () =>
@@ -264,27 +318,39 @@ export class MultiHeadAttention extends tf.layers.Layer {
       list = key != null ? [inputs, value, key] : [inputs, value];
     }
     const symbolic = list[0] instanceof tf.SymbolicTensor;
-    if (symbolic) {
-      for (const name of ['attentionMask', 'cache'] as const) {
-        check(rest[name] == null, () =>
-          AttentionError.value(OP, `${name} cannot be used inside tf.model (only serializable options)`, typeof rest[name]),
-        );
-      }
-      const graph = { useCausalMask: rest.useCausalMask === true, returnAttentionScores: rest.returnAttentionScores === true };
-      const seen = this.graphOptions;
-      check(seen === null || (seen.useCausalMask === graph.useCausalMask && seen.returnAttentionScores === graph.returnAttentionScores), () =>
-        AttentionError.value(OP, 'a layer used in several graph nodes must use the same useCausalMask and returnAttentionScores in each', JSON.stringify(graph)),
-      );
-      this.graphOptions = graph;
-    }
+    if (symbolic) this.checkGraphOptions(rest);
     this.applying = true;
-    this.symbolicScores = symbolic && rest.returnAttentionScores === true;
     try {
       // biome-ignore lint/suspicious/noExplicitAny: tfjs' apply() is typed for all-tensor or all-symbolic lists
       return super.apply(list as any, rest);
     } finally {
       this.applying = false;
-      this.symbolicScores = false;
+    }
+  }
+
+  /**
+   * A graph node keeps no options of its own: tfjs' model executor calls the layer with only
+   * `training`. So inside a tf.model the options must be what the constructor says, and
+   * tensors cannot be baked in.
+   */
+  private checkGraphOptions(options: Kwargs) {
+    for (const name of ['attentionMask', 'attentionBias', 'cache'] as const) {
+      check(options[name] == null, () =>
+        AttentionError.value(OP, `${name} cannot be used inside tf.model (only serializable options)`, typeof options[name]),
+      );
+    }
+    check(options.averageWeights == null || options.averageWeights === false, () =>
+      AttentionError.value(OP, 'averageWeights cannot be used inside tf.model', options.averageWeights),
+    );
+    for (const name of ['useCausalMask', 'returnAttentionScores'] as const) {
+      const own = this[name];
+      check(options[name] == null || options[name] === own, () =>
+        AttentionError.value(
+          OP,
+          `inside tf.model ${name} is the layer's constructor argument (${own}): pass it to new MultiHeadAttention({${name}: ${options[name]}}) instead of apply()`,
+          options[name],
+        ),
+      );
     }
   }
 
@@ -293,8 +359,8 @@ export class MultiHeadAttention extends tf.layers.Layer {
    * options, or the list [query, value, key?]. Returns [B, Tq, dOut], or `[output, scores]`
    * when `returnAttentionScores`.
    */
-  override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Kwargs = {}): tf.Tensor | tf.Tensor[] {
-    const options = kwargs as MultiHeadAttentionCallOptions;
+  override call(inputs: tf.Tensor | tf.Tensor[], options: MultiHeadAttentionCallOptions = {}): tf.Tensor | tf.Tensor[] {
+    const kwargs = options as Kwargs;
     const [query, value, key] = Array.isArray(inputs) ? inputs : [inputs, options.value, options.key ?? undefined];
     checkTensor('query', query);
     checkTensor('value', value);
@@ -306,11 +372,12 @@ export class MultiHeadAttention extends tf.layers.Layer {
 
   /** Validates one call before anything is allocated and collects what forward() needs. */
   private plan(query: tf.Tensor, value: tf.Tensor, key: tf.Tensor, options: MultiHeadAttentionCallOptions) {
-    const graph = this.graphOptions;
     const {
       attentionMask = null,
-      useCausalMask = graph?.useCausalMask ?? false,
-      returnAttentionScores = graph?.returnAttentionScores ?? false,
+      attentionBias = null,
+      useCausalMask = this.useCausalMask,
+      returnAttentionScores = this.returnAttentionScores,
+      averageWeights = false,
       training = false,
       cache = null,
     } = options;
@@ -335,27 +402,25 @@ export class MultiHeadAttention extends tf.layers.Layer {
       AttentionError.value(OP, 'returnAttentionScores must be a boolean', returnAttentionScores),
     );
     check(optionalBoolean(training), () => AttentionError.value(OP, 'training must be a boolean', training));
+    check(optionalBoolean(averageWeights), () => AttentionError.value(OP, 'averageWeights must be a boolean', averageWeights));
     check(cache === null || cache instanceof KVCache, () => AttentionError.value(OP, 'cache must be a KVCache', typeof cache));
     const offset = cache ? cache.length : 0;
     if (cache) {
       cache.checkAppend([B, this.numKeyValueHeads, Tnew, this.keyDim], [B, this.numKeyValueHeads, Tnew, this.valueDim], OP);
     }
     const Tk = offset + Tnew;
-    if (attentionMask != null) {
-      check(attentionMask instanceof tf.Tensor, () => AttentionError.value(OP, 'attentionMask must be a tensor', typeof attentionMask));
-      const target = [B, Tq, Tk];
-      const fits = attentionMask.rank <= 3 && broadcastShapes(attentionMask.shape, target)?.every((d, i) => d === target[i]);
-      check(fits === true, () =>
-        AttentionError.shapes(OP, `attentionMask must broadcast to [B, Tq, Tk] = ${formatShape(target)}`, {
-          attentionMask: attentionMask.shape,
-        }),
-      );
+    checkMaskShape('attentionMask', attentionMask, B, this.numHeads, Tq, Tk);
+    checkMaskShape('attentionBias', attentionBias, B, this.numHeads, Tq, Tk);
+    if (attentionBias != null) {
+      check(attentionBias.dtype === 'float32', () => AttentionError.value(OP, 'attentionBias must be float32', attentionBias.dtype));
     }
     return {
       query,
       value,
       key,
       attentionMask,
+      attentionBias,
+      averageWeights: averageWeights === true,
       causal: useCausalMask === true,
       scores: returnAttentionScores === true,
       training: training === true,
@@ -373,11 +438,13 @@ export class MultiHeadAttention extends tf.layers.Layer {
     // 3) attend, merge heads and project out
     const { output, weights } = this.attendProjected(q, kv, {
       attentionMask: p.attentionMask,
+      attentionBias: p.attentionBias,
       useCausalMask: p.causal,
       training: p.training,
       returnAttentionScores: p.scores,
     });
-    return weights ? [output, weights] : output;
+    if (!weights) return output;
+    return [output, p.averageWeights ? tf.mean(weights, 1) : weights]; // [B, N, Tq, Tk] or averaged [B, Tq, Tk]
   }
 
   /**
@@ -407,18 +474,21 @@ export class MultiHeadAttention extends tf.layers.Layer {
    * Attention of projected queries [B, N, Tq, H] over projected keys/values (from
    * {@link projectKeyValue} or a cache), then heads merged and projected out: output
    * [B, Tq, ...outputShape] and, when `returnAttentionScores`, weights [B, N, Tq, Tk].
-   * `attentionMask` is Keras' [B, Tq, Tk] (true = attend).
+   * `attentionMask` is Keras' [B, Tq, Tk] (true = attend) or per head [B, N, Tq, Tk];
+   * `attentionBias` likewise, additive float32. Options default to false / none (not to the
+   * constructor's `useCausalMask`).
    */
   attendProjected(
     query: tf.Tensor,
     keyValue: CachedKV,
-    options: Pick<MultiHeadAttentionCallOptions, 'attentionMask' | 'useCausalMask' | 'training' | 'returnAttentionScores'> = {},
+    options: Pick<MultiHeadAttentionCallOptions, 'attentionMask' | 'attentionBias' | 'useCausalMask' | 'training' | 'returnAttentionScores'> = {},
   ): { output: tf.Tensor; weights: tf.Tensor4D | null } {
     const w = this.builtWeights('attendProjected');
-    const { attentionMask = null, useCausalMask = false, training = false, returnAttentionScores = false } = options;
-    // Keras' [B, Tq, Tk] mask applies to every head
+    const { attentionMask = null, attentionBias = null, useCausalMask = false, training = false, returnAttentionScores = false } = options;
+    // Keras' [B, Tq, Tk] mask applies to every head; a rank-4 one is per head already
     const mask = attentionMask ? maskForHeads(attentionMask) : null; // broadcasts to [B, N, Tq, Tk]
-    const core = { mask, causal: useCausalMask, dropout: this.dropout, training, implementation: this.implementation };
+    const bias = attentionBias ? forHeads(attentionBias) : null; // broadcasts to [B, N, Tq, Tk]
+    const core = { mask, bias, causal: useCausalMask, dropout: this.dropout, training, implementation: this.implementation };
     const { key, value } = keyValue;
     const { output, weights } = returnAttentionScores
       ? attentionWithWeights(query, key, value, core)
@@ -437,14 +507,15 @@ export class MultiHeadAttention extends tf.layers.Layer {
     const [B, N, Tq, Hv] = attended.shape as [number, number, number, number];
     const outDims = w.outputKernel.shape.slice(2) as number[];
     const dOut = outDims.reduce((a, b) => a * b, 1);
-    const merged = tf.reshape(tf.transpose(attended, [0, 2, 1, 3]), [B * Tq, N * Hv]); // [B*Tq, N*Hv]
-    let y = matMul2d(merged as tf.Tensor2D, tf.reshape(w.outputKernel.read(), [N * Hv, dOut])); // [B*Tq, dOut]
-    if (w.outputBias) y = tf.add(y, tf.reshape(w.outputBias.read(), [dOut])); // [B*Tq, dOut]
+    // one query (a decoding step): merging the heads is a reshape, no transpose
+    const merged = tf.reshape(Tq === 1 ? attended : tf.transpose(attended, [0, 2, 1, 3]), [B * Tq, N * Hv]); // [B*Tq, N*Hv]
+    const kernel = tf.reshape(w.outputKernel.read(), [N * Hv, dOut]) as tf.Tensor2D; // [N*Hv, dOut]
+    const y = dense(merged as tf.Tensor2D, kernel, w.outputBias ? (tf.reshape(w.outputBias.read(), [dOut]) as tf.Tensor1D) : null); // [B*Tq, dOut]
     return tf.reshape(y, [B, Tq, ...outDims]); // [B, Tq, ...outDims]
   }
 
   /** Disposes the weights; unlike tfjs' Layer, also for a layer built but never applied. */
-  override dispose() {
+  override dispose(): ReturnType<tf.layers.Layer['dispose']> {
     if (this._refCount === null && this.built) this._refCount = 1;
     return super.dispose();
   }
@@ -471,6 +542,8 @@ export class MultiHeadAttention extends tf.layers.Layer {
       outputShape: this.outputShapeArg,
       attentionAxes: null,
       implementation: this.implementation,
+      useCausalMask: this.useCausalMask,
+      returnAttentionScores: this.returnAttentionScores,
       kernelInitializer: serialize(this.kernelInitializer),
       biasInitializer: serialize(this.biasInitializer),
       kernelRegularizer: serialize(this.kernelRegularizer),
@@ -496,7 +569,14 @@ export class MultiHeadAttention extends tf.layers.Layer {
     return new cls(argsFromConfig(config));
   }
 }
-tf.serialization.registerClass(MultiHeadAttention);
+// 'MultiHeadAttention' also loads ours: models saved before the prefix, and Keras configs (tfjs-layers' own class of that name is internal)
+registerAttnkitClass(MultiHeadAttention, 'MultiHeadAttention');
+
+/** Keras arguments that do not change a forward pass: accepted with a warning. */
+const IGNORED_KERAS_ARGS: Array<[string, string, string]> = [
+  ['seed', 'seed', 'dropout draws from tfjs\' random state, not from this seed'],
+  ['flashAttention', 'flash_attention', 'the implementation option chooses the attention path'],
+];
 
 /** Keras or tfjs config -> constructor arguments; rejects what this layer cannot honour. */
 export function argsFromConfig(config: tf.serialization.ConfigDict): MultiHeadAttentionArgs {
@@ -513,8 +593,17 @@ export function argsFromConfig(config: tf.serialization.ConfigDict): MultiHeadAt
   const keep = [
     'name', 'trainable', 'numHeads', 'keyDim', 'valueDim', 'numKeyValueHeads', 'dropout', 'useBias', 'outputShape',
     'kernelInitializer', 'biasInitializer', 'kernelRegularizer', 'biasRegularizer', 'kernelConstraint', 'biasConstraint',
-    'implementation', 'queryShape', 'valueShape', 'keyShape', 'batchInputShape',
+    'implementation', 'useCausalMask', 'returnAttentionScores', 'queryShape', 'valueShape', 'keyShape', 'batchInputShape',
   ];
+  check(dtype == null || dtype === 'float32', () =>
+    AttentionError.value(OP, 'only the float32 dtype policy is supported (mixed precision would change the numbers)', String(dtype)),
+  );
+  for (const [k, keras, why] of IGNORED_KERAS_ARGS) {
+    if (c[k] != null && c[k] !== false) {
+      // tfjs warns in the same way about what it cannot honour when loading models
+      console.warn(`MultiHeadAttention: Keras argument ${keras}=${JSON.stringify(c[k])} is accepted but ignored: ${why}`);
+    }
+  }
   const args: Record<string, unknown> = {};
   for (const k of keep) if (c[k] !== undefined) args[k] = c[k];
   if (typeof dtype === 'string') args.dtype = dtype;
@@ -523,8 +612,7 @@ export function argsFromConfig(config: tf.serialization.ConfigDict): MultiHeadAt
 
 /** What tfjs' Layer constructor takes from our arguments. */
 function baseArgs(args: Partial<MultiHeadAttentionArgs>): LayerArgs {
-  const out: LayerArgs = {};
-  if (args.name !== undefined) out.name = args.name;
+  const out: LayerArgs = { name: defaultLayerName(args.name, 'multi_head_attention') };
   if (args.trainable !== undefined) out.trainable = args.trainable;
   if (args.dtype !== undefined) out.dtype = args.dtype;
   if (args.inputShape !== undefined) out.inputShape = args.inputShape;
@@ -557,13 +645,34 @@ function without(kwargs: Kwargs, ...names: string[]): Kwargs {
 /** x [B, T, d] · kernel [d, heads, size] + bias [heads, size] -> [B, heads, T, size]. */
 function project(x: tf.Tensor, kernel: tf.LayerVariable, bias: tf.LayerVariable | null, heads: number, size: number): tf.Tensor {
   const [B, T, d] = x.shape as [number, number, number];
-  let y = matMul2d(tf.reshape(x, [B * T, d]), tf.reshape(kernel.read(), [d, heads * size])); // [B*T, heads*size]
-  if (bias) y = tf.add(y, tf.reshape(bias.read(), [heads * size])); // [B*T, heads*size]
+  const w = tf.reshape(kernel.read(), [d, heads * size]) as tf.Tensor2D; // [d, heads*size]
+  const b = bias ? (tf.reshape(bias.read(), [heads * size]) as tf.Tensor1D) : null; // [heads*size]
+  const y = dense(tf.reshape(x, [B * T, d]) as tf.Tensor2D, w, b); // [B*T, heads*size]
+  // one token (a decoding step): splitting the heads is a reshape, no transpose
+  if (T === 1) return tf.reshape(y, [B, heads, 1, size]); // [B, heads, 1, size]
   return tf.transpose(tf.reshape(y, [B, T, heads, size]), [0, 2, 1, 3]); // [B, heads, T, size]
 }
 
-/** Keras' attention mask, broadcastable to [B, Tq, Tk], as a bool mask broadcastable to [B, N, Tq, Tk]. */
+/** Keras' attention mask, broadcastable to [B, Tq, Tk] (or [B, N, Tq, Tk]), as a bool mask broadcastable to [B, N, Tq, Tk]. */
 function maskForHeads(mask: tf.Tensor): tf.Tensor {
-  const bool = mask.dtype === 'bool' ? mask : tf.notEqual(mask, 0);
-  return mask.rank === 3 ? tf.expandDims(bool, 1) : bool; // [B, 1, Tq, Tk] or [Tq, Tk] / [Tk]
+  return forHeads(mask.dtype === 'bool' ? mask : tf.notEqual(mask, 0));
+}
+
+/** [B, Tq, Tk] -> [B, 1, Tq, Tk]; ranks below 3 broadcast as they are, rank 4 is per head already. */
+function forHeads(x: tf.Tensor): tf.Tensor {
+  return x.rank === 3 ? tf.expandDims(x, 1) : x; // [B, 1, Tq, Tk], [B, N, Tq, Tk] or [Tq, Tk] / [Tk]
+}
+
+/** A mask or bias must be a tensor broadcastable to [B, Tq, Tk] (rank <= 3) or [B, N, Tq, Tk] (rank 4). */
+function checkMaskShape(name: string, x: tf.Tensor | null, B: number, N: number, Tq: number, Tk: number) {
+  if (x == null) return;
+  check(x instanceof tf.Tensor, () => AttentionError.value(OP, `${name} must be a tensor`, typeof x));
+  check(!x.isDisposed, () => AttentionError.shapes(OP, `${name} has been disposed`, { [name]: x.shape }));
+  const target = x.rank === 4 ? [B, N, Tq, Tk] : [B, Tq, Tk];
+  const fits = x.rank <= 4 && broadcastShapes(x.shape, target)?.every((d, i) => d === target[i]);
+  check(fits === true, () =>
+    AttentionError.shapes(OP, `${name} must broadcast to [B, Tq, Tk] = ${formatShape([B, Tq, Tk])} or [B, N, Tq, Tk] = ${formatShape([B, N, Tq, Tk])}`, {
+      [name]: x.shape,
+    }),
+  );
 }

@@ -7,7 +7,9 @@
  */
 import { AttentionError, check } from '@attnkit/masking';
 import * as tf from '@tensorflow/tfjs';
+import { toCamelCase } from './config.js';
 import { MultiHeadAttention, type MultiHeadAttentionArgs } from './layer.js';
+import { type TorchTensorLike, torchTensor } from './torch-state.js';
 
 const OP = 'fromTorchMultiheadAttention';
 
@@ -35,6 +37,82 @@ export interface TorchMultiheadAttentionState {
 export interface TorchImportOptions extends Omit<MultiHeadAttentionArgs, 'keyDim' | 'valueDim' | 'useBias' | 'outputShape' | 'numKeyValueHeads' | 'queryShape' | 'valueShape' | 'keyShape'> {
   /** `num_heads` of the PyTorch module. Required. */
   numHeads: number;
+  /**
+   * The module's other constructor arguments, in PyTorch's or camelCase spelling (`embed_dim`,
+   * `kdim`, `vdim`, `bias`, `batch_first`, `device`, `dtype` are checked against the state or
+   * ignored). `add_zero_attn` and `add_bias_kv` are not supported and raise an AttentionError:
+   * they change the outputs but leave no trace in the state dict. Default none.
+   */
+  torchConfig?: Record<string, unknown>;
+}
+
+/** nn.MultiheadAttention arguments attnkit cannot honour; they raise at import. */
+const UNSUPPORTED_MHA: Record<string, string> = {
+  addZeroAttn: 'add_zero_attn (a zero key/value appended to every sequence) is not supported',
+  addBiasKv: 'add_bias_kv (learned bias_k/bias_v appended to keys and values) is not supported',
+};
+
+/**
+ * Checks a PyTorch module's constructor arguments: camelCase or snake_case keys; `unsupported`
+ * ones (set to anything but false / null) raise, unknown ones raise, naming the option.
+ */
+export function checkTorchConfig(op: string, config: Record<string, unknown>, known: readonly string[], unsupported: Record<string, string> = {}): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(config ?? {})) {
+    const name = toCamelCase(key);
+    if (name in unsupported) {
+      check(value == null || value === false, () => AttentionError.value(op, unsupported[name]!, `${key}=${JSON.stringify(value)}`));
+      continue;
+    }
+    check(known.includes(name), () => AttentionError.value(op, `unknown or unsupported PyTorch option ${key}`, JSON.stringify(value)));
+    out[name] = value;
+  }
+  return out;
+}
+
+/** The 6 or 8 weights of a PyTorch nn.MultiheadAttention state in Keras layout, and its sizes. */
+export interface TorchMhaWeights {
+  weights: tf.Tensor[];
+  embedDim: number;
+  kdim: number;
+  vdim: number;
+  useBias: boolean;
+}
+
+/**
+ * Converts a (possibly prefixed) nn.MultiheadAttention state: `in_proj_weight` [3E, E] or
+ * `q/k/v_proj_weight`, `in_proj_bias` [3E], `out_proj.weight` [E, E], `out_proj.bias` [E], into
+ * MultiHeadAttention's weights in Keras order. The caller disposes `weights`.
+ */
+export function torchMultiheadAttentionWeights(
+  state: Record<string, TorchTensorLike | undefined>,
+  numHeads: number,
+  options: { prefix?: string; op?: string } = {},
+): TorchMhaWeights {
+  const { prefix = '', op = OP } = options;
+  const owned: tf.Tensor[] = [];
+  const get = (name: string): tf.Tensor | undefined => {
+    const entry = state[prefix + name];
+    if (entry === undefined) return undefined;
+    const t = torchTensor(entry, prefix + name, op);
+    if (t !== entry) owned.push(t);
+    return t;
+  };
+  try {
+    return convertMha(op, prefix, numHeads, {
+      in_proj_weight: get('in_proj_weight'),
+      q_proj_weight: get('q_proj_weight'),
+      k_proj_weight: get('k_proj_weight'),
+      v_proj_weight: get('v_proj_weight'),
+      in_proj_bias: get('in_proj_bias'),
+      'out_proj.weight': get('out_proj.weight')!,
+      'out_proj.bias': get('out_proj.bias'),
+      bias_k: get('bias_k'),
+      bias_v: get('bias_v'),
+    });
+  } finally {
+    tf.dispose(owned);
+  }
 }
 
 function shapeIs(x: tf.Tensor | undefined, shape: number[]): boolean {
@@ -47,11 +125,37 @@ function shapeIs(x: tf.Tensor | undefined, shape: number[]): boolean {
  * `batch_first=True` layout). PyTorch masks mark positions NOT to attend; invert them for
  * `attentionMask`. The state's tensors are not disposed.
  */
-export function fromTorchMultiheadAttention(state: TorchMultiheadAttentionState, options: TorchImportOptions): MultiHeadAttention {
-  const { numHeads: N } = options;
+export function fromTorchMultiheadAttention(state: TorchMultiheadAttentionState | Record<string, TorchTensorLike>, options: TorchImportOptions): MultiHeadAttention {
+  const { numHeads: N, torchConfig = {}, ...args } = options;
+  const config = checkTorchConfig(OP, torchConfig, ['embedDim', 'numHeads', 'kdim', 'vdim', 'bias', 'batchFirst', 'dropout', 'device', 'dtype'], UNSUPPORTED_MHA);
+  check(config.numHeads === undefined || config.numHeads === N, () => AttentionError.value(OP, `num_heads in the PyTorch config differs from numHeads ${N}`, config.numHeads));
+  const { weights, embedDim: E, kdim: dk, vdim: dv, useBias } = torchMultiheadAttentionWeights(state as unknown as Record<string, TorchTensorLike>, N);
+  try {
+    check(config.embedDim === undefined || config.embedDim === E, () => AttentionError.value(OP, `embed_dim in the PyTorch config differs from the state's ${E}`, config.embedDim));
+    check(config.bias === undefined || config.bias === useBias, () => AttentionError.value(OP, `bias in the PyTorch config differs from the state (${useBias ? 'has' : 'has no'} biases)`, config.bias));
+    const H = E / N;
+    const layer = new MultiHeadAttention({
+      ...args,
+      numHeads: N,
+      keyDim: H,
+      valueDim: H,
+      useBias,
+      queryShape: [null, null, E],
+      valueShape: [null, null, dv],
+      keyShape: [null, null, dk],
+    });
+    layer.setWeights(weights);
+    return layer;
+  } finally {
+    tf.dispose(weights);
+  }
+}
+
+/** Validates a state and converts it (tensors in, new tensors out). */
+function convertMha(OP: string, prefix: string, N: number, state: TorchMultiheadAttentionState): TorchMhaWeights {
   const outW = state['out_proj.weight'];
   check(outW instanceof tf.Tensor && outW.rank === 2 && outW.shape[0] === outW.shape[1], () =>
-    AttentionError.shapes(OP, "out_proj.weight must be a square [E, E] tensor", { 'out_proj.weight': outW?.shape ?? [] }),
+    AttentionError.shapes(OP, `${prefix}out_proj.weight must be a square [E, E] tensor`, { 'out_proj.weight': outW?.shape ?? [] }),
   );
   const E = outW.shape[0];
   check(Number.isInteger(N) && N > 0 && E % N === 0, () =>
@@ -96,15 +200,6 @@ export function fromTorchMultiheadAttention(state: TorchMultiheadAttentionState,
   }
 
   const H = E / N;
-  const layer = new MultiHeadAttention({
-    ...options,
-    keyDim: H,
-    valueDim: H,
-    useBias,
-    queryShape: [null, null, E],
-    valueShape: [null, null, dv],
-    keyShape: [null, null, dk],
-  });
   const weights = tf.tidy(() => {
     const [wq, wk, wv] = packed
       ? tf.split(state.in_proj_weight!, 3, 0) // 3 x [E, E]
@@ -117,10 +212,8 @@ export function fromTorchMultiheadAttention(state: TorchMultiheadAttentionState,
       if (useBias) out.push(tf.reshape(biases[i]!, [N, H])); // [N, H]
     }
     out.push(tf.reshape(tf.transpose(outW), [N, H, E])); // [N, H, E]
-    if (useBias) out.push(state['out_proj.bias']!);
+    if (useBias) out.push(tf.clone(state['out_proj.bias']!));
     return out;
   });
-  layer.setWeights(weights);
-  tf.dispose(weights.filter((w) => w !== state['out_proj.bias']));
-  return layer;
+  return { weights, embedDim: E, kdim: dk, vdim: dv, useBias };
 }

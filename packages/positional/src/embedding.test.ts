@@ -125,6 +125,27 @@ describeEachBackend('PositionEmbedding', () => {
     loaded.dispose();
   });
 
+  it('inside tf.model, fit trains the table (weights exist after symbolic apply) and the trained model reloads', async () => {
+    const input = tfl.input({ shape: [4, 3] });
+    const learned = new PositionEmbedding({ maxLength: 4, name: 'positions', initializer: tfl.initializers.randomNormal({ seed: 3 }) });
+    const added = tfl.layers.add().apply([input, learned.apply(input) as tfl.SymbolicTensor]) as tfl.SymbolicTensor;
+    const model = tfl.model({ inputs: input, outputs: new SinusoidalPositionEncoding({}).apply(added) as tfl.SymbolicTensor });
+    expect(learned.weights.map((w) => w.originalName)).toEqual(['positions/embeddings']);
+    model.compile({ optimizer: tfl.train.sgd(0.5), loss: 'meanSquaredError' });
+    const x = randomTensor([2, 4, 3], 11);
+    const y = randomTensor([2, 4, 3], 12);
+    const before = learned.getWeights()[0]!.clone();
+    await model.fit(x, y, { epochs: 2, verbose: 0 });
+    const after = learned.getWeights()[0]!;
+    const changedRows = (tf.sum(tf.abs(tf.sub(after, before)), 1).arraySync() as number[]).filter((v) => v > 0).length;
+    expect(changedRows).toBe(4);
+    const { loaded } = await saveAndLoad(model);
+    expectTensorsClose(loaded.predict(x) as tf.Tensor, model.predict(x) as tf.Tensor, { rtol: 0, atol: 0 });
+    tf.dispose([x, y, before]);
+    model.dispose();
+    loaded.dispose();
+  });
+
   it('does not leak', async () => {
     const layer = layerWithTable(6, 4, randomValues(6 * 4, 11));
     const x = randomTensor([2, 3, 4], 12);

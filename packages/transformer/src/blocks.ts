@@ -1,6 +1,6 @@
 import { CrossAttention, type MemoryCache } from '@attnkit/cross-attention';
 import { AttentionError, check } from '@attnkit/masking';
-import { type KVCache, MultiHeadAttention } from '@attnkit/multi-head';
+import { type KVCache, MultiHeadAttention, type MultiHeadAttentionArgs, REGISTRATION_PREFIX, buildSublayer, defaultLayerName, disposeSublayer, registerAttnkitClass, withNameScope } from '@attnkit/multi-head';
 import type { Activation, Implementation } from '@attnkit/core';
 import * as tf from '@tensorflow/tfjs';
 import { Linear } from './linear.js';
@@ -29,9 +29,10 @@ export interface TransformerBlockArgs {
   /** Seed of the weight initializers (sublayer i uses seed + i), for reproducible training. Default: random. */
   seed?: number | null;
   name?: string;
+  trainable?: boolean;
 }
 
-type Resolved = Required<Omit<TransformerBlockArgs, 'name' | 'seed'>> & { seed: number | null };
+type Resolved = Required<Omit<TransformerBlockArgs, 'name' | 'seed' | 'trainable'>> & { seed: number | null };
 
 function resolve(op: string, args: TransformerBlockArgs): Resolved {
   const { dModel, numHeads } = args ?? ({} as TransformerBlockArgs);
@@ -60,39 +61,104 @@ function named(prefix: string, layer: tf.layers.Layer, names: string[]): NamedWe
   return layer.weights.map((variable, i) => ({ name: `${prefix}/${names[i]}`, variable }));
 }
 
+/** [B, T, d] of a single shape or the first of a list. */
+function firstShape(inputShape: tf.Shape | tf.Shape[]): tf.Shape {
+  return (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as tf.Shape;
+}
+
 /**
  * What encoder and decoder layers share: layer norms, the feed-forward network, residual
  * branches with dropout in pre- or post-norm order, and weight bookkeeping over sublayers.
+ *
+ * Keras' rule for a layer made of layers: the sublayers are created in the constructor, named
+ * by role (`self_attention`, `ffn_intermediate`, …), and built in {@link build} from the input
+ * shapes, so that `tf.model`'s `compile()` and `save()` see every weight before any call and the
+ * saved names (`encoder/self_attention/query/kernel`) are the same in every process.
  */
 abstract class Block extends tf.layers.Layer {
   readonly config: Resolved;
   protected readonly ffIn: tf.layers.Layer;
   protected readonly ffOut: tf.layers.Layer;
   protected readonly ffNorm: tf.layers.Layer;
+  /** True while our own apply() runs: tfjs' name scope already ends in this layer's name. */
+  protected applying = false;
 
   constructor(op: string, args: TransformerBlockArgs) {
     const config = resolve(op, args);
-    super(args.name !== undefined ? { name: args.name } : {});
+    super({ name: defaultLayerName(args.name, op.replace(/([a-z])([A-Z])/g, '$1_$2').toLowerCase()), ...(args.trainable !== undefined ? { trainable: args.trainable } : {}) });
     this.config = config;
-    this.ffIn = new Linear({ units: config.ffDim, activation: config.activation, kernelInitializer: this.initializer(0) });
-    this.ffOut = new Linear({ units: config.dModel, kernelInitializer: this.initializer(1) });
-    this.ffNorm = this.norm();
+    this.ffIn = new Linear({ units: config.ffDim, activation: config.activation, kernelInitializer: this.initializer(0), name: 'ffn_intermediate' });
+    this.ffOut = new Linear({ units: config.dModel, kernelInitializer: this.initializer(1), name: 'ffn_output' });
+    this.ffNorm = this.norm('ffn_norm');
   }
 
-  protected norm(): tf.layers.Layer {
-    return new LayerNorm({ epsilon: this.config.layerNormEpsilon });
+  protected norm(name: string): tf.layers.Layer {
+    return new LayerNorm({ epsilon: this.config.layerNormEpsilon, name });
   }
 
   /** Glorot-uniform, seeded with seed + `offset` when the layer has a seed. */
-  protected initializer(offset: number) {
+  protected initializer(offset: number): ReturnType<typeof tf.initializers.glorotUniform> {
     const { seed } = this.config;
     return tf.initializers.glorotUniform(seed === null ? {} : { seed: seed + offset });
   }
 
   /** Arguments of this block's attention layers; `offset` picks their initializer seed. */
-  protected attentionArgs(offset: number) {
+  protected attentionArgs(offset: number, name: string): MultiHeadAttentionArgs {
     const { numHeads, dModel, dropout, implementation } = this.config;
-    return { numHeads, keyDim: dModel / numHeads, dropout, implementation, kernelInitializer: this.initializer(offset) };
+    return { numHeads, keyDim: dModel / numHeads, dropout, implementation, kernelInitializer: this.initializer(offset), name };
+  }
+
+  /** Builds every sublayer from the input shape(s), under this layer's name. */
+  override build(inputShape: tf.Shape | tf.Shape[]): void {
+    const create = () => this.buildSublayers(inputShape);
+    if (this.applying) create();
+    else withNameScope(this.name, create);
+    this.built = true;
+  }
+
+  /** Builds the attention sublayers and norms; {@link buildFeedForward} builds the rest. */
+  protected abstract buildSublayers(inputShape: tf.Shape | tf.Shape[]): void;
+
+  protected buildFeedForward(x: tf.Shape) {
+    buildSublayer(this.ffIn, x);
+    buildSublayer(this.ffOut, [...x.slice(0, -1), this.config.ffDim]);
+    buildSublayer(this.ffNorm, x);
+  }
+
+  /** Runs tfjs' apply with our name-scope flag set; symbolic calls take only `training`. */
+  override apply(
+    inputs: tf.Tensor | tf.Tensor[] | tf.SymbolicTensor | tf.SymbolicTensor[],
+    options: EncoderCallOptions | DecoderCallOptions = {},
+  ): tf.Tensor | tf.Tensor[] | tf.SymbolicTensor | tf.SymbolicTensor[] {
+    const kwargs = options as Kwargs;
+    const first = Array.isArray(inputs) ? inputs[0] : inputs;
+    if (first instanceof tf.SymbolicTensor) {
+      const extra = Object.keys(kwargs).filter((k) => k !== 'training' && kwargs[k] != null && kwargs[k] !== false);
+      check(extra.length === 0, () =>
+        AttentionError.value(this.getClassName().replace(REGISTRATION_PREFIX, ''), 'inside tf.model only training may be an apply() option (pass masks and memory as inputs)', extra.join(', ')),
+      );
+    }
+    this.applying = true;
+    try {
+      const prebuild = this.prebuildShapes(inputs, kwargs);
+      if (!this.built && prebuild) {
+        // build from every input (tfjs would build from the list of inputs only), inside our scope
+        return withNameScope(this.name, () => {
+          this.build(prebuild);
+          // biome-ignore lint/suspicious/noExplicitAny: tfjs' apply() is typed for all-tensor or all-symbolic lists
+          return super.apply(inputs as any, kwargs);
+        });
+      }
+      // biome-ignore lint/suspicious/noExplicitAny: tfjs' apply() is typed for all-tensor or all-symbolic lists
+      return super.apply(inputs as any, kwargs);
+    } finally {
+      this.applying = false;
+    }
+  }
+
+  /** Shapes to build from on an eager first call whose tensors come partly as options; null: tfjs' own. */
+  protected prebuildShapes(_inputs: unknown, _kwargs: Kwargs): tf.Shape[] | null {
+    return null;
   }
 
   /** One residual branch: pre-norm x + drop(f(norm(x))), or post-norm norm(x + drop(f(x))). */
@@ -127,46 +193,64 @@ abstract class Block extends tf.layers.Layer {
   }
 
   override computeOutputShape(inputShape: tf.Shape | tf.Shape[]): tf.Shape {
-    return (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as tf.Shape;
+    return firstShape(inputShape);
   }
 
   override getConfig(): tf.serialization.ConfigDict {
     return { ...this.config, ...super.getConfig() };
   }
 
-  /** Disposes every sublayer's weights. */
-  override dispose() {
-    let n = 0;
-    for (const l of this.sublayers()) if (l.built) n += l.dispose().numDisposedVariables;
+  /** Disposes every sublayer's weights (also for a layer built but never called). */
+  override dispose(): ReturnType<tf.layers.Layer['dispose']> {
     if (this._refCount === null && this.built) this._refCount = 1;
-    const { refCountAfterDispose } = super.dispose();
-    return { refCountAfterDispose, numDisposedVariables: n };
+    return super.dispose();
   }
 
   protected override disposeWeights(): number {
-    return 0;
+    return this.sublayers().reduce((n, l) => n + disposeSublayer(l), 0);
   }
 }
 
 export interface EncoderCallOptions {
-  /** Source padding mask [B, T], true = real token. Default: all real. */
+  /** Source padding mask [B, T], true = real token: PyTorch's `src_key_padding_mask` inverted. Default: all real. */
   paddingMask?: tf.Tensor | null;
+  /**
+   * Self-attention mask, bool (true = attend), [T, T] / [B, T, T] or per head [B, N, T, T]:
+   * PyTorch's `src_mask` (see `fromTorchTransformerMasks`). Default none.
+   */
+  attentionMask?: tf.Tensor | null;
+  /** Additive float32 self-attention bias, shaped like `attentionMask` (a float `src_mask`). Default none. */
+  attentionBias?: tf.Tensor | null;
   /** Whether dropout is active. Default false. */
   training?: boolean;
   /** Return `[output, selfAttentionWeights [B, N, T, T]]`. Default false. */
   returnAttentionScores?: boolean;
 }
 
-/** Transformer encoder layer: self-attention and feed-forward, each a residual branch. [B, T, d] -> [B, T, d]. */
+/**
+ * Transformer encoder layer: self-attention and feed-forward, each a residual branch. [B, T, d] -> [B, T, d].
+ * Inside a `tf.model`: `apply(x)` or `apply([x, paddingMask])` ([B, T, d], [B, T] with 1 = real token).
+ */
 export class TransformerEncoderLayer extends Block {
-  static className = 'TransformerEncoderLayer';
+  static className = 'attnkit>TransformerEncoderLayer';
   readonly selfAttention: MultiHeadAttention;
   private readonly attentionNorm: tf.layers.Layer;
 
   constructor(args: TransformerBlockArgs) {
     super('TransformerEncoderLayer', args);
-    this.selfAttention = new MultiHeadAttention(this.attentionArgs(2));
-    this.attentionNorm = this.norm();
+    this.selfAttention = new MultiHeadAttention(this.attentionArgs(2, 'self_attention'));
+    this.attentionNorm = this.norm('attention_norm');
+  }
+
+  protected buildSublayers(inputShape: tf.Shape | tf.Shape[]) {
+    const x = firstShape(inputShape);
+    checkShape('TransformerEncoderLayer', x, this.config.dModel);
+    if (!this.selfAttention.built) {
+      this.selfAttention.build([x, x]);
+      this.selfAttention.built = true;
+    }
+    buildSublayer(this.attentionNorm, x);
+    this.buildFeedForward(x);
   }
 
   protected sublayers() {
@@ -181,16 +265,21 @@ export class TransformerEncoderLayer extends Block {
     ];
   }
 
-  override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Kwargs = {}): tf.Tensor | tf.Tensor[] {
+  override apply(inputs: tf.Tensor | tf.Tensor[] | tf.SymbolicTensor | tf.SymbolicTensor[], options: EncoderCallOptions = {}) {
+    return super.apply(inputs, options);
+  }
+
+  override call(inputs: tf.Tensor | tf.Tensor[], o: EncoderCallOptions = {}): tf.Tensor | tf.Tensor[] {
     const x = Array.isArray(inputs) ? inputs[0]! : inputs;
-    const { paddingMask = null, training = false, returnAttentionScores = false } = kwargs as EncoderCallOptions;
+    const paddingMask = (Array.isArray(inputs) ? inputs[1] : undefined) ?? o.paddingMask ?? null;
+    const { attentionMask = null, attentionBias = null, training = false, returnAttentionScores = false } = o;
     checkInput('TransformerEncoderLayer', x, this.config.dModel);
-    checkPadding('TransformerEncoderLayer', paddingMask, x);
+    checkPadding('TransformerEncoderLayer', 'paddingMask', paddingMask, x.shape[0]!, x.shape[1]!);
     return tf.tidy(() => {
       let weights: tf.Tensor | null = null;
-      const mask = paddingMask ? tf.expandDims(toBool(paddingMask), 1) : null; // [B, 1, T]
+      const mask = andMasks(paddingMask ? tf.expandDims(toBool(paddingMask), 1) : null, attentionMask); // [B, 1, T] & mask
       const attend = (h: tf.Tensor) => {
-        const r = this.selfAttention.apply(h, { value: h, attentionMask: mask, training, returnAttentionScores });
+        const r = this.selfAttention.apply(h, { value: h, attentionMask: mask, attentionBias, training, returnAttentionScores });
         if (Array.isArray(r)) weights = (r[1] as tf.Tensor | undefined) ?? null;
         return (Array.isArray(r) ? r[0] : r) as tf.Tensor;
       };
@@ -199,17 +288,32 @@ export class TransformerEncoderLayer extends Block {
     });
   }
 }
-tf.serialization.registerClass(TransformerEncoderLayer);
+registerAttnkitClass(TransformerEncoderLayer, 'TransformerEncoderLayer');
 
 export interface DecoderCallOptions {
-  /** Encoder output [B, Ts, d]. Required unless `memoryCache` is given. */
+  /** Encoder output [B, Ts, d]. Required unless `memoryCache` is given (or the memory is the second input). */
   memory?: tf.Tensor | null;
-  /** Source padding mask [B, Ts], true = real token. Default: all real. */
+  /** Source padding mask [B, Ts], true = real token: PyTorch's `memory_key_padding_mask` inverted. Default: all real. */
   memoryMask?: tf.Tensor | null;
   /** The memory projected once by `crossAttention.projectMemory` (decoding). */
   memoryCache?: MemoryCache | null;
   /** This layer's self-attention cache (decoding); the causal mask aligns to it. */
   selfCache?: KVCache | null;
+  /**
+   * Causal self-attention (bottom-right aligned with a cache), ANDed with `selfAttentionMask`.
+   * PyTorch applies no causal mask unless `tgt_mask` says so. Default true.
+   */
+  useCausalMask?: boolean;
+  /** Target padding mask over the self-attention keys [B, Tk] (cached + new), true = real: `tgt_key_padding_mask` inverted. Default: all real. */
+  paddingMask?: tf.Tensor | null;
+  /** Self-attention mask, bool (true = attend), [T, Tk] / [B, T, Tk] / [B, N, T, Tk]: PyTorch's `tgt_mask`. Default none. */
+  selfAttentionMask?: tf.Tensor | null;
+  /** Additive float32 self-attention bias, shaped like `selfAttentionMask`. Default none. */
+  selfAttentionBias?: tf.Tensor | null;
+  /** Cross-attention mask, bool (true = attend), [T, Ts] / [B, T, Ts] / [B, N, T, Ts]: PyTorch's `memory_mask`. Default none. */
+  crossAttentionMask?: tf.Tensor | null;
+  /** Additive float32 cross-attention bias, shaped like `crossAttentionMask`. Default none. */
+  crossAttentionBias?: tf.Tensor | null;
   /** Whether dropout is active. Default false. */
   training?: boolean;
   /** Return `[output, selfWeights [B, N, T, Tk], crossWeights [B, N, T, Ts]]`. Default false. */
@@ -219,9 +323,10 @@ export interface DecoderCallOptions {
 /**
  * Transformer decoder layer: causal self-attention (with an optional KV cache), cross-attention
  * over the encoder memory, and feed-forward, each a residual branch. [B, T, d] -> [B, T, d].
+ * Inside a `tf.model`: `apply([x, memory])` or `apply([x, memory, memoryMask])`.
  */
 export class TransformerDecoderLayer extends Block {
-  static className = 'TransformerDecoderLayer';
+  static className = 'attnkit>TransformerDecoderLayer';
   readonly selfAttention: MultiHeadAttention;
   readonly crossAttention: CrossAttention;
   private readonly selfNorm: tf.layers.Layer;
@@ -229,10 +334,31 @@ export class TransformerDecoderLayer extends Block {
 
   constructor(args: TransformerBlockArgs) {
     super('TransformerDecoderLayer', args);
-    this.selfAttention = new MultiHeadAttention(this.attentionArgs(2));
-    this.crossAttention = new CrossAttention(this.attentionArgs(3));
-    this.selfNorm = this.norm();
-    this.crossNorm = this.norm();
+    this.selfAttention = new MultiHeadAttention(this.attentionArgs(2, 'self_attention'));
+    this.crossAttention = new CrossAttention(this.attentionArgs(3, 'cross_attention'));
+    this.selfNorm = this.norm('self_attention_norm');
+    this.crossNorm = this.norm('cross_attention_norm');
+  }
+
+  /** [x] or [x, memory(, memoryMask)]; the memory width defaults to dModel. */
+  protected buildSublayers(inputShape: tf.Shape | tf.Shape[]) {
+    const x = firstShape(inputShape);
+    const memory = Array.isArray(inputShape[0]) && inputShape.length > 1 ? (inputShape[1] as tf.Shape) : [null, null, this.config.dModel];
+    checkShape('TransformerDecoderLayer', x, this.config.dModel);
+    if (!this.selfAttention.built) {
+      this.selfAttention.build([x, x]);
+      this.selfAttention.built = true;
+    }
+    buildSublayer(this.selfNorm, x);
+    if (!this.crossAttention.built) this.crossAttention.build([x, memory]);
+    buildSublayer(this.crossNorm, x);
+    this.buildFeedForward(x);
+  }
+
+  protected override prebuildShapes(inputs: unknown, kwargs: Kwargs): tf.Shape[] | null {
+    const x = Array.isArray(inputs) ? inputs[0] : inputs;
+    const memory = kwargs.memory;
+    return x instanceof tf.Tensor && x.rank === 3 && memory instanceof tf.Tensor && memory.rank === 3 ? [x.shape, memory.shape] : null;
   }
 
   protected sublayers() {
@@ -249,24 +375,46 @@ export class TransformerDecoderLayer extends Block {
     ];
   }
 
-  override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Kwargs = {}): tf.Tensor | tf.Tensor[] {
-    const x = Array.isArray(inputs) ? inputs[0]! : inputs;
-    const o = kwargs as DecoderCallOptions;
-    const { memory = null, memoryMask = null, memoryCache = null, selfCache = null, training = false } = o;
+  override apply(inputs: tf.Tensor | tf.Tensor[] | tf.SymbolicTensor | tf.SymbolicTensor[], options: DecoderCallOptions = {}) {
+    return super.apply(inputs, options);
+  }
+
+  override call(inputs: tf.Tensor | tf.Tensor[], o: DecoderCallOptions = {}): tf.Tensor | tf.Tensor[] {
+    const list = Array.isArray(inputs) ? inputs : [inputs];
+    const x = list[0]!;
+    const memory = list[1] ?? o.memory ?? null;
+    const memoryMask = list[2] ?? o.memoryMask ?? null;
+    const { memoryCache = null, selfCache = null, training = false, useCausalMask = true, paddingMask = null } = o;
+    const { selfAttentionMask = null, selfAttentionBias = null, crossAttentionMask = null, crossAttentionBias = null } = o;
     const scores = o.returnAttentionScores === true;
     checkInput('TransformerDecoderLayer', x, this.config.dModel);
+    check(typeof useCausalMask === 'boolean', () => AttentionError.value('TransformerDecoderLayer', 'useCausalMask must be a boolean', useCausalMask));
+    checkPadding('TransformerDecoderLayer', 'paddingMask', paddingMask, x.shape[0]!, (selfCache?.length ?? 0) + x.shape[1]!);
     return tf.tidy(() => {
       const found: tf.Tensor[] = [];
       const pick = (r: tf.Tensor | tf.Tensor[]) => {
         if (Array.isArray(r)) found.push(r[1]!);
         return (Array.isArray(r) ? r[0] : r) as tf.Tensor;
       };
+      const selfMask = andMasks(paddingMask ? tf.expandDims(toBool(paddingMask), 1) : null, selfAttentionMask); // [B, 1, Tk] & mask
       const self = (h: tf.Tensor) =>
-        pick(this.selfAttention.apply(h, { value: h, useCausalMask: true, cache: selfCache, training, returnAttentionScores: scores }) as tf.Tensor);
+        pick(
+          this.selfAttention.apply(h, {
+            value: h,
+            useCausalMask,
+            attentionMask: selfMask,
+            attentionBias: selfAttentionBias,
+            cache: selfCache,
+            training,
+            returnAttentionScores: scores,
+          }) as tf.Tensor,
+        );
       const cross = (h: tf.Tensor) =>
         pick(
           this.crossAttention.apply(h, {
             ...(memoryCache ? { memoryCache } : { memory, memoryMask }),
+            attentionMask: crossAttentionMask,
+            attentionBias: crossAttentionBias,
             training,
             returnAttentionScores: scores,
           }) as tf.Tensor,
@@ -278,10 +426,24 @@ export class TransformerDecoderLayer extends Block {
     });
   }
 }
-tf.serialization.registerClass(TransformerDecoderLayer);
+registerAttnkitClass(TransformerDecoderLayer, 'TransformerDecoderLayer');
 
 function toBool(mask: tf.Tensor): tf.Tensor {
   return mask.dtype === 'bool' ? mask : tf.notEqual(mask, 0);
+}
+
+/** A padding mask [B, 1, Tk] ANDed with an attention mask (rank <= 3 broadcasting to [B, Tq, Tk], or rank 4 per head). */
+function andMasks(padding: tf.Tensor | null, mask: tf.Tensor | null): tf.Tensor | null {
+  if (!mask) return padding;
+  const bool = toBool(mask);
+  if (!padding) return bool;
+  return bool.rank === 4 ? tf.logicalAnd(tf.expandDims(padding, 1), bool) : tf.logicalAnd(padding, bool); // [B, N, Tq, Tk] or [B, Tq, Tk]
+}
+
+function checkShape(op: string, x: tf.Shape, dModel: number) {
+  check(x.length === 3 && (x[2] === dModel || x[2] == null), () =>
+    AttentionError.shapes(op, `input must be [B, T, dModel=${dModel}]`, { input: x.map((d) => (d == null ? -1 : d)) }),
+  );
 }
 
 function checkInput(op: string, x: unknown, dModel: number) {
@@ -290,9 +452,9 @@ function checkInput(op: string, x: unknown, dModel: number) {
   );
 }
 
-function checkPadding(op: string, mask: tf.Tensor | null, x: tf.Tensor) {
+function checkPadding(op: string, name: string, mask: tf.Tensor | null, B: number, T: number) {
   if (mask == null) return;
-  check(mask instanceof tf.Tensor && mask.rank === 2 && mask.shape[0] === x.shape[0] && mask.shape[1] === x.shape[1], () =>
-    AttentionError.shapes(op, 'paddingMask must be [B, T] like the input', { input: x.shape, paddingMask: mask?.shape ?? [] }),
+  check(mask instanceof tf.Tensor && mask.rank === 2 && mask.shape[0] === B && mask.shape[1] === T, () =>
+    AttentionError.shapes(op, `${name} must be [B, Tk] = [${B},${T}]`, { [name]: mask instanceof tf.Tensor ? mask.shape : [] }),
   );
 }

@@ -6,3 +6,20 @@ export type { BeamOptions, DecodeOptions, Hypothesis, TokenAttention } from './d
 export { TokenEmbedding } from './embedding.js';
 export { BASE_CONFIG, Transformer } from './model.js';
 export type { DecodeStepOutput, DecoderState, ResolvedConfig, TransformerConfig } from './model.js';
+export { EncoderDecoder, TransformerDecoder, TransformerEncoder } from './stack.js';
+export {
+  fromTorchDecoderLayer,
+  fromTorchEncoderLayer,
+  fromTorchTransformer,
+  fromTorchTransformerDecoder,
+  fromTorchTransformerEncoder,
+  fromTorchTransformerMasks,
+} from './torch.js';
+export type {
+  ConvertedTransformerMasks,
+  TorchImportExtras,
+  TorchLayerConfig,
+  TorchStackConfig,
+  TorchState,
+  TorchTransformerMasks,
+} from './torch.js';

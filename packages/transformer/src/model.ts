@@ -1,10 +1,10 @@
 import { type Activation, type Implementation, softmaxCrossEntropy } from '@attnkit/core';
 import type { MemoryCache } from '@attnkit/cross-attention';
 import { AttentionError, check } from '@attnkit/masking';
-import { KVCache } from '@attnkit/multi-head';
+import { KVCache, disposeSublayer } from '@attnkit/multi-head';
 import { PositionEmbedding, sinusoidalEncoding } from '@attnkit/positional';
 import * as tf from '@tensorflow/tfjs';
-import { type NamedWeight, TransformerDecoderLayer, TransformerEncoderLayer } from './blocks.js';
+import { type DecoderCallOptions, type EncoderCallOptions, type NamedWeight, TransformerDecoderLayer, TransformerEncoderLayer } from './blocks.js';
 import { TokenEmbedding } from './embedding.js';
 import { Linear } from './linear.js';
 import { LayerNorm } from './norm.js';
@@ -195,16 +195,16 @@ export class Transformer {
    */
   encode(
     source: tf.Tensor,
-    options: { training?: boolean; returnAttention?: boolean } = {},
+    options: { training?: boolean; returnAttention?: boolean } & Pick<EncoderCallOptions, 'attentionMask' | 'attentionBias'> = {},
   ): { memory: tf.Tensor3D; memoryMask: tf.Tensor2D; attention?: tf.Tensor4D[] } {
     checkIds('encode', 'source', source);
-    const { training = false, returnAttention = false } = options;
+    const { training = false, returnAttention = false, attentionMask = null, attentionBias = null } = options;
     const [memory, memoryMask, ...attention] = tf.tidy(() => {
       const mask = tf.notEqual(source, this.config.padId) as tf.Tensor2D; // [B, Ts]
       let h = this.embed(source, this.sourceEmbedding, this.sourcePosition, 0, training);
       const weights: tf.Tensor[] = [];
       for (const layer of this.encoderLayers) {
-        const r = layer.apply(h, { paddingMask: mask, training, returnAttentionScores: returnAttention });
+        const r = layer.apply(h, { paddingMask: mask, attentionMask, attentionBias, training, returnAttentionScores: returnAttention });
         if (Array.isArray(r)) {
           h = r[0] as tf.Tensor;
           weights.push(r[1] as tf.Tensor); // [B, H, Ts, Ts]
@@ -220,6 +220,8 @@ export class Transformer {
   /**
    * Target ids [B, T] (positions `offset`…) -> logits [B, T, V], attending to the memory (or to
    * the projected memory in `state`) and, with `state`, to the cached earlier positions.
+   * Self- and cross-attention masks and biases go to every decoder layer as they are
+   * (shapes in {@link DecoderCallOptions}); the self-attention stays causal.
    */
   decode(
     target: tf.Tensor,
@@ -229,10 +231,11 @@ export class Transformer {
       state?: DecoderState | null;
       training?: boolean;
       returnAttention?: boolean;
-    },
+    } & Pick<DecoderCallOptions, 'selfAttentionMask' | 'selfAttentionBias' | 'crossAttentionMask' | 'crossAttentionBias'>,
   ): DecodeStepOutput {
     checkIds('decode', 'target', target);
     const { memory = null, memoryMask = null, state = null, training = false, returnAttention = false } = options;
+    const { selfAttentionMask = null, selfAttentionBias = null, crossAttentionMask = null, crossAttentionBias = null } = options;
     check((memory == null) !== (state == null), () => AttentionError.value(`${OP}.decode`, 'pass exactly one of memory and state', memory == null ? 'neither' : 'both'));
     const offset = state ? state.selfCaches[0]!.length : 0;
     const out = tf.tidy(() => {
@@ -241,6 +244,10 @@ export class Transformer {
       this.decoderLayers.forEach((layer, i) => {
         const r = layer.apply(h, {
           ...(state ? { memoryCache: state.memoryCaches[i], selfCache: state.selfCaches[i] } : { memory, memoryMask }),
+          selfAttentionMask,
+          selfAttentionBias,
+          crossAttentionMask,
+          crossAttentionBias,
           training,
           returnAttentionScores: returnAttention,
         });
@@ -359,10 +366,16 @@ export class Transformer {
     return model;
   }
 
-  /** Disposes every weight; the model cannot be used afterwards. */
+  /** Disposes every weight, also of layers built by encode/decode without {@link build}; the model cannot be used afterwards. */
   dispose(): void {
-    if (!this.built) return;
-    for (const { variable } of this.namedWeights()) variable.dispose();
+    const layers = new Set<tf.layers.Layer>([
+      ...this.encoderLayers,
+      ...this.decoderLayers,
+      this.sourceEmbedding,
+      this.targetEmbedding,
+      ...[this.output, this.sourcePosition, this.targetPosition, this.encoderNorm, this.decoderNorm].filter((l): l is tf.layers.Layer => l !== null),
+    ]);
+    for (const layer of layers) disposeSublayer(layer);
   }
 }
 

@@ -82,6 +82,8 @@ export interface MhaOracleInput {
   /** Keras mask (nonzero = attend), right-aligned broadcastable to [B, Tq, Tk]. */
   mask?: F64 | null;
   causal?: boolean;
+  /** Additive bias: rank 3 [B, Tq, Tk] (every head) or rank 4 [B, N, Tq, Tk]. */
+  bias?: F64 | null;
   /** Float64 position hook applied to projected queries and keys, with offset 0. */
   hook?: ((x: F64, offset: number) => F64) | null;
 }
@@ -102,7 +104,12 @@ export function mhaOracle(input: MhaOracleInput): { output: F64; scores: F64 } {
     // Keras' [B, Tq, Tk] applies to every head: [B, 1, Tq, Tk]
     mask = s.length === 3 ? { data: input.mask.data, shape: [s[0]!, 1, s[1]!, s[2]!] } : input.mask;
   }
-  const { output, weights } = attentionOracle({ query: q, key: k, value: v, mask, causal: input.causal ?? false });
+  let bias: F64 | null = null;
+  if (input.bias) {
+    const s = input.bias.shape;
+    bias = s.length === 3 ? { data: input.bias.data, shape: [s[0]!, 1, s[1]!, s[2]!] } : input.bias;
+  }
+  const { output, weights } = attentionOracle({ query: q, key: k, value: v, mask, bias, causal: input.causal ?? false });
   return { output: outputF64(output, w.outputKernel, w.outputBias), scores: weights };
 }
 
