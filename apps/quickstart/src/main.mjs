@@ -5,6 +5,9 @@ import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 
 const backend = process.argv[2] ?? 'wasm';
+// Production mode: tfjs then prints no warnings, among them its Node banner (advice to install
+// tfjs-node, which attnkit does not use).
+tf.enableProdMode();
 await tf.setBackend(backend);
 
 const tokens = ['the', 'cat', 'sat', 'on', 'the', 'mat'];

@@ -29,7 +29,7 @@ import {
   attentionWithWeights,
   scaledDotProductAttention,
 } from './index.js';
-import type { AttentionDims } from './validate.js';
+import type { AttentionDims } from './types.js';
 
 // Chunked against the reference path on the same backend: forward within 1e-5 relative,
 // gradients within 1e-4 relative (atol for entries near zero). Against the float64 oracle,
@@ -172,20 +172,27 @@ describeEachBackend('chunked attention equals the reference', () => {
     tf.dispose([q, k, v, ...chunked, ...reference]);
   });
 
-  it('answers weights requests with the full weights of the reference computation', () => {
+  it("refuses weights requests, which it cannot answer without the full matrix (one rule with 'fused')", () => {
     const c = ATTENTION_CASES.find((x) => x.name === 'everything at once')!;
     const built = buildCase(c);
     const options = { ...caseOptions(c, built), implementation: 'chunked' as const, chunkSize: 2 };
-    const { output, weights } = attentionWithWeights(built.query, built.key, built.value, options);
-    const alone = attentionWeights(built.query, built.key, options);
+    const reason = "implementation 'chunked' cannot run: it never forms the attention weights this call returns; use 'auto', 'reference' or 'sliced', but got 'chunked'";
+    expectThrowsWithoutLeak(() => attentionWithWeights(built.query, built.key, built.value, options), new RegExp(`^attentionWithWeights: ${literal(reason)}$`));
+    expectThrowsWithoutLeak(() => attentionWeights(built.query, built.key, options), new RegExp(`^attentionWeights: ${literal(reason)}$`));
+    // the same call under 'auto' returns the oracle's weights
+    const { output, weights } = attentionWithWeights(built.query, built.key, built.value, { ...options, implementation: 'auto' });
     const expected = attentionOracle(built.oracle);
     expectTensorsClose(weights, expected.weights.data, ORACLE_FORWARD);
-    expectTensorsClose(alone, weights, SAME_FORWARD);
     expectTensorsClose(output, expected.output.data, ORACLE_FORWARD);
-    tf.dispose([output, weights, alone]);
+    tf.dispose([output, weights]);
     built.dispose();
   });
 });
+
+/** A string matched literally in a RegExp. */
+function literal(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
 
 describeEachBackend('chunked attention: tiles, dropout, memory hygiene', (backend) => {
   // The product Q·Kᵀ runs once per computed tile; so does W·V.

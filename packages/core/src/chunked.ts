@@ -10,14 +10,14 @@
  * `group` query heads that share that key/value head stacked as rows, the form that is
  * fastest on wasm (see sliced.ts).
  */
-import { MASK_FILL } from '@attnkit/masking';
+import { MASK_FILL, combineMasks } from '@attnkit/masking';
 import * as tf from '@tensorflow/tfjs-core';
-import type { AttentionOptions } from './attention.js';
+import { bandOf } from './band.js';
+import { biasAllows } from './reference.js';
 import { saveViews } from './save.js';
-import type { AttentionDims } from './validate.js';
+import type { AttentionDims, AttentionOptions, ChunkSize } from './types.js';
 
-/** Query and key tile lengths; a number sets both. */
-export type ChunkSize = number | { query: number; key: number };
+export type { ChunkSize } from './types.js';
 
 /**
  * Default tile lengths. On wasm, T = 2048, H = 8, d = 64, 512 x 512 tiles ran forward +
@@ -38,10 +38,9 @@ interface Plan {
   tk: number;
   nQ: number;
   nK: number;
-  /** Allowed keys of the query aligned at `p` are `p - left <= j <= p + right` (Infinity: unbounded). */
+  /** Allowed keys of the query aligned at `p = i + offset` are `p - left <= j <= p + right` (band.ts). */
   left: number;
   right: number;
-  /** Key position of query 0: Tk - Tq (bottom-right alignment). */
   offset: number;
   /** Dropout rate and base seed, or null when dropout is off. */
   dropout: { rate: number; seed: number } | null;
@@ -52,7 +51,7 @@ function planOf(options: ChunkedOptions, dims: AttentionDims): Plan {
   const size = options.chunkSize ?? DEFAULT_CHUNK_SIZE;
   const tq = Math.min(typeof size === 'number' ? size : size.query, Tq);
   const tk = Math.min(typeof size === 'number' ? size : size.key, Tk);
-  const { window, causal = false, dropout = 0, training = false } = options;
+  const { dropout = 0, training = false } = options;
   const rate = training ? dropout : 0;
   return {
     dims,
@@ -61,9 +60,7 @@ function planOf(options: ChunkedOptions, dims: AttentionDims): Plan {
     tk,
     nQ: Math.ceil(Tq / tq),
     nK: Math.ceil(Tk / tk),
-    left: window ? window.left : Number.POSITIVE_INFINITY,
-    right: Math.min(causal ? 0 : Number.POSITIVE_INFINITY, window ? (window.right ?? 0) : Number.POSITIVE_INFINITY),
-    offset: Tk - Tq,
+    ...bandOf(options, dims),
     // Without a seed, one random seed per call, shared by the forward and backward passes.
     dropout: rate > 0 ? { rate, seed: options.seed ?? Math.floor(Math.random() * 2 ** 31) } : null,
   };
@@ -578,15 +575,17 @@ export function chunkedAttention(
   const attend = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const save = args.pop() as tf.GradSaveFunc;
     const [q, k, v, b] = args as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor | undefined];
-    const extras: Extras = { mask: mask ? rank4(mask) : null, bias: b ? rank4(b) : null };
+    // A key a -Infinity bias excludes is a masked key (reference.ts, biasAllows); tiles fill it with MASK_FILL.
+    const combined = combineMasks(mask, b ? biasAllows(b) : null);
+    const extras: Extras = { mask: combined ? rank4(combined) : null, bias: b ? rank4(b) : null };
     const { output, lse } = forward(plan, q, k, v, extras);
     saveViews(save, [q, k, v, output, lse, ...(extras.bias ? [extras.bias] : []), ...(extras.mask ? [extras.mask] : [])]);
     return {
       value: output,
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
         const [sq, sk, sv, so, sl, ...rest] = saved as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, ...tf.Tensor[]];
-        const sb = b ? rest.shift()! : null;
-        const sm = mask ? rest.shift()! : null;
+        const sb = extras.bias ? rest.shift()! : null;
+        const sm = extras.mask ? rest.shift()! : null;
         const x: Saved = { query: sq, key: sk, value: sv, output: so, lse: sl, bias: sb, mask: sm };
         return backward(plan, dy, x, b ? b.shape : null);
       },

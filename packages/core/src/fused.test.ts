@@ -1,7 +1,16 @@
 import { expectTensorsClose, randomTensor, useBackend } from '@attnkit/test-utils';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FUSED_ATTENTION_GRAD_KERNEL, FUSED_ATTENTION_KERNEL, type FusedKernelConfig, scaledDotProductAttention } from './index.js';
+import { expectThrowsWithoutLeak } from '@attnkit/test-utils';
+import {
+  FUSED_ATTENTION_GRAD_KERNEL,
+  FUSED_ATTENTION_KERNEL,
+  type FusedKernelConfig,
+  attentionWeights,
+  attentionWithWeights,
+  choosePath,
+  scaledDotProductAttention,
+} from './index.js';
 
 // A stand-in kernel pair on cpu that takes head dims up to 8 only, and records the calls it gets
 // (then stops them: what it computes is the kernels package's business, not core's).
@@ -43,6 +52,26 @@ describe('dispatch to a registered fused kernel that declines some calls [cpu]',
     );
     expect(calls).toEqual([]);
     q.dispose();
+  });
+
+  it("weights requests under 'fused' throw, as scaledDotProductAttention's refusals do (one rule), even where the kernel takes the call", () => {
+    const q = randomTensor([1, 2, 5, 8], 1);
+    const reason = "implementation 'fused' cannot run: it never forms the attention weights this call returns; use 'auto', 'reference' or 'sliced', but got 'fused'";
+    expectThrowsWithoutLeak(() => attentionWithWeights(q, q, q, { implementation: 'fused' }), `attentionWithWeights: ${reason}`);
+    expectThrowsWithoutLeak(() => attentionWeights(q, q, { implementation: 'fused' }), `attentionWeights: ${reason}`);
+    // under 'auto' the weights come from core's own path; the kernel is not asked
+    const { output, weights } = attentionWithWeights(q, q, q);
+    expect(weights.shape).toEqual([1, 2, 5, 5]);
+    expect(calls).toEqual([]);
+    tf.dispose([q, output, weights]);
+  });
+
+  it('choosePath: fused for output-only calls the kernel takes, never for weights', () => {
+    const dims = { B: 1, Hq: 2, Hkv: 2, Tq: 5, Tk: 5, Dk: 8, Dv: 8, group: 1 };
+    expect(choosePath({}, dims, 'cpu', false)).toBe('fused');
+    expect(choosePath({}, dims, 'cpu', true)).toBe('reference');
+    expect(choosePath({ dropout: 0.5, training: true }, dims, 'cpu', false)).toBe('reference');
+    expect(choosePath({}, { ...dims, Dk: 16 }, 'cpu', false)).toBe('reference');
   });
 
   it("'auto' dispatches a call the kernel takes", () => {

@@ -16,16 +16,16 @@
  *   it declines.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { AttentionOptions } from './attention.js';
+import { bandOf } from './band.js';
 import { saveViews } from './save.js';
-import type { AttentionDims } from './validate.js';
+import type { AttentionDims, AttentionOptions } from './types.js';
 
 export const FUSED_ATTENTION_KERNEL = 'AttnkitFusedAttention';
 export const FUSED_ATTENTION_GRAD_KERNEL = 'AttnkitFusedAttentionGrad';
 
 /**
  * Query `i`, aligned at `p = i + offset`, may attend keys `p - left <= j <= p + right` (ANDed
- * with the mask). Unbounded sides are given as Tq + Tk, which covers every key.
+ * with the mask): the band of band.ts, whose unbounded sides are Tq + Tk (covers every key).
  */
 export interface FusedAttentionAttrs {
   scale: number;
@@ -58,9 +58,8 @@ export interface FusedKernelConfig extends tf.KernelConfig {
 /** The options the fused path reads; their meaning is in AttentionOptions. */
 export type FusedOptions = Pick<AttentionOptions, 'mask' | 'bias' | 'causal' | 'window' | 'scale' | 'dropout' | 'training' | 'seed'>;
 
-/** Whether both fused kernels are registered for the active backend. */
-export function fusedAvailable(): boolean {
-  const backend = tf.getBackend();
+/** Whether both fused kernels are registered for `backend` (default: the active backend). */
+export function fusedAvailable(backend: string = tf.getBackend()): boolean {
   return tf.getKernel(FUSED_ATTENTION_KERNEL, backend) != null && tf.getKernel(FUSED_ATTENTION_GRAD_KERNEL, backend) != null;
 }
 
@@ -68,21 +67,21 @@ export function fusedAvailable(): boolean {
  * Why the fused path cannot run this call, or null when it can. Dropout (when training) is
  * not fused, nor a call the kernel's `supports` declines: such calls take the other paths.
  */
-export function fusedUnsupported(options: FusedOptions, dims: AttentionDims): string | null {
-  if (!fusedAvailable()) return `no ${FUSED_ATTENTION_KERNEL} kernel registered for backend '${tf.getBackend()}'`;
-  const kernel = tf.getKernel(FUSED_ATTENTION_KERNEL, tf.getBackend()) as FusedKernelConfig;
-  if (options.training && (options.dropout ?? 0) > 0 && !kernel.dropout) return `dropout is not fused by backend '${tf.getBackend()}'`;
+export function fusedUnsupported(
+  options: Pick<FusedOptions, 'dropout' | 'training'>,
+  dims: AttentionDims,
+  backend: string = tf.getBackend(),
+): string | null {
+  if (!fusedAvailable(backend)) return `no ${FUSED_ATTENTION_KERNEL} kernel registered for backend '${backend}'`;
+  const kernel = tf.getKernel(FUSED_ATTENTION_KERNEL, backend) as FusedKernelConfig;
+  if (options.training && (options.dropout ?? 0) > 0 && !kernel.dropout) return `dropout is not fused by backend '${backend}'`;
   return kernel.supports?.(dims) ?? null;
 }
 
-function attrsOf(options: FusedOptions, { Tq, Tk, Dk }: AttentionDims): FusedAttentionAttrs {
-  const unbounded = Tq + Tk;
-  const { window, causal = false } = options;
+function attrsOf(options: FusedOptions, dims: AttentionDims): FusedAttentionAttrs {
   return {
-    scale: options.scale ?? 1 / Math.sqrt(Dk),
-    left: window ? Math.min(window.left, unbounded) : unbounded,
-    right: Math.min(causal ? 0 : unbounded, window ? Math.min(window.right ?? 0, unbounded) : unbounded),
-    offset: Tk - Tq,
+    scale: options.scale ?? 1 / Math.sqrt(dims.Dk),
+    ...bandOf(options, dims),
     dropout: options.training ? (options.dropout ?? 0) : 0,
     seed: options.seed ?? Math.floor(Math.random() * 2 ** 31),
   };

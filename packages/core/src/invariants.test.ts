@@ -13,6 +13,45 @@ import { expect, it } from 'vitest';
 import { attentionWeights, attentionWithWeights, scaledDotProductAttention } from './index.js';
 
 describeEachBackend('attention invariants', () => {
+  it('a -Infinity bias is a false mask entry: same outputs, weights and gradients, and a row it covers gives exact zeros, on every path', () => {
+    const [B, H, Tq, Tk, D] = [2, 2, 4, 6, 4];
+    const q = randomTensor([B, H, Tq, D], 11);
+    const k = randomTensor([B, H, Tk, D], 12);
+    const v = randomTensor([B, H, Tk, D], 13);
+    const keep = randomMask([B, H, Tq, Tk], 14, 0.6);
+    // row 1 of batch 0, head 0 excluded entirely
+    const rowOff = tf.tensor4d(Array.from({ length: B * H * Tq * Tk }, (_, n) => (Math.floor(n / Tk) === 1 ? 0 : 1)), [B, H, Tq, Tk], 'bool');
+    const mask = tf.logicalAnd(keep, rowOff);
+    const finite = randomTensor([B, H, Tq, Tk], 15);
+    const bias = tf.where(mask, finite, tf.fill([B, H, Tq, Tk], Number.NEGATIVE_INFINITY)); // -inf where masked
+    const dy = randomTensor([B, H, Tq, D], 16);
+    for (const implementation of ['reference', 'sliced', 'chunked'] as const) {
+      const run = (options: { bias: tf.Tensor; mask?: tf.Tensor }) =>
+        tf.grads((qq: tf.Tensor, kk: tf.Tensor, vv: tf.Tensor, bb: tf.Tensor) =>
+          tf.sum(tf.mul(scaledDotProductAttention(qq, kk, vv, { ...options, bias: bb, implementation, chunkSize: 2 }), dy)),
+        )([q, k, v, options.bias]);
+      const withInf = run({ bias });
+      const withMask = run({ bias: finite, mask });
+      for (const [i, g] of withInf.entries()) {
+        expect(Array.from(g.dataSync()).some(Number.isNaN), `${implementation} grad ${i} has no NaN`).toBe(false);
+        if (i < 3) expectTensorsClose(g, withMask[i]!, { rtol: 1e-5, atol: 1e-6, label: `${implementation} grad ${i}` });
+      }
+      // dBias: the mask's gradient where allowed, 0 where the bias is -Infinity
+      expectTensorsClose(withInf[3]!, tf.mul(withMask[3]!, tf.cast(mask, 'float32')), { rtol: 1e-5, atol: 1e-6, label: `${implementation} dBias` });
+      const out = scaledDotProductAttention(q, k, v, { bias, implementation, chunkSize: 2 });
+      const row = tf.slice(out, [0, 0, 1, 0], [1, 1, 1, D]);
+      expect(Array.from(row.dataSync()), `${implementation}: the excluded row is exactly 0`).toEqual(new Array(D).fill(0));
+      tf.dispose([...withInf, ...withMask, out, row]);
+    }
+    const { output, weights } = attentionWithWeights(q, k, v, { bias });
+    const expected = attentionWithWeights(q, k, v, { bias: finite, mask });
+    expectTensorsClose(output, expected.output, { rtol: 1e-6, atol: 0 });
+    expectTensorsClose(weights, expected.weights, { rtol: 1e-6, atol: 0 });
+    const rowWeights = tf.slice(weights, [0, 0, 1, 0], [1, 1, 1, Tk]);
+    expect(Array.from(rowWeights.dataSync())).toEqual(new Array(Tk).fill(0));
+    tf.dispose([q, k, v, keep, rowOff, mask, finite, bias, dy, output, weights, expected.output, expected.weights, rowWeights]);
+  });
+
   it('weight rows sum to 1, or to 0 where the mask leaves nothing', () => {
     const q = randomTensor([2, 2, 6, 4], 1);
     const k = randomTensor([2, 2, 6, 4], 2);

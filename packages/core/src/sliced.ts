@@ -1,7 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { matMul2d } from './matmul.js';
-import type { Products } from './products.js';
-import type { AttentionDims } from './validate.js';
+import type { AttentionDims, Products } from './types.js';
 
 /** Multiplies matching slices of a [N, M, K] and b [N, K, P] one rank-2 matMul at a time: [N, M, P]. */
 function slicedMatMul(a: tf.Tensor3D, b: tf.Tensor3D): tf.Tensor3D {

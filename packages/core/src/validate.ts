@@ -1,22 +1,7 @@
-import { AttentionError, broadcastShapes, check } from '@attnkit/masking';
+import { AttentionError } from '@attnkit/masking';
+import { broadcastShapes, check } from '@attnkit/masking/internal';
 import * as tf from '@tensorflow/tfjs-core';
-import type { AttentionOptions } from './attention.js';
-
-/** Sizes of one attention call: query [B, Hq, Tq, Dk], key [B, Hkv, Tk, Dk], value [B, Hkv, Tk, Dv]. */
-export interface AttentionDims {
-  B: number;
-  Hq: number;
-  Hkv: number;
-  Tq: number;
-  Tk: number;
-  Dk: number;
-  Dv: number;
-  /** Query heads per key/value head: Hq / Hkv. */
-  group: number;
-}
-
-export const IMPLEMENTATIONS = ['auto', 'reference', 'sliced', 'chunked', 'fused'] as const;
-export type Implementation = (typeof IMPLEMENTATIONS)[number];
+import { type AttentionDims, type AttentionOptions, IMPLEMENTATIONS } from './types.js';
 
 function checkTensor(op: string, name: string, x: unknown, rank?: number): asserts x is tf.Tensor {
   check(x instanceof tf.Tensor, () => AttentionError.value(op, `${name} must be a tf.Tensor`, typeof x));

@@ -6,7 +6,7 @@
 // the saved row logsumexp.
 //
 // Semantics are those of @attnkit/core's reference path: logits (scale·q)·kᵀ + bias; masked
-// entries (user mask AND causal/window band) are filled with MASK_FILL = -1e9 and count in
+// entries (user mask AND causal/window band AND bias != -Infinity) are filled with MASK_FILL = -1e9 and count in
 // the softmax normaliser, then their weights are zeroed, so a row with nothing to attend to
 // gives 0. Masked entries are tracked here as a count per row and folded in at the end.
 //
@@ -18,47 +18,38 @@ const C: i32 = 128; // key columns per tile
 const MASK_FILL: f32 = -1e9;
 const NEG_INF: f32 = -Infinity;
 
-// Parameter block layout (i32 / f32 slots).
-const P_B = 0;
-const P_HQ = 1;
-const P_HKV = 2;
-const P_TQ = 3;
-const P_TK = 4;
-const P_DK = 5;
-const P_DV = 6;
-const P_SCALE = 7;
-const P_LEFT = 8;
-const P_RIGHT = 9;
-const P_OFFSET = 10;
-const P_Q = 11;
-const P_K = 12;
-const P_V = 13;
-const P_MASK = 14; // then strides b, h, q, k (elements) at 15..18
-const P_BIAS = 19; // then strides at 20..23
-const P_OUT = 24;
-const P_LSE = 25;
-const P_SCRATCH = 26;
-const P_DY = 27;
-const P_O = 28;
-const P_DQ = 29;
-const P_DK_OUT = 30;
-const P_DV_OUT = 31;
-const P_DBIAS = 32;
-/**
- * Address of an i32 work counter, zeroed by the caller and shared by every thread of a call:
- * each thread takes the next work item with an atomic add until none is left (forward: blocks
- * of FWD_ROWS query rows of one head, in head order; backward: kv heads), so a thread slowed
- * down by other processes takes fewer items.
- */
-const P_COUNTER = 33;
-/**
- * Dropout on the attention weights (training): the rate (f32; 0 = none) and a seed (i32). The
- * entry (b, h, i, j) is kept, scaled by 1/(1 - rate), when dropHash(seed, ((b·Hq + h)·Tq + i)·Tk
- * + j) >= rate·2^32, the same in the forward and the backward pass (src/dropout.ts is the same
- * function in JavaScript).
- */
-const P_DROP_RATE = 34;
-const P_DROP_SEED = 35;
+// Parameter block layout (i32 / f32 slots): one source, shared with the JS side.
+import {
+  P_B,
+  P_HQ,
+  P_HKV,
+  P_TQ,
+  P_TK,
+  P_DK,
+  P_DV,
+  P_SCALE,
+  P_LEFT,
+  P_RIGHT,
+  P_OFFSET,
+  P_Q,
+  P_K,
+  P_V,
+  P_MASK,
+  P_BIAS,
+  P_OUT,
+  P_LSE,
+  P_SCRATCH,
+  P_DY,
+  P_O,
+  P_DQ,
+  P_DK_OUT,
+  P_DV_OUT,
+  P_DBIAS,
+  P_COUNTER,
+  P_DROP_RATE,
+  P_DROP_SEED,
+} from '../src/slots';
+
 /** Query rows per forward work item (a multiple of R). */
 const FWD_ROWS: i32 = 64;
 
@@ -522,11 +513,13 @@ function maskTile(s: usize, b: i32, h: i32, i0: i32, c0: i32, cols: i32, counts:
       }
       let ok = j >= lo && j <= hi;
       if (ok && maskPtr != 0) ok = load<u8>(mBase + <usize>(j * mSK)) != 0;
-      if (!ok) {
+      // a bias of -Infinity excludes the key as the mask does (core's reference: zeros, not NaN)
+      const bias = ok && biasPtr != 0 ? load<f32>(bBase + (<usize>(j * bSK) << 2)) : <f32>0;
+      if (!ok || bias == NEG_INF) {
         store<f32>(at, NEG_INF);
         masked++;
       } else if (biasPtr != 0) {
-        store<f32>(at, load<f32>(at) + load<f32>(bBase + (<usize>(j * bSK) << 2)));
+        store<f32>(at, load<f32>(at) + bias);
       }
     }
     if (counts != 0) store<i32>(counts + (<usize>r << 2), load<i32>(counts + (<usize>r << 2)) + masked);

@@ -9,7 +9,7 @@
  * (or Q/dO) tiles of BK rows are staged in workgroup memory, padded with zeros up to DM.
  *
  * Semantics are those of @attnkit/core's reference path: logits (scale·q)·kᵀ + bias; entries
- * outside the causal/window band or the mask are filled with MASK_FILL = -1e9 and count in the
+ * outside the causal/window band or the mask, or whose bias is -Infinity, are filled with MASK_FILL = -1e9 and count in the
  * softmax normaliser but carry no weight, so a row with nothing to attend to gives 0. No
  * infinities are used (WGSL may assume there are none): "no value yet" is LOWEST = -3e38.
  */
@@ -44,6 +44,23 @@ export const STATS_INPUTS = ['xo', 'xdy', 'xlse'];
 export const BACKWARD_INPUTS = ['xq', 'xk', 'xv', 'xmask', 'xbias', 'xdy', 'xstats'];
 export const COPY_INPUTS = ['xsrc'];
 
+/**
+ * The one vec4 loader, instantiated per input array (WGSL functions cannot take a storage array
+ * as a parameter): `name(base, d, n)` reads 4 floats of `array` from `base + d`, zeros from `n`
+ * on (padding a head dim up to DM).
+ */
+function vectorLoader(name: string, array: string): string {
+  return /* wgsl */ `
+fn ${name}(base : i32, d : i32, n : i32) -> vec4<f32> {
+  var r = vec4<f32>(0.0);
+  for (var e = 0; e < 4; e++) {
+    if (d + e < n) { r[e] = ${array}[base + d + e]; }
+  }
+  return r;
+}
+`;
+}
+
 /** Constants, the uniform workgroup index, band/mask/bias lookups, and padded vec4 loads. */
 function common(dm: number, bk: number, wg = WORKGROUP): string {
   return /* wgsl */ `
@@ -65,11 +82,19 @@ fn flatWorkgroup() -> i32 {
   return workgroupUniformLoad(&wgIndex);
 }
 
-// Query i (aligned at i + offset) may attend key j: inside the band and the mask.
+// Query i (aligned at i + offset) may attend key j: inside the band and the mask, and the bias
+// not -Infinity (an excluded key, as in core's reference). The bias is compared by its bits:
+// WGSL may assume that no float is infinite.
 fn allowed(b : i32, h : i32, i : i32, j : i32) -> bool {
   let p = i + uniforms.band.z;
   if (j < p - uniforms.band.x || j > p + uniforms.band.y) {
     return false;
+  }
+  if ((uniforms.dims2.w & 2) != 0) {
+    let bs = uniforms.biasStrides;
+    if (bitcast<u32>(xbias[b * bs.x + h * bs.y + i * bs.z + j * bs.w]) == 0xff800000u) {
+      return false;
+    }
   }
   if ((uniforms.dims2.w & 1) != 0) {
     let s = uniforms.maskStrides;
@@ -92,42 +117,13 @@ fn outsideBand(i0 : i32, i1 : i32, j0 : i32, j1 : i32) -> bool {
   return j1 < i0 + off - uniforms.band.x || j0 > i1 + off + uniforms.band.y;
 }
 
-fn qVec(base : i32, d : i32, n : i32) -> vec4<f32> {
-  var r = vec4<f32>(0.0);
-  for (var e = 0; e < 4; e++) {
-    if (d + e < n) { r[e] = xq[base + d + e]; }
-  }
-  return r;
-}
-
-fn kVec(base : i32, d : i32, n : i32) -> vec4<f32> {
-  var r = vec4<f32>(0.0);
-  for (var e = 0; e < 4; e++) {
-    if (d + e < n) { r[e] = xk[base + d + e]; }
-  }
-  return r;
-}
-
-fn vVec(base : i32, d : i32, n : i32) -> vec4<f32> {
-  var r = vec4<f32>(0.0);
-  for (var e = 0; e < 4; e++) {
-    if (d + e < n) { r[e] = xv[base + d + e]; }
-  }
-  return r;
-}
-`;
+${vectorLoader('qVec', 'xq')}
+${vectorLoader('kVec', 'xk')}
+${vectorLoader('vVec', 'xv')}`;
 }
 
 /** Loads of the upstream gradient (backward programs only). */
-const dyVec = /* wgsl */ `
-fn dyVec(base : i32, d : i32, n : i32) -> vec4<f32> {
-  var r = vec4<f32>(0.0);
-  for (var e = 0; e < 4; e++) {
-    if (d + e < n) { r[e] = xdy[base + d + e]; }
-  }
-  return r;
-}
-`;
+const dyVec = vectorLoader('dyVec', 'xdy');
 
 /** Stages keys and values [j0, j0 + BK) of kv head bk in kTile/vTile (zeros past Tk and past D). */
 const kvTiles = /* wgsl */ `

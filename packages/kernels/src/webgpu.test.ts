@@ -14,8 +14,9 @@ import {
   TOLERANCES,
   useBackend,
 } from '@attnkit/test-utils';
+import { describeWithWebGPU } from '@attnkit/test-utils/chromium';
 import * as tf from '@tensorflow/tfjs-core';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, expect, it, vi } from 'vitest';
 import { registerWebGPUAttention, unregisterFusedAttention, WEBGPU_MAX_HEAD_DIM } from './index.js';
 
 // The WebGPU kernel on tfjs's webgpu backend (Dawn over SwiftShader here; vitest.config.mjs
@@ -86,7 +87,7 @@ async function checkCases(cases: AttentionCase[], withOracle: boolean): Promise<
   }
 }
 
-describe('fused attention on webgpu', () => {
+describeWithWebGPU('fused attention on webgpu', () => {
   beforeAll(async () => {
     await useWebGPU();
     registerWebGPUAttention();
@@ -179,7 +180,7 @@ describe('fused attention on webgpu', () => {
   });
 });
 
-describe('webgpu without registration', () => {
+describeWithWebGPU('webgpu without registration', () => {
   beforeAll(async () => {
     await useWebGPU();
     registerWebGPUAttention();

@@ -1,7 +1,8 @@
-export { AttentionError, check, formatShape } from './errors.js';
+import { broadcastShapes as broadcastShapesInternal, check as checkInternal, formatShape as formatShapeInternal } from './internal.js';
+
+export { AttentionError } from './errors.js';
 export {
   MASK_FILL,
-  broadcastShapes,
   causalMask,
   combineMasks,
   maskToBias,
@@ -11,3 +12,12 @@ export {
   slidingWindowMask,
 } from './masks.js';
 export type { AlignmentOptions, PaddingMaskOptions, SlidingWindowOptions } from './masks.js';
+
+// Internals kept here only until every workspace package imports them from
+// '@attnkit/masking/internal'; they will leave the public entry in the next minor release.
+/** @deprecated Internal: import from `@attnkit/masking/internal`. */
+export const check: typeof checkInternal = checkInternal;
+/** @deprecated Internal: import from `@attnkit/masking/internal`. */
+export const formatShape: typeof formatShapeInternal = formatShapeInternal;
+/** @deprecated Internal: import from `@attnkit/masking/internal`. */
+export const broadcastShapes: typeof broadcastShapesInternal = broadcastShapesInternal;

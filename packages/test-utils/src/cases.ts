@@ -24,6 +24,8 @@ export interface AttentionCase {
   mask?: { shape: number[]; density?: number } | { shape: number[]; values: number[] };
   /** Shape of a random additive bias. */
   bias?: number[];
+  /** 0/1 per bias entry (row-major over `bias`): 1 sets the entry to -Infinity (an excluded key). */
+  biasNegInf?: number[];
   /** Multiplies query and key values (large logits). Default 1. */
   magnitude?: number;
   seed?: number;
@@ -67,6 +69,36 @@ export const ATTENTION_CASES: AttentionCase[] = [
   { ...base, name: 'bias per head [1, Hq, Tq, Tk]', Hq: 2, Hkv: 2, bias: [1, 2, 4, 4] },
   { ...base, name: 'bias [B, Hq, Tq, Tk]', B: 2, Hq: 2, Hkv: 2, bias: [2, 2, 4, 4] },
   { ...base, name: 'bias + mask + causal', Tq: 5, Tk: 5, causal: true, bias: [5, 5], mask: { shape: [5, 5] } },
+  // -Infinity in the bias excludes a key as a false mask entry does: zeros, never NaN
+  { ...base, name: 'bias -inf: one row fully, one partly', Tq: 3, Tk: 4, bias: [3, 4], biasNegInf: [0, 0, 0, 0, 1, 1, 1, 1, 1, 0, 1, 0] },
+  { ...base, name: 'bias -inf everywhere', Tq: 2, Tk: 3, bias: [2, 3], biasNegInf: [1, 1, 1, 1, 1, 1] },
+  {
+    ...base,
+    name: 'bias -inf per head + mask + causal + GQA',
+    Hq: 4,
+    Hkv: 2,
+    Tq: 3,
+    Tk: 5,
+    causal: true,
+    mask: { shape: [1, 1, 3, 5], values: [1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1] },
+    bias: [1, 4, 3, 5],
+    // head 0: row 2 fully -inf; head 1: the keys row 0 may see (mask and causal) all -inf; head 3: one key
+    biasNegInf: [
+      ...[0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1],
+      ...[1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+      ...new Array(15).fill(0),
+      ...[0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0],
+    ],
+  },
+  {
+    ...base,
+    name: 'bias -inf key padding [B, 1, 1, Tk], one batch all -inf, Tk past one tile',
+    B: 2,
+    Tq: 5,
+    Tk: 150,
+    bias: [2, 1, 1, 150],
+    biasNegInf: [...Array.from({ length: 150 }, (_, j) => (j >= 140 ? 1 : 0)), ...new Array(150).fill(1)],
+  },
   { ...base, name: 'GQA 4:2', Hq: 4, Hkv: 2 },
   { ...base, name: 'MQA 4:1', Hq: 4, Hkv: 1, Tk: 6 },
   { ...base, name: 'GQA causal Tq < Tk', B: 2, Hq: 6, Hkv: 2, Tq: 3, Tk: 5, causal: true },
@@ -119,6 +151,9 @@ export function buildCase(c: AttentionCase): BuiltCase {
     }
   }
   const biasValues = c.bias ? values(c.bias, seed * 7 + 5, 2) : null;
+  if (biasValues && c.biasNegInf) {
+    for (const [n, x] of c.biasNegInf.entries()) if (x) biasValues[n] = Number.NEGATIVE_INFINITY;
+  }
   const f = (x: number[], shape: number[]) => f64(Float32Array.from(x), shape); // what float32 tensors hold
   const tensors = {
     query: tf.tensor4d(q, qShape, 'float32'),

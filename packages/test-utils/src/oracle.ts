@@ -52,9 +52,14 @@ function dims(input: OracleInput) {
 const at4 = (x: F64, a: number, b: number, c: number, d: number) =>
   x.data[((a * x.shape[1]! + b) * x.shape[2]! + c) * x.shape[3]! + d]!;
 
-/** Whether query i of (b, h) may attend key j. */
+/**
+ * Whether query i of (b, h) may attend key j: inside causal and window, the mask true, and the
+ * bias not -Infinity (ARCHITECTURE: a key excluded by a -Infinity bias is a masked key, so a
+ * row with nothing left gives zeros, not NaN).
+ */
 function allowed(input: OracleInput, b: number, h: number, i: number, j: number, Tq: number, Tk: number) {
   const p = i + (Tk - Tq);
+  if (input.bias && input.bias.data[broadcastIndex(input.bias.shape, [b, h, i, j])] === Number.NEGATIVE_INFINITY) return false;
   if (input.causal && j > p) return false;
   if (input.window && (j < p - input.window.left || j > p + (input.window.right ?? 0))) return false;
   if (input.mask && input.mask.data[broadcastIndex(input.mask.shape, [b, h, i, j])] === 0) return false;
@@ -77,9 +82,10 @@ export function attentionOracle(input: OracleInput): { output: F64; weights: F64
           let s = 0;
           for (let d = 0; d < Dk; d++) s += at4(input.query, b, h, i, d) * at4(input.key, b, kvh, j, d);
           s *= scale;
-          if (input.bias) s += input.bias.data[broadcastIndex(input.bias.shape, [b, h, i, j])]!;
+          const allow = allowed(input, b, h, i, j, Tq, Tk);
+          if (input.bias && allow) s += input.bias.data[broadcastIndex(input.bias.shape, [b, h, i, j])]!;
           logits.push(s);
-          ok.push(allowed(input, b, h, i, j, Tq, Tk));
+          ok.push(allow);
         }
         if (!ok.some(Boolean)) continue; // fully masked row: zero weights, zero output
         const max = Math.max(...logits.filter((_, j) => ok[j]));

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# The release as a user meets it: packs every published package (pnpm pack, which rewrites
+# workspace: ranges to versions), installs the tarballs with npm into a fresh project outside
+# the workspace, and runs each package README's first example there in Node. Fails on the
+# first example that fails. Called by .ci/run; needs the packages built (it runs the build,
+# which turbo serves from its cache when nothing changed) and the npm registry for tfjs.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+pnpm=(npx --yes pnpm@10.34.8)
+packages=(masking core positional kernels multi-head cross-attention transformer)
+work=$(mktemp -d "${TMPDIR:-/tmp}/attnkit-consumer.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+
+cd "$root"
+"${pnpm[@]}" exec turbo run build --filter='./packages/*' --output-logs=errors-only >/dev/null
+
+mkdir -p "$work/tarballs" "$work/app"
+for p in "${packages[@]}"; do
+  (cd "packages/$p" && "${pnpm[@]}" pack --pack-destination "$work/tarballs" >/dev/null)
+  # every published tarball carries its LICENSE and README
+  tgz=$(ls "$work"/tarballs/attnkit-"$p"-*.tgz)
+  listing=$(tar -tzf "$tgz")
+  for f in LICENSE README.md package.json; do
+    grep -qx "package/$f" <<<"$listing" || { echo "pack-install: $tgz has no $f" >&2; exit 1; }
+  done
+  if grep -q '"workspace:' <<<"$(tar -xOzf "$tgz" package/package.json)"; then
+    echo "pack-install: $tgz still has a workspace: range" >&2; exit 1
+  fi
+done
+
+cd "$work/app"
+printf '{ "name": "attnkit-consumer", "private": true, "type": "module" }\n' > package.json
+npm install --no-audit --no-fund --loglevel=error "$work"/tarballs/*.tgz \
+  @tensorflow/tfjs@4.22.0 @tensorflow/tfjs-backend-wasm@4.22.0 >/dev/null
+
+# Each README's first js block, run as the user would paste it.
+for p in "${packages[@]}"; do
+  awk '/^```(js|javascript)$/ { inside = 1; n++; next } /^```$/ { if (inside && n == 1) exit; inside = 0 } inside && n == 1' \
+    "$root/packages/$p/README.md" > "example-$p.mjs"
+  if [ ! -s "example-$p.mjs" ]; then echo "pack-install: packages/$p/README.md has no js example" >&2; exit 1; fi
+  echo "pack-install: packages/$p/README.md example"
+  if ! out=$(timeout 300 node "example-$p.mjs" 2>&1); then
+    echo "$out" >&2
+    echo "pack-install: the example of packages/$p/README.md failed in a fresh npm project" >&2
+    exit 1
+  fi
+  grep -v -e 'looks like you are running TensorFlow.js in Node.js' -e 'tfjs-node' -e '^=\+$' -e '^$' <<<"$out" | sed 's/^/  /' | head -20
+done
+echo "pack-install: ${#packages[@]} packages packed, installed with npm and their README examples run"
