@@ -17,7 +17,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { bandOf } from './band.js';
-import { saveViews } from './save.js';
+import { recordingGradients, saveViews } from './save.js';
 import type { AttentionDims, AttentionOptions } from './types.js';
 
 export const FUSED_ATTENTION_KERNEL = 'AttnkitFusedAttention';
@@ -103,6 +103,14 @@ export function fusedAttention(
   const mask = options.mask ?? null;
   const bias = options.bias ?? null;
   const engine = tf.engine();
+  if (!recordingGradients()) {
+    const inputs: tf.NamedTensorMap = { query, key, value };
+    if (mask) inputs.mask = mask;
+    if (bias) inputs.bias = bias;
+    const [output, lse] = engine.runKernel(FUSED_ATTENTION_KERNEL, inputs, attrs) as tf.Tensor[];
+    lse!.dispose();
+    return output as tf.Tensor4D;
+  }
   const attend = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const save = args.pop() as tf.GradSaveFunc;
     const [q, k, v, b] = args as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor | undefined];

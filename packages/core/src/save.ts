@@ -28,3 +28,13 @@ export function saveViews(save: tf.GradSaveFunc, tensors: tf.Tensor[]): void {
     else delete engine.clone;
   }
 }
+
+/**
+ * Whether tfjs is recording a gradient tape (inside tf.grad, tf.grads, optimizer.minimize):
+ * outside one, a fused op runs its forward kernel alone, with no custom-gradient scope and
+ * none of the views it would save for a backward pass (each an engine call: they were half the
+ * kernels of a decoding step).
+ */
+export function recordingGradients(): boolean {
+  return (tf.engine() as unknown as { state: { gradientDepth: number } }).state.gradientDepth > 0;
+}

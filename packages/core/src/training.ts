@@ -8,9 +8,9 @@
  * within float32 rounding, forward and gradients (tested in @attnkit/kernels).
  *
  * Kernel contracts (float32 unless said otherwise; N rows of width d or V):
- * - `LAYER_NORM_KERNEL`: x [N, d], gamma [d], beta [d]; attrs { epsilon } ->
- *   [y [N, d], mean [N], rstd [N]] with rstd = 1/sqrt(var + epsilon), var the biased variance.
- * - `LAYER_NORM_GRAD_KERNEL`: x, gamma, mean, rstd, dy [N, d] -> [dx, dgamma [d], dbeta [d]].
+ * - `LAYER_NORM_KERNEL`: x [..., d] (N rows of d), gamma [d], beta [d]; attrs { epsilon } ->
+ *   [y (x's shape), mean [N], rstd [N]] with rstd = 1/sqrt(var + epsilon), var the biased variance.
+ * - `LAYER_NORM_GRAD_KERNEL`: x, gamma, mean, rstd, dy (x's shape) -> [dx, dgamma [d], dbeta [d]].
  * - `BIAS_ACTIVATION_GRAD_KERNEL`: y [N, u] (the activation's output), dy [N, u]; attrs
  *   { activation } -> [dz [N, u] (gradient before the activation), dbias [u]]; relu and linear.
  * - `SOFTMAX_CROSS_ENTROPY_KERNEL`: logits [N, V], probs = softmax(logits) [N, V] (the
@@ -25,7 +25,7 @@
 import { AttentionError, check } from '@attnkit/masking';
 import * as tf from '@tensorflow/tfjs-core';
 import { matMul2d, matMulT } from './matmul.js';
-import { saveViews } from './save.js';
+import { recordingGradients, saveViews } from './save.js';
 
 export const LAYER_NORM_KERNEL = 'AttnkitLayerNorm';
 export const LAYER_NORM_GRAD_KERNEL = 'AttnkitLayerNormGrad';
@@ -69,7 +69,7 @@ export function layerNorm(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, optio
     AttentionError.shapes('layerNorm', `gamma and beta must be [${d}], the last axis of x`, { x: x.shape, gamma: gamma.shape, beta: beta.shape }),
   );
   if (!fusedWanted('layerNorm', implementation, LAYER_NORM_KERNEL, LAYER_NORM_GRAD_KERNEL)) return referenceLayerNorm(x, gamma, beta, epsilon);
-  return tf.tidy(() => tf.reshape(fusedLayerNorm(tf.reshape(x, [x.size / d, d]), gamma, beta, epsilon), x.shape));
+  return fusedLayerNorm(x, gamma, beta, epsilon);
 }
 
 function referenceLayerNorm(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, epsilon: number): tf.Tensor {
@@ -83,6 +83,11 @@ function referenceLayerNorm(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, eps
 function fusedLayerNorm(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, epsilon: number): tf.Tensor {
   const engine = tf.engine();
   const attrs = { epsilon };
+  if (!recordingGradients()) {
+    const [y, mean, rstd] = engine.runKernel(LAYER_NORM_KERNEL, { x, gamma, beta }, attrs) as tf.Tensor[];
+    tf.dispose([mean!, rstd!]);
+    return y!;
+  }
   const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const [xs, g, b, save] = args as [tf.Tensor, tf.Tensor, tf.Tensor, tf.GradSaveFunc];
     const [y, mean, rstd] = engine.runKernel(LAYER_NORM_KERNEL, { x: xs, gamma: g, beta: b }, attrs) as tf.Tensor[];
@@ -164,6 +169,7 @@ function fusableBias(bias: tf.Tensor): boolean {
 
 function fusedDense(x: tf.Tensor2D, kernel: tf.Tensor2D, bias: tf.Tensor1D, activation: 'relu' | 'linear'): tf.Tensor2D {
   const engine = tf.engine();
+  if (!recordingGradients() && fusableBias(bias)) return tf.fused.matMul({ a: x, b: kernel, bias, activation }) as tf.Tensor2D;
   const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const [a, w, b, save] = args as [tf.Tensor2D, tf.Tensor2D, tf.Tensor1D, tf.GradSaveFunc];
     const y = fusableBias(b) ? tf.fused.matMul({ a, b: w, bias: b, activation }) : (activate(tf.add(tf.matMul(a, w), b), activation) as tf.Tensor2D); // [N, units]

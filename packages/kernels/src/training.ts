@@ -36,9 +36,10 @@ function views(backend: WasmBackend, ...infos: tf.TensorInfo[]): Float32Array[] 
 function layerNormForward({ inputs, backend, attrs }: Args): tf.TensorInfo[] {
   const wasm = backend as WasmBackend;
   const { x, gamma, beta } = inputs as Record<string, tf.TensorInfo>;
-  const [N, d] = x!.shape as [number, number];
+  const d = x!.shape[x!.shape.length - 1]!;
+  const N = tf.util.sizeFromShape(x!.shape) / d;
   const epsilon = (attrs as { epsilon: number }).epsilon;
-  const outs = [wasm.makeOutput([N, d], 'float32'), wasm.makeOutput([N], 'float32'), wasm.makeOutput([N], 'float32')];
+  const outs = [wasm.makeOutput(x!.shape, 'float32'), wasm.makeOutput([N], 'float32'), wasm.makeOutput([N], 'float32')];
   const [xs, g, b, y, mean, rstd] = views(wasm, x!, gamma!, beta!, ...outs) as Float32Array[];
   for (let r = 0, o = 0; r < N; r++, o += d) {
     let s = 0;
@@ -60,8 +61,9 @@ function layerNormForward({ inputs, backend, attrs }: Args): tf.TensorInfo[] {
 function layerNormBackward({ inputs, backend }: Args): tf.TensorInfo[] {
   const wasm = backend as WasmBackend;
   const { x, gamma, mean, rstd, dy } = inputs as Record<string, tf.TensorInfo>;
-  const [N, d] = x!.shape as [number, number];
-  const outs = [wasm.makeOutput([N, d], 'float32'), wasm.makeOutput([d], 'float32'), wasm.makeOutput([d], 'float32')];
+  const d = x!.shape[x!.shape.length - 1]!;
+  const N = tf.util.sizeFromShape(x!.shape) / d;
+  const outs = [wasm.makeOutput(x!.shape, 'float32'), wasm.makeOutput([d], 'float32'), wasm.makeOutput([d], 'float32')];
   const [xs, g, ms, rs, dys, dx, dg, db] = views(wasm, x!, gamma!, mean!, rstd!, dy!, ...outs) as Float32Array[];
   const sumG = new Float64Array(d);
   const sumB = new Float64Array(d);
