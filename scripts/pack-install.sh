@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The release as a user meets it: packs every published package (pnpm pack, which rewrites
 # workspace: ranges to versions), installs the tarballs with npm into a fresh project outside
-# the workspace, and runs each package README's first example there in Node. Fails on the
+# the workspace, and runs each package README's first complete example there in Node. Fails on the
 # first example that fails. Called by .ci/run; needs the packages built (it runs the build,
 # which turbo serves from its cache when nothing changed) and the npm registry for tfjs.
 set -euo pipefail
@@ -33,10 +33,15 @@ printf '{ "name": "attnkit-consumer", "private": true, "type": "module" }\n' > p
 npm install --no-audit --no-fund --loglevel=error "$work"/tarballs/*.tgz \
   @tensorflow/tfjs@4.22.0 @tensorflow/tfjs-backend-wasm@4.22.0 >/dev/null
 
-# Each README's first js block, run as the user would paste it.
+# Each README's first complete js example (the first js block that imports @tensorflow/tfjs;
+# side-by-side fragments, e.g. a PyTorch call and its attnkit equivalent, are skipped), run as
+# the user would paste it.
 for p in "${packages[@]}"; do
-  awk '/^```(js|javascript)$/ { inside = 1; n++; next } /^```$/ { if (inside && n == 1) exit; inside = 0 } inside && n == 1' \
-    "$root/packages/$p/README.md" > "example-$p.mjs"
+  node -e '
+    const text = require("node:fs").readFileSync(process.argv[1], "utf8");
+    const blocks = [...text.matchAll(/^```(?:js|javascript)\n([\s\S]*?)^```$/gm)].map((m) => m[1]);
+    process.stdout.write(blocks.find((b) => /from .@tensorflow\/tfjs./.test(b)) ?? "");
+  ' "$root/packages/$p/README.md" > "example-$p.mjs"
   if [ ! -s "example-$p.mjs" ]; then echo "pack-install: packages/$p/README.md has no js example" >&2; exit 1; fi
   echo "pack-install: packages/$p/README.md example"
   if ! out=$(timeout 300 node "example-$p.mjs" 2>&1); then

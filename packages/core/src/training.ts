@@ -22,7 +22,8 @@
  * - `UnsortedSegmentSum` (tfjs' own name, which tfjs-wasm lacks): the gradient of tf.gather,
  *   so an embedding lookup trains as a gather on wasm.
  */
-import { AttentionError, check } from '@attnkit/masking';
+import { AttentionError } from '@attnkit/masking';
+import { check } from '@attnkit/masking/internal';
 import * as tf from '@tensorflow/tfjs-core';
 import { matMul2d, matMulT } from './matmul.js';
 import { recordingGradients, saveViews } from './save.js';
