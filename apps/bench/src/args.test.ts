@@ -45,12 +45,7 @@ describe('parseArgs', () => {
   });
 
   it("expands 'decode' into both decode modes and accepts 'backward' for forward+backward", () => {
-    expect(parseArgs(['--modes', 'forward,decode,backward']).modes).toEqual([
-      'forward',
-      'decode-kv-cache',
-      'decode-no-cache',
-      'forward+backward',
-    ]);
+    expect(parseArgs(['--modes', 'forward,decode,backward']).modes).toEqual(['forward', 'decode-kv-cache', 'decode-no-cache', 'forward+backward']);
   });
 
   it('names the flag and the bad value in its errors', () => {

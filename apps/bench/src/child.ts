@@ -65,8 +65,7 @@ async function reference(impl: BenchImplementation, problem: Problem, session: S
   });
   if (!decode) return output.data;
   const rows = new Float64Array(B * H * decodeSteps * d); // [B, H, steps, d]: the generated tokens
-  for (let bh = 0; bh < B * H; bh++)
-    rows.set(output.data.subarray((bh * T + T - decodeSteps) * d, (bh * T + T) * d), bh * decodeSteps * d);
+  for (let bh = 0; bh < B * H; bh++) rows.set(output.data.subarray((bh * T + T - decodeSteps) * d, (bh * T + T) * d), bh * decodeSteps * d);
   return rows;
 }
 

@@ -51,8 +51,7 @@ describe('expandMatrix', () => {
       parseArgs(['--impls', 'fam,solo', '--backends', 'cpu,native', '--modes', 'decode-kv-cache', '--Hkv', '2,3', '--T', '8,32', '--decode-steps', '16']),
       ALL,
     ).filter((p) => p.config.mode !== 'matmul');
-    const reason = (impl: string, Hkv: number, T: number) =>
-      plan.find((p) => p.config.impl === impl && p.config.Hkv === Hkv && p.config.T === T)?.reason;
+    const reason = (impl: string, Hkv: number, T: number) => plan.find((p) => p.config.impl === impl && p.config.Hkv === Hkv && p.config.T === T)?.reason;
     expect(reason('fam:a', 2, 32)).toBeNull();
     expect(reason('fam:a', 2, 8)).toBe('T=8 must exceed the 16 decode steps');
     expect(reason('fam:a', 3, 32)).toBe('H=8 is not a multiple of Hkv=3');

@@ -61,7 +61,15 @@ const report: BenchReport = {
   preset: 'quick',
   startedAt: '2025-01-01T00:00:00.000Z',
   finishedAt: '2025-01-01T00:01:00.000Z',
-  machine: { cpuModel: 'Test CPU', cores: 2, totalMemoryBytes: 8 * 1024 ** 3, platform: 'linux', arch: 'x64', node: '20.0.0', versions: { 'onnxruntime-node': '1.30.0' } },
+  machine: {
+    cpuModel: 'Test CPU',
+    cores: 2,
+    totalMemoryBytes: 8 * 1024 ** 3,
+    platform: 'linux',
+    arch: 'x64',
+    node: '20.0.0',
+    versions: { 'onnxruntime-node': '1.30.0' },
+  },
   ceilings: ceilingsOf(results),
   results,
 };
@@ -131,7 +139,14 @@ describe('writeOutputs', () => {
     expect(await readdir(join(dir, 'charts'))).toHaveLength(2);
     const time = await readFile(join(dir, 'charts/forward-B1-H8-Hkv8-d64-time.svg'), 'utf8');
     expect(time.startsWith('<svg')).toBe(true);
-    for (const text of ['Time vs T (log-log)', 'T (sequence length)', 'median ms per call', 'attnkit:auto (cpu)', 'plain-tfjs (cpu)', 'onnxruntime-node (native)']) {
+    for (const text of [
+      'Time vs T (log-log)',
+      'T (sequence length)',
+      'median ms per call',
+      'attnkit:auto (cpu)',
+      'plain-tfjs (cpu)',
+      'onnxruntime-node (native)',
+    ]) {
       expect(time).toContain(text);
     }
     const memory = await readFile(join(dir, 'charts/forward-B1-H8-Hkv8-d64-memory.svg'), 'utf8');

@@ -162,7 +162,19 @@ export function markdownReport(report: BenchReport, descriptions: Record<string,
         '',
       );
     }
-    const head = ['T', 'backend', 'implementation', 'median ms', 'min–max ms (runs)', 'GFLOP/s', '% ceiling', ...(decode ? ['tokens/s'] : []), 'tfjs peak MB', 'peak RSS MB', 'max error'];
+    const head = [
+      'T',
+      'backend',
+      'implementation',
+      'median ms',
+      'min–max ms (runs)',
+      'GFLOP/s',
+      '% ceiling',
+      ...(decode ? ['tokens/s'] : []),
+      'tfjs peak MB',
+      'peak RSS MB',
+      'max error',
+    ];
     out.push(`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`);
     const sorted = [...section].sort((a, b) => a.config.T - b.config.T || a.config.backend.localeCompare(b.config.backend));
     for (const r of sorted) {

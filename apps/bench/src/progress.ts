@@ -3,9 +3,7 @@ import type { PlannedConfig } from './matrix.js';
 import type { BenchResult } from './types.js';
 
 export function label({ config: c }: PlannedConfig): string {
-  return c.mode === 'matmul'
-    ? `${c.impl} ${c.backend} N=${c.matmulN}`
-    : `${c.impl} ${c.backend} ${c.mode} T=${c.T}`;
+  return c.mode === 'matmul' ? `${c.impl} ${c.backend} N=${c.matmulN}` : `${c.impl} ${c.backend} ${c.mode} T=${c.T}`;
 }
 
 function duration(ms: number): string {

@@ -39,9 +39,7 @@ describe('predictSkip', () => {
 
   it('skips a T whose quadratic prediction passes the limit, naming the numbers', () => {
     // 2 s at T=1024 → 32 s at T=4096, over the budget so one run: 4 s + 32 s = 36 s > 30 s
-    expect(predictSkip(at(4096), { T: 1024, medianMs: 2000, blocked: null }, 30)).toBe(
-      'skipped: predicted ~36s from T=1024 (2000 ms), over the 30s limit',
-    );
+    expect(predictSkip(at(4096), { T: 1024, medianMs: 2000, blocked: null }, 30)).toBe('skipped: predicted ~36s from T=1024 (2000 ms), over the 30s limit');
     expect(predictSkip(at(4096), { T: 1024, medianMs: 2000, blocked: null }, 40)).toBeNull();
   });
 

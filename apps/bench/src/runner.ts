@@ -79,9 +79,7 @@ function runChild(config: BenchConfig, timeoutS: number, nodeFlags: readonly str
       const parsed = parseChildOutput(stdout);
       if (parsed) return resolve({ ...parsed, config, wallMs });
       const lastLine = stderr.trim().split('\n').at(-1) ?? '';
-      const reason = timedOut
-        ? `timed out after ${timeoutS}s`
-        : `crashed (${signal ?? `exit code ${code}`})${lastLine ? `: ${lastLine}` : ''}`;
+      const reason = timedOut ? `timed out after ${timeoutS}s` : `crashed (${signal ?? `exit code ${code}`})${lastLine ? `: ${lastLine}` : ''}`;
       resolve({ config, status: 'not-run', reason, wallMs });
     });
   });

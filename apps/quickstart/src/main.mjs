@@ -13,7 +13,10 @@ await tf.setBackend(backend);
 const tokens = ['the', 'cat', 'sat', 'on', 'the', 'mat'];
 // One 4-dim embedding per distinct word, so that both "the" tokens look alike.
 const vocab = { the: [1, 0, 0, 1], cat: [0, 1, 1, 0], sat: [0, 1, 0, 1], on: [1, 1, 0, 0], mat: [0, 1, 1, 1] };
-const x = tf.tensor(tokens.flatMap((t) => vocab[t]), [1, 1, tokens.length, 4]); // [B, H, T, D]
+const x = tf.tensor(
+  tokens.flatMap((t) => vocab[t]),
+  [1, 1, tokens.length, 4],
+); // [B, H, T, D]
 
 const { output, weights } = attentionWithWeights(x, x, x, { causal: true, scale: 2 });
 const rows = weights.arraySync()[0][0];

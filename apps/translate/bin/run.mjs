@@ -23,13 +23,19 @@ if (!command || !/^[a-z-]+$/.test(command) || !existsSync(join(app, 'src', 'cli'
 if (missing.length > 0) {
   const turbo = join(root, 'node_modules', '.bin', 'turbo');
   if (!existsSync(turbo)) {
-    console.error(`${command}: the app is not built and its dependencies are not installed. Run:\n  npx --yes pnpm@10.34.8 install --frozen-lockfile && ${BUILD}`);
+    console.error(
+      `${command}: the app is not built and its dependencies are not installed. Run:\n  npx --yes pnpm@10.34.8 install --frozen-lockfile && ${BUILD}`,
+    );
     process.exit(1);
   }
   console.error(`${command}: building the app and its packages first (once; missing ${missing.length} build output${missing.length > 1 ? 's' : ''})…`);
   // turbo looks for the package manager on PATH: the workspace's own pnpm is in node_modules/.bin
   const env = { ...process.env, PATH: `${join(root, 'node_modules', '.bin')}${delimiter}${process.env.PATH ?? ''}` };
-  const built = spawnSync(turbo, ['run', 'build', '--filter=@attnkit/translate', '--output-logs=errors-only'], { cwd: root, env, stdio: ['ignore', 'inherit', 'inherit'] });
+  const built = spawnSync(turbo, ['run', 'build', '--filter=@attnkit/translate', '--output-logs=errors-only'], {
+    cwd: root,
+    env,
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
   if (built.status !== 0 || !existsSync(entry)) {
     console.error(`${command}: the build failed; fix it, or run it yourself and read its errors:\n  ${BUILD}`);
     process.exit(1);

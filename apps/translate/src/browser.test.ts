@@ -10,7 +10,10 @@ import { BPETokenizer } from './tokenizer/bpe.js';
 import { Translator } from './translator.js';
 
 const words = Array.from({ length: 200 }, (_, n) => numberPair(n * 37));
-const tokenizer = BPETokenizer.train(words.flatMap((p) => [p.en, p.de]), { vocabSize: 120 });
+const tokenizer = BPETokenizer.train(
+  words.flatMap((p) => [p.en, p.de]),
+  { vocabSize: 120 },
+);
 const texts = ['twenty-nine', 'four thousand seven hundred twenty-one', 'one'];
 
 describeEachBackend('the browser path (bytes → translator → translations and attention)', () => {
@@ -93,7 +96,9 @@ describeEachBackend('the browser path (bytes → translator → translations and
     expect(() => parseCheckpoint(damaged, 'https://host/model.ckpt')).toThrow(
       /^parseCheckpoint: https:\/\/host\/model\.ckpt: weights are corrupted: SHA-256 should be [0-9a-f]{64}, but got '[0-9a-f]{64}'/,
     );
-    expect(() => translatorFromBytes(bytes.subarray(0, 40), 'cut.ckpt')).toThrow(/^translatorFromBytes: cut\.ckpt: file is truncated: the 48-byte prefix is incomplete/);
+    expect(() => translatorFromBytes(bytes.subarray(0, 40), 'cut.ckpt')).toThrow(
+      /^translatorFromBytes: cut\.ckpt: file is truncated: the 48-byte prefix is incomplete/,
+    );
   });
 });
 

@@ -41,7 +41,8 @@ export function checkInput(translator: Translator, text: string): InputCheck {
   // 1) characters, before normalising or tokenising anything long
   if (text.length > limit * 64) return { tokens: Number.NaN, refusal: tooLong(`${text.length} characters`) };
   const normal = normalizeText(text);
-  if (normal.length === 0) return { tokens: 0, refusal: translator.config.task === 'numbers' ? 'Type a number or English number words first.' : 'Type an English sentence first.' };
+  if (normal.length === 0)
+    return { tokens: 0, refusal: translator.config.task === 'numbers' ? 'Type a number or English number words first.' : 'Type an English sentence first.' };
   if (normal.length > limit * 8) return { tokens: Number.NaN, refusal: tooLong(`${normal.length} characters`) };
   // 2) tokens
   const tokens = translator.tokenizer.encode(normal, { eos: true }).ids.length;

@@ -147,7 +147,8 @@ export function parseCheckpoint(file: Uint8Array, name: string, op = 'parseCheck
   if (!w || !Array.isArray(w.specs) || !Number.isInteger(w.byteLength) || typeof w.sha256 !== 'string') {
     fail('header.weights must hold specs, byteLength and sha256', JSON.stringify(w)?.slice(0, 80));
   }
-  if (!header.metadata || !Array.isArray(header.metadata.trainingData)) fail('header.metadata.trainingData must be a list', JSON.stringify(header.metadata)?.slice(0, 80));
+  if (!header.metadata || !Array.isArray(header.metadata.trainingData))
+    fail('header.metadata.trainingData must be a list', JSON.stringify(header.metadata)?.slice(0, 80));
   // 3) weights: length, then checksum
   const expectedEnd = PREFIX + headerLength + w.byteLength;
   if (file.byteLength < expectedEnd) {

@@ -18,7 +18,14 @@ beforeAll(async () => {
   await tf.setBackend('cpu');
   // Values that float rounding would expose: tiny, huge, negative zero, a long mantissa.
   variables = [
-    tf.variable(tf.tensor2d([[1e-30, -0, 3.4e38], [Math.PI, -1 / 3, 7]]), true, 'encoder/layer_0/query/kernel'),
+    tf.variable(
+      tf.tensor2d([
+        [1e-30, -0, 3.4e38],
+        [Math.PI, -1 / 3, 7],
+      ]),
+      true,
+      'encoder/layer_0/query/kernel',
+    ),
     tf.variable(tf.tensor1d([0.1, 0.2, 0.3, 0.4]), true, 'encoder/layer_0/query/bias'),
     tf.variable(tf.tensor1d([3, -4, 2147483647], 'int32'), false, 'step_counts'),
   ];
@@ -113,20 +120,28 @@ describe('damaged checkpoints', () => {
     const path = damaged('cut-weights.ckpt', good.subarray(0, good.byteLength - 5));
     const weightBytes = good.byteLength - 48 - headerLength;
     expect(() => loadCheckpoint(path)).toThrow(
-      new RegExp(`loadCheckpoint: ${path.replaceAll('.', '\\.')}: file is truncated: weights need ${weightBytes} bytes after the header, but got '${weightBytes - 5} bytes'`),
+      new RegExp(
+        `loadCheckpoint: ${path.replaceAll('.', '\\.')}: file is truncated: weights need ${weightBytes} bytes after the header, but got '${weightBytes - 5} bytes'`,
+      ),
     );
   });
 
   it('reports a truncated header and a truncated prefix', () => {
-    expect(() => loadCheckpoint(damaged('cut-header.ckpt', good.subarray(0, 60)))).toThrow(/cut-header\.ckpt: file is truncated: header should span bytes 48\.\.\d+, but got 'a file of 60 bytes'/);
-    expect(() => loadCheckpoint(damaged('cut-prefix.ckpt', good.subarray(0, 10)))).toThrow(/cut-prefix\.ckpt: file is truncated: the 48-byte prefix is incomplete, but got '10 bytes'/);
+    expect(() => loadCheckpoint(damaged('cut-header.ckpt', good.subarray(0, 60)))).toThrow(
+      /cut-header\.ckpt: file is truncated: header should span bytes 48\.\.\d+, but got 'a file of 60 bytes'/,
+    );
+    expect(() => loadCheckpoint(damaged('cut-prefix.ckpt', good.subarray(0, 10)))).toThrow(
+      /cut-prefix\.ckpt: file is truncated: the 48-byte prefix is incomplete, but got '10 bytes'/,
+    );
     expect(() => loadCheckpoint(damaged('empty.ckpt', new Uint8Array(0)))).toThrow(/empty\.ckpt: file is truncated/);
   });
 
   it('detects a flipped bit in the weights by checksum', () => {
     const bytes = Buffer.from(good);
     bytes[bytes.byteLength - 3]! ^= 0x10;
-    expect(() => loadCheckpoint(damaged('flip-weights.ckpt', bytes))).toThrow(/flip-weights\.ckpt: weights are corrupted: SHA-256 should be [0-9a-f]{64}, but got '[0-9a-f]{64}'/);
+    expect(() => loadCheckpoint(damaged('flip-weights.ckpt', bytes))).toThrow(
+      /flip-weights\.ckpt: weights are corrupted: SHA-256 should be [0-9a-f]{64}, but got '[0-9a-f]{64}'/,
+    );
   });
 
   it('detects a corrupted header by checksum', () => {
@@ -141,12 +156,18 @@ describe('damaged checkpoints', () => {
     const prefix = Buffer.from(good.subarray(0, 48));
     prefix.writeUInt32LE(header.byteLength, 12);
     createHash('sha256').update(header).digest().copy(prefix, 16);
-    expect(() => loadCheckpoint(damaged('bad-json.ckpt', Buffer.concat([prefix, header])))).toThrow(/bad-json\.ckpt: header is not valid UTF-8 JSON, but got '.*JSON/);
+    expect(() => loadCheckpoint(damaged('bad-json.ckpt', Buffer.concat([prefix, header])))).toThrow(
+      /bad-json\.ckpt: header is not valid UTF-8 JSON, but got '.*JSON/,
+    );
   });
 
   it('rejects other files, trailing bytes and missing files', () => {
-    expect(() => loadCheckpoint(damaged('other.ckpt', Buffer.alloc(100, 65)))).toThrow(/other\.ckpt: not an attnkit checkpoint \(magic should be 'ATNKCKPT'\), but got 'AAAAAAAA'/);
-    expect(() => loadCheckpoint(damaged('long.ckpt', Buffer.concat([good, Buffer.from([0])])))).toThrow(/long\.ckpt: file has trailing bytes after the weights/);
+    expect(() => loadCheckpoint(damaged('other.ckpt', Buffer.alloc(100, 65)))).toThrow(
+      /other\.ckpt: not an attnkit checkpoint \(magic should be 'ATNKCKPT'\), but got 'AAAAAAAA'/,
+    );
+    expect(() => loadCheckpoint(damaged('long.ckpt', Buffer.concat([good, Buffer.from([0])])))).toThrow(
+      /long\.ckpt: file has trailing bytes after the weights/,
+    );
     expect(() => loadCheckpoint(join(dir, 'missing.ckpt'))).toThrow(/missing\.ckpt: cannot read the checkpoint file, but got 'ENOENT'/);
     expect(existsSync(join(dir, 'missing.ckpt'))).toBe(false);
   });
@@ -159,8 +180,12 @@ describe('assignWeights', () => {
     const wa = tf.ones([2, 2]);
     const wb = tf.ones([4]);
     const extra = tf.ones([1]);
-    expect(() => assignWeights([a, b], { assign_a: wa })).toThrow(/assignWeights: every variable needs a weight of the same name, but got 'no weight for 'assign_b''/);
-    expect(() => assignWeights([a, b], { assign_a: wa, assign_b: wb })).toThrow(/assignWeights: weight 'assign_b' must have the variable's shape, but got variable \[3\] and weight \[4\]/);
+    expect(() => assignWeights([a, b], { assign_a: wa })).toThrow(
+      /assignWeights: every variable needs a weight of the same name, but got 'no weight for 'assign_b''/,
+    );
+    expect(() => assignWeights([a, b], { assign_a: wa, assign_b: wb })).toThrow(
+      /assignWeights: weight 'assign_b' must have the variable's shape, but got variable \[3\] and weight \[4\]/,
+    );
     expect(() => assignWeights([a], { assign_a: wa, extra })).toThrow(/every weight must match a variable \(pass allowUnused to skip\), but got 'extra'/);
     expect(Array.from(a.dataSync())).toEqual([0, 0, 0, 0]);
     assignWeights([a], { assign_a: wa, extra }, { allowUnused: true });

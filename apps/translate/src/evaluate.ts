@@ -43,7 +43,10 @@ export function evaluate(translator: Translator, pairs: ReadonlyArray<NumberPair
     const batch = order.slice(i, i + batchSize);
     const longest = Math.max(...batch.map((k) => lengths[k]!));
     const maxLength = Number.isFinite(maxLengthRatio) ? Math.ceil(longest * maxLengthRatio) + 8 : undefined;
-    const out = translator.translate(batch.map((k) => pairs[k]!.en), { beamSize, returnAttention: withAttention, ...(maxLength ? { maxLength } : {}) });
+    const out = translator.translate(
+      batch.map((k) => pairs[k]!.en),
+      { beamSize, returnAttention: withAttention, ...(maxLength ? { maxLength } : {}) },
+    );
     batch.forEach((k, j) => {
       translations[k] = out[j]!;
     });

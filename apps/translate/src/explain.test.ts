@@ -94,6 +94,8 @@ describe('inputNotes', () => {
       'Digits: the sentence model saw few numbers written with digits; it may drop or change them (check the numbers in the output).',
     ]);
     expect(inputNotes(numbers, 'one two')).toEqual([]);
-    expect(inputNotes(sentences, 'The house is old. '.repeat(6))).toEqual([expect.stringMatching(/^Too long: \d+ tokens, but the model reads at most 16; the rest was cut off\.$/)]);
+    expect(inputNotes(sentences, 'The house is old. '.repeat(6))).toEqual([
+      expect.stringMatching(/^Too long: \d+ tokens, but the model reads at most 16; the rest was cut off\.$/),
+    ]);
   });
 });

@@ -107,7 +107,9 @@ export function inputNotes(translator: Translator, text: string): string[] {
   });
   if (unknown.size > 0) {
     const list = [...unknown].map((c) => `“${c}” (U+${c.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')})`).join(', ');
-    notes.push(`Unknown to the model: ${list}; it reads ${unknown.size === 1 ? 'this character' : 'these characters'} as <unk>, so the translation may drop or garble ${unknown.size === 1 ? 'it' : 'them'}.`);
+    notes.push(
+      `Unknown to the model: ${list}; it reads ${unknown.size === 1 ? 'this character' : 'these characters'} as <unk>, so the translation may drop or garble ${unknown.size === 1 ? 'it' : 'them'}.`,
+    );
   }
   if (translator.config.task === 'ding' && DIGIT.test(enc.text)) {
     notes.push('Digits: the sentence model saw few numbers written with digits; it may drop or change them (check the numbers in the output).');

@@ -42,7 +42,9 @@ describe('attention heatmap', () => {
     expect(() => heatmapSpec({ weights: weights.slice(1), sourceTokens: source, targetTokens: target })).toThrow(
       /heatmapSpec: weights must be \[targetTokens.length, sourceTokens.length\], but got weights \[4,4\], targetTokens \[5\] and sourceTokens \[4\]/,
     );
-    expect(() => heatmapSpec({ weights: [[0.5, Number.NaN]], sourceTokens: ['a', 'b'], targetTokens: ['x'] })).toThrow(/heatmapSpec: weights must be finite, but got NaN/);
+    expect(() => heatmapSpec({ weights: [[0.5, Number.NaN]], sourceTokens: ['a', 'b'], targetTokens: ['x'] })).toThrow(
+      /heatmapSpec: weights must be finite, but got NaN/,
+    );
   });
 
   it('assembles a self-contained HTML report with escaped titles', async () => {
@@ -59,11 +61,27 @@ describe('attention heatmap', () => {
 
   it('puts the score tables first and lays grouped sections out in one grid', async () => {
     const svg = await renderHeatmapSvg({ weights, sourceTokens: source, targetTokens: target });
-    const html = htmlReport('Report', [
-      { title: 'head 1', svg, group: 'layer 1 <cross>' },
-      { title: 'head 2', svg, group: 'layer 1 <cross>' },
-      { title: 'alone', svg },
-    ], { tables: [{ caption: 'Scores', header: ['decoding', 'BLEU'], rows: [['greedy', '12.34'], ['beam 4', '13.00']] }], notes: ['a & b'] });
+    const html = htmlReport(
+      'Report',
+      [
+        { title: 'head 1', svg, group: 'layer 1 <cross>' },
+        { title: 'head 2', svg, group: 'layer 1 <cross>' },
+        { title: 'alone', svg },
+      ],
+      {
+        tables: [
+          {
+            caption: 'Scores',
+            header: ['decoding', 'BLEU'],
+            rows: [
+              ['greedy', '12.34'],
+              ['beam 4', '13.00'],
+            ],
+          },
+        ],
+        notes: ['a & b'],
+      },
+    );
     const table = html.indexOf('<table>');
     expect(table).toBeGreaterThan(0);
     expect(table).toBeLessThan(html.indexOf('<svg'));

@@ -56,9 +56,25 @@ const labelLookup = (labels: readonly string[]) => `${JSON.stringify(labels)}[da
 /** The Vega-Lite spec of one heatmap. */
 export function heatmapSpec(input: HeatmapInput): TopLevelSpec {
   checkInput(input);
-  const { weights, sourceTokens, targetTokens, title, cellSize = 22, domain = [0, 1], sourceTitle = 'source', targetTitle = 'target', showValues = false } = input;
+  const {
+    weights,
+    sourceTokens,
+    targetTokens,
+    title,
+    cellSize = 22,
+    domain = [0, 1],
+    sourceTitle = 'source',
+    targetTitle = 'target',
+    showValues = false,
+  } = input;
   const values = weights.flatMap((row, t) => row.map((w, s) => ({ t, s, w })));
-  const x = { field: 's', type: 'ordinal' as const, sort: null, title: sourceTitle, axis: { labelExpr: labelLookup(sourceTokens), labelAngle: -45, orient: 'top' as const } };
+  const x = {
+    field: 's',
+    type: 'ordinal' as const,
+    sort: null,
+    title: sourceTitle,
+    axis: { labelExpr: labelLookup(sourceTokens), labelAngle: -45, orient: 'top' as const },
+  };
   const y = { field: 't', type: 'ordinal' as const, sort: null, title: targetTitle, axis: { labelExpr: labelLookup(targetTokens) } };
   const cells = {
     mark: { type: 'rect' as const },
@@ -144,7 +160,9 @@ export function htmlReport(title: string, sections: readonly ReportSection[], op
     }
     const members: ReportSection[] = [];
     while (i < sections.length && sections[i]!.group === group) members.push(sections[i++]!);
-    const cells = members.map((s) => `<figure>\n<figcaption>${escapeHtml(s.title)}${s.caption ? `<br><small>${escapeHtml(s.caption)}</small>` : ''}</figcaption>\n${s.svg}\n</figure>`);
+    const cells = members.map(
+      (s) => `<figure>\n<figcaption>${escapeHtml(s.title)}${s.caption ? `<br><small>${escapeHtml(s.caption)}</small>` : ''}</figcaption>\n${s.svg}\n</figure>`,
+    );
     blocks.push(`<section>\n<h2>${escapeHtml(group)}</h2>\n<div class="grid">\n${cells.join('\n')}\n</div>\n</section>`);
   }
   return `<!doctype html>

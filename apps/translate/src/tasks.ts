@@ -54,7 +54,8 @@ export function readPairs(path: string): SentencePair[] {
   if (lines.at(-1) === '') lines.pop();
   return lines.map((line, i) => {
     const parts = line.split('\t');
-    if (parts.length !== 2 || !parts[0] || !parts[1]) throw AttentionError.value('readPairs', `${path}:${i + 1} is not 'english<TAB>german'`, line.slice(0, 80));
+    if (parts.length !== 2 || !parts[0] || !parts[1])
+      throw AttentionError.value('readPairs', `${path}:${i + 1} is not 'english<TAB>german'`, line.slice(0, 80));
     return { en: parts[0], de: parts[1], line: i + 1 };
   });
 }

@@ -77,7 +77,17 @@ describe('training', () => {
   };
 
   it('resumes after an interruption exactly where an uninterrupted run would be', async () => {
-    const common = { task: 'numbers' as const, size: 'tiny' as const, batchSize: 8, dropout: 0, evalEvery: 1000, devLimit: 4, vocabSize: 60, seed: 3, log: () => {} };
+    const common = {
+      task: 'numbers' as const,
+      size: 'tiny' as const,
+      batchSize: 8,
+      dropout: 0,
+      evalEvery: 1000,
+      devLimit: 4,
+      vocabSize: 60,
+      seed: 3,
+      log: () => {},
+    };
     const straight = join(dir, 'straight.ckpt');
     await train({ ...common, out: straight, steps: 6 });
     // interrupted after 3 steps (as Ctrl-C does), then resumed to 6
@@ -104,6 +114,8 @@ describe('training', () => {
     await expect(train({ ...common, out: path, steps: 2, seed: 4, resume: true })).rejects.toThrow(
       `train: --resume of ${path}: it was trained with seed 3, but this run has 4; resume with the options it was started with`,
     );
-    await expect(train({ ...common, out: path, steps: 2, seed: 3, dictionary: true })).rejects.toThrow("train: the dictionary pairs belong to the ding task, but the task is 'numbers'");
+    await expect(train({ ...common, out: path, steps: 2, seed: 3, dictionary: true })).rejects.toThrow(
+      "train: the dictionary pairs belong to the ding task, but the task is 'numbers'",
+    );
   });
 });

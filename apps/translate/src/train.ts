@@ -119,7 +119,9 @@ interface Example {
 
 /** Batches of similar length: examples sorted by length, cut into batches, batch order shuffled per epoch. */
 export function bucketBatches(examples: readonly Example[], batchSize: number): number[][] {
-  const order = examples.map((_, i) => i).sort((a, b) => examples[a]!.src.length + examples[a]!.tout.length - (examples[b]!.src.length + examples[b]!.tout.length));
+  const order = examples
+    .map((_, i) => i)
+    .sort((a, b) => examples[a]!.src.length + examples[a]!.tout.length - (examples[b]!.src.length + examples[b]!.tout.length));
   const batches: number[][] = [];
   for (let i = 0; i < order.length; i += batchSize) batches.push(order.slice(i, i + batchSize));
   return batches;
@@ -138,7 +140,10 @@ export function epochSchedule(examples: readonly Example[], sentences: number, c
   );
   const parts = Array.from({ length: chunks }, (_, c) => {
     const ids = [...Array.from({ length: sentences }, (_, i) => i), ...extra.filter((_, k) => k % chunks === c)].sort((a, b) => a - b);
-    return bucketBatches(ids.map((i) => examples[i]!), batchSize).map((b) => b.map((j) => ids[j]!));
+    return bucketBatches(
+      ids.map((i) => examples[i]!),
+      batchSize,
+    ).map((b) => b.map((j) => ids[j]!));
   });
   const cycle = parts.reduce((n, p) => n + p.length, 0);
   return {
@@ -214,12 +219,19 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     if (typeof loaded.metadata.command === 'string') command = loaded.metadata.command; // the command that started it
     // a resumed run must see the data of the run it continues, or it is not that run any more
     const m = loaded.metadata;
-    const expected: Record<string, Json | undefined> = { seed, batchSize, dictionaryPairs: dictionary ? splits.dictionary.length : undefined, dictChunks: dictionary ? dictChunks : undefined };
+    const expected: Record<string, Json | undefined> = {
+      seed,
+      batchSize,
+      dictionaryPairs: dictionary ? splits.dictionary.length : undefined,
+      dictChunks: dictionary ? dictChunks : undefined,
+    };
     for (const [key, value] of Object.entries(expected)) {
       if (m[key] !== undefined && m[key] !== value) {
         translator.dispose();
         tf.dispose(Object.values(optimizerState));
-        throw new Error(`train: --resume of ${out}: it was trained with ${key} ${JSON.stringify(m[key])}, but this run has ${JSON.stringify(value ?? null)}; resume with the options it was started with`);
+        throw new Error(
+          `train: --resume of ${out}: it was trained with ${key} ${JSON.stringify(m[key])}, but this run has ${JSON.stringify(value ?? null)}; resume with the options it was started with`,
+        );
       }
     }
   } else {
@@ -284,12 +296,12 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
 
       const rate = tokens / Math.max(elapsed(), 1e-9);
       const done = step - firstStep;
-      const left = Math.min(
-        Number.isFinite(lastStep) ? ((lastStep - step) * elapsed()) / done : Number.POSITIVE_INFINITY,
-        deadline - elapsed(),
-      );
+      const left = Math.min(Number.isFinite(lastStep) ? ((lastStep - step) * elapsed()) / done : Number.POSITIVE_INFINITY, deadline - elapsed());
       const fraction = Number.isFinite(lastStep) ? step / lastStep : elapsed() / deadline;
-      log(`${bar(fraction)} step ${step} loss ${loss.toFixed(3)} ${Math.round(rate)} tok/s lr ${learningRate(step, dModel, warmup, lrScale).toExponential(1)} ETA ${duration(left)}`, !process.stderr.isTTY && step % 100 === 0);
+      log(
+        `${bar(fraction)} step ${step} loss ${loss.toFixed(3)} ${Math.round(rate)} tok/s lr ${learningRate(step, dModel, warmup, lrScale).toExponential(1)} ETA ${duration(left)}`,
+        !process.stderr.isTTY && step % 100 === 0,
+      );
       if (step % evalEvery === 0) {
         dev = scoresOf(evaluate(translator, splits.dev.slice(0, devLimit), { task }));
         history.push({ step, ...dev });

@@ -18,7 +18,10 @@ describe('Translator', () => {
 
   it('round-trips through a checkpoint with the same translations and attention', async () => {
     const pairs = [1, 29, 345, 4721].map(numberPair);
-    const tokenizer = BPETokenizer.train(pairs.flatMap((p) => [p.en, p.de]), { vocabSize: 40 });
+    const tokenizer = BPETokenizer.train(
+      pairs.flatMap((p) => [p.en, p.de]),
+      { vocabSize: 40 },
+    );
     const t = Translator.create(tokenizer, { task: 'numbers', size: 'tiny', seed: 5, maxSourceTokens: 12 });
     const dir = mkdtempSync(join(tmpdir(), 'attnkit-translator-'));
     const path = join(dir, 'model.ckpt');

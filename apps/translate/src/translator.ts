@@ -162,8 +162,7 @@ export class Translator {
     if (texts.length === 0) return [];
     const { source, encodings, decode } = this.prepare(texts, options);
     try {
-      const hyps =
-        decode.beamSize === 1 ? await greedyDecodeAsync(this.model, source, decode) : await beamSearchAsync(this.model, source, decode);
+      const hyps = decode.beamSize === 1 ? await greedyDecodeAsync(this.model, source, decode) : await beamSearchAsync(this.model, source, decode);
       return this.toTranslations(hyps, encodings);
     } finally {
       source.dispose();
@@ -179,7 +178,6 @@ export class Translator {
     const maxLength = options.maxLength ?? batch.shape[1] + 50;
     return { source, encodings, decode: { maxLength, beamSize, returnAttention } };
   }
-
 
   private toTranslations(hyps: Hypothesis[], encodings: Encoding[]): Translation[] {
     return hyps.map((h, i) => {
@@ -202,9 +200,7 @@ export class Translator {
           Array.from({ length: heads }, (_, n) => h.attention!.map((step) => step[l]!.cross[n]!.slice(0, Ts))),
         );
         result.self = Array.from({ length: layers }, (_, l) =>
-          Array.from({ length: heads }, (_, n) =>
-            h.attention!.map((step, t) => Array.from({ length: T }, (_, j) => (j <= t ? step[l]!.self[n]![j]! : 0))),
-          ),
+          Array.from({ length: heads }, (_, n) => h.attention!.map((step, t) => Array.from({ length: T }, (_, j) => (j <= t ? step[l]!.self[n]![j]! : 0)))),
         );
       }
       return result;

@@ -37,7 +37,9 @@ function sweep() {
   const backend = args.backend ?? 'wasm';
   const chunk = args.chunk ? args.chunk.split('x').map(Number) : null;
   const causal = args.causal === 'true';
-  console.log(`backend ${backend}, B=1, H=8, d=64, ${causal ? 'causal' : 'full'} attention, median of ${reps} runs after a warm-up (T < 4096); one run, the measured one (T >= 4096)`);
+  console.log(
+    `backend ${backend}, B=1, H=8, d=64, ${causal ? 'causal' : 'full'} attention, median of ${reps} runs after a warm-up (T < 4096); one run, the measured one (T >= 4096)`,
+  );
   console.log('| T | impl | pass | peak MiB (buffers) | peak MiB (no tape) | peak MiB (tf numBytes) | median ms |');
   console.log('|---|---|---|---|---|---|---|');
   for (const T of Ts)
@@ -56,7 +58,10 @@ function sweep() {
         });
         const line = child.stdout.split('\n').find((l) => l.startsWith('{'));
         if (!line) {
-          const why = child.error?.code === 'ETIMEDOUT' ? `over the ${cap} s cap` : `failed: ${(child.stderr || '').split('\n').find((l) => /error|abort/i.test(l)) ?? 'no output'}`;
+          const why =
+            child.error?.code === 'ETIMEDOUT'
+              ? `over the ${cap} s cap`
+              : `failed: ${(child.stderr || '').split('\n').find((l) => /error|abort/i.test(l)) ?? 'no output'}`;
           row(`${why} | | | |`);
           continue;
         }

@@ -31,12 +31,7 @@ function tidy<T>(fn: () => T): T {
  * causal, window, or a bias of -Infinity throughout) gives zeros. Throws
  * {@link AttentionError} on bad input, before allocating anything.
  */
-export function scaledDotProductAttention(
-  query: tf.Tensor,
-  key: tf.Tensor,
-  value: tf.Tensor,
-  options: AttentionOptions = {},
-): tf.Tensor4D {
+export function scaledDotProductAttention(query: tf.Tensor, key: tf.Tensor, value: tf.Tensor, options: AttentionOptions = {}): tf.Tensor4D {
   const op = 'scaledDotProductAttention';
   const dims = validate(op, query, key, value, options);
   const path = choosePath(options, dims, tf.getBackend(), false, op);
@@ -51,12 +46,7 @@ export function scaledDotProductAttention(
  * Output and weights of one attention call, computed once; see {@link scaledDotProductAttention}.
  * Runs a path that forms the weights: `implementation: 'chunked'` or `'fused'` throws.
  */
-export function attentionWithWeights(
-  query: tf.Tensor,
-  key: tf.Tensor,
-  value: tf.Tensor,
-  options: AttentionOptions = {},
-): AttentionResult {
+export function attentionWithWeights(query: tf.Tensor, key: tf.Tensor, value: tf.Tensor, options: AttentionOptions = {}): AttentionResult {
   const op = 'attentionWithWeights';
   const dims = validate(op, query, key, value, options);
   const path = choosePath(options, dims, tf.getBackend(), true, op);
@@ -68,11 +58,7 @@ export function attentionWithWeights(
  * Rows sum to 1, or are all zero where nothing may be attended. `implementation: 'chunked'`
  * or `'fused'` throws: neither forms the weights.
  */
-export function attentionWeights(
-  query: tf.Tensor,
-  key: tf.Tensor,
-  options: Omit<AttentionOptions, 'dropout' | 'training' | 'seed'> = {},
-): tf.Tensor4D {
+export function attentionWeights(query: tf.Tensor, key: tf.Tensor, options: Omit<AttentionOptions, 'dropout' | 'training' | 'seed'> = {}): tf.Tensor4D {
   const op = 'attentionWeights';
   const dims = validate(op, query, key, null, options);
   const path = choosePath(options, dims, tf.getBackend(), true, op);

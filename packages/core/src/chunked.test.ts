@@ -22,13 +22,7 @@ import {
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { type ChunkSize, chunkedDropoutMultipliers } from './chunked.js';
-import {
-  AUTO_CHUNKED_MIN_SCORES,
-  type AttentionOptions,
-  attentionWeights,
-  attentionWithWeights,
-  scaledDotProductAttention,
-} from './index.js';
+import { AUTO_CHUNKED_MIN_SCORES, type AttentionOptions, attentionWeights, attentionWithWeights, scaledDotProductAttention } from './index.js';
 import type { AttentionDims } from './types.js';
 
 // Chunked against the reference path on the same backend: forward within 1e-5 relative,
@@ -42,7 +36,6 @@ type Built = ReturnType<typeof buildCase>;
 function run(built: Built, options: AttentionOptions) {
   return outputAndGrads(built, (q, k, v, bias) => scaledDotProductAttention(q, k, v, { ...options, bias }));
 }
-
 
 /** Chunked with `chunkSize` equals the reference on case `c`, forward and gradients (and the oracle when asked). */
 function checkAgainstReference(c: AttentionCase, chunkSize: ChunkSize, withOracle: boolean) {
@@ -176,7 +169,8 @@ describeEachBackend('chunked attention equals the reference', () => {
     const c = ATTENTION_CASES.find((x) => x.name === 'everything at once')!;
     const built = buildCase(c);
     const options = { ...caseOptions(c, built), implementation: 'chunked' as const, chunkSize: 2 };
-    const reason = "implementation 'chunked' cannot run: it never forms the attention weights this call returns; use 'auto', 'reference' or 'sliced', but got 'chunked'";
+    const reason =
+      "implementation 'chunked' cannot run: it never forms the attention weights this call returns; use 'auto', 'reference' or 'sliced', but got 'chunked'";
     expectThrowsWithoutLeak(() => attentionWithWeights(built.query, built.key, built.value, options), new RegExp(`^attentionWithWeights: ${literal(reason)}$`));
     expectThrowsWithoutLeak(() => attentionWeights(built.query, built.key, options), new RegExp(`^attentionWeights: ${literal(reason)}$`));
     // the same call under 'auto' returns the oracle's weights
@@ -210,8 +204,7 @@ describeEachBackend('chunked attention: tiles, dropout, memory hygiene', (backen
       for (let ti = 0; ti < T / size; ti++)
         for (let tj = 0; tj < T / size; tj++) {
           let any = false;
-          for (let i = ti * size; i < (ti + 1) * size && !any; i++)
-            for (let j = tj * size; j < (tj + 1) * size && !any; j++) any = sees(i, j);
+          for (let i = ti * size; i < (ti + 1) * size && !any; i++) for (let j = tj * size; j < (tj + 1) * size && !any; j++) any = sees(i, j);
           if (any) n++;
         }
       return n;
@@ -368,10 +361,7 @@ describe('chunked attention memory, T = 4096, H = 8, d = 64 [wasm]', () => {
       out.dispose();
     });
     const backward = peakMemory(() => {
-      const grads = tf.grads((a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) => scaledDotProductAttention(a, b, c, options))(
-        [q!, k!, v!],
-        dOut,
-      );
+      const grads = tf.grads((a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) => scaledDotProductAttention(a, b, c, options))([q!, k!, v!], dOut);
       grads[0]!.dataSync();
       tf.dispose(grads);
     });

@@ -214,7 +214,11 @@ function headOf(plan: Plan, bh: number, query: tf.Tensor, key: tf.Tensor, { mask
 }
 
 function disposeHead(head: object) {
-  tf.dispose(Object.values(head).flat().filter((t): t is tf.Tensor => t instanceof tf.Tensor));
+  tf.dispose(
+    Object.values(head)
+      .flat()
+      .filter((t): t is tf.Tensor => t instanceof tf.Tensor),
+  );
 }
 
 /**
@@ -345,8 +349,18 @@ function forward(plan: Plan, query: tf.Tensor, key: tf.Tensor, value: tf.Tensor,
     const head = tidy(() => ({ ...headOf(plan, bh, query, key, extras), v: keyTiles(value, plan, bh, false) }));
     const rows = Array.from({ length: plan.nQ }, (_, i) => forwardRow(plan, bh, i, head));
     disposeHead(head);
-    outs.push(concatOwned(rows.map((r) => r.out), 1)); // [G, Tq, Dv]
-    lses.push(concatOwned(rows.map((r) => r.lse), 1)); // [G, Tq, 1]
+    outs.push(
+      concatOwned(
+        rows.map((r) => r.out),
+        1,
+      ),
+    ); // [G, Tq, Dv]
+    lses.push(
+      concatOwned(
+        rows.map((r) => r.lse),
+        1,
+      ),
+    ); // [G, Tq, 1]
   }
   const output = reshapeOwned(concatOwned(outs, 0), [B, Hq, Tq, Dv]); // [B, Hq, Tq, Dv]
   const lse = reshapeOwned(concatOwned(lses, 0), [B * Hkv, G, Tq, 1]); // [B*Hkv, G, Tq, 1]
@@ -561,13 +575,7 @@ function backward(plan: Plan, dy: tf.Tensor, x: Saved, biasShape: number[] | nul
  * [Tq, Tk]. The mask is saved with the inputs, so a mask built inside a gradient function
  * may be disposed before the backward pass runs.
  */
-export function chunkedAttention(
-  query: tf.Tensor,
-  key: tf.Tensor,
-  value: tf.Tensor,
-  options: ChunkedOptions,
-  dims: AttentionDims,
-): tf.Tensor4D {
+export function chunkedAttention(query: tf.Tensor, key: tf.Tensor, value: tf.Tensor, options: ChunkedOptions, dims: AttentionDims): tf.Tensor4D {
   const plan = planOf(options, dims);
   const bias = options.bias ?? null;
   const mask = options.mask ?? null;
@@ -598,16 +606,16 @@ export function chunkedAttention(
  * The dropout multipliers chunked attention applies, assembled into one [B, Hq, Tq, Tk]
  * tensor (0 or 1/(1 - rate)). For tests only: it materialises exactly what chunked avoids.
  */
-export function chunkedDropoutMultipliers(
-  dims: AttentionDims,
-  options: { dropout: number; seed: number; chunkSize?: ChunkSize },
-): tf.Tensor4D {
+export function chunkedDropoutMultipliers(dims: AttentionDims, options: { dropout: number; seed: number; chunkSize?: ChunkSize }): tf.Tensor4D {
   const plan = planOf({ ...options, training: true }, dims);
   const { B, Hkv, Hq, Tq, Tk } = dims;
   return tf.tidy(() => {
     const heads = Array.from({ length: B * Hkv }, (_, bh) => {
       const rows = Array.from({ length: plan.nQ }, (_, i) =>
-        tf.concat(Array.from({ length: plan.nK }, (_, j) => tileDropout(plan, tileAt(plan, bh, i, j))!), 2),
+        tf.concat(
+          Array.from({ length: plan.nK }, (_, j) => tileDropout(plan, tileAt(plan, bh, i, j))!),
+          2,
+        ),
       ); // [G, rows, Tk] each
       return tf.concat(rows, 1); // [G, Tq, Tk]
     });

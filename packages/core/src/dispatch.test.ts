@@ -40,7 +40,10 @@ describe('choosePath', () => {
       expect(choosePath({ implementation: path }, dims(4, 4), 'cpu', false)).toBe(path);
     }
     expect(() => choosePath({ implementation: 'fused' }, dims(4, 4), 'cpu', false)).toThrow(
-      new AttentionError('scaledDotProductAttention', "implementation 'fused' cannot run: no AttnkitFusedAttention kernel registered for backend 'cpu', but got 'fused'"),
+      new AttentionError(
+        'scaledDotProductAttention',
+        "implementation 'fused' cannot run: no AttnkitFusedAttention kernel registered for backend 'cpu', but got 'fused'",
+      ),
     );
     expect(() => choosePath({ implementation: 'chunked' }, dims(4, 4), 'cpu', true, 'attentionWeights')).toThrow(
       /^attentionWeights: implementation 'chunked' cannot run: it never forms the attention weights/,

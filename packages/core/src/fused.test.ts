@@ -56,7 +56,8 @@ describe('dispatch to a registered fused kernel that declines some calls [cpu]',
 
   it("weights requests under 'fused' throw, as scaledDotProductAttention's refusals do (one rule), even where the kernel takes the call", () => {
     const q = randomTensor([1, 2, 5, 8], 1);
-    const reason = "implementation 'fused' cannot run: it never forms the attention weights this call returns; use 'auto', 'reference' or 'sliced', but got 'fused'";
+    const reason =
+      "implementation 'fused' cannot run: it never forms the attention weights this call returns; use 'auto', 'reference' or 'sliced', but got 'fused'";
     expectThrowsWithoutLeak(() => attentionWithWeights(q, q, q, { implementation: 'fused' }), `attentionWithWeights: ${reason}`);
     expectThrowsWithoutLeak(() => attentionWeights(q, q, { implementation: 'fused' }), `attentionWeights: ${reason}`);
     // under 'auto' the weights come from core's own path; the kernel is not asked

@@ -67,11 +67,7 @@ export function fusedAvailable(backend: string = tf.getBackend()): boolean {
  * Why the fused path cannot run this call, or null when it can. Dropout (when training) is
  * not fused, nor a call the kernel's `supports` declines: such calls take the other paths.
  */
-export function fusedUnsupported(
-  options: Pick<FusedOptions, 'dropout' | 'training'>,
-  dims: AttentionDims,
-  backend: string = tf.getBackend(),
-): string | null {
+export function fusedUnsupported(options: Pick<FusedOptions, 'dropout' | 'training'>, dims: AttentionDims, backend: string = tf.getBackend()): string | null {
   if (!fusedAvailable(backend)) return `no ${FUSED_ATTENTION_KERNEL} kernel registered for backend '${backend}'`;
   const kernel = tf.getKernel(FUSED_ATTENTION_KERNEL, backend) as FusedKernelConfig;
   if (options.training && (options.dropout ?? 0) > 0 && !kernel.dropout) return `dropout is not fused by backend '${backend}'`;
@@ -92,13 +88,7 @@ function attrsOf(options: FusedOptions, dims: AttentionDims): FusedAttentionAttr
  * validated the inputs and checked {@link fusedUnsupported}. Differentiable with respect to
  * query, key, value and bias (tf.customGrad over the fused backward kernel).
  */
-export function fusedAttention(
-  query: tf.Tensor,
-  key: tf.Tensor,
-  value: tf.Tensor,
-  options: FusedOptions,
-  dims: AttentionDims,
-): tf.Tensor4D {
+export function fusedAttention(query: tf.Tensor, key: tf.Tensor, value: tf.Tensor, options: FusedOptions, dims: AttentionDims): tf.Tensor4D {
   const attrs = attrsOf(options, dims);
   const mask = options.mask ?? null;
   const bias = options.bias ?? null;

@@ -1,13 +1,5 @@
 import { causalMask } from '@attnkit/masking';
-import {
-  buildCase,
-  describeEachBackend,
-  expectNoLeak,
-  expectTensorsClose,
-  randomCase,
-  randomMask,
-  randomTensor,
-} from '@attnkit/test-utils';
+import { buildCase, describeEachBackend, expectNoLeak, expectTensorsClose, randomCase, randomMask, randomTensor } from '@attnkit/test-utils';
 import * as tf from '@tensorflow/tfjs-core';
 import { expect, it } from 'vitest';
 import { attentionWeights, attentionWithWeights, scaledDotProductAttention } from './index.js';
@@ -20,7 +12,11 @@ describeEachBackend('attention invariants', () => {
     const v = randomTensor([B, H, Tk, D], 13);
     const keep = randomMask([B, H, Tq, Tk], 14, 0.6);
     // row 1 of batch 0, head 0 excluded entirely
-    const rowOff = tf.tensor4d(Array.from({ length: B * H * Tq * Tk }, (_, n) => (Math.floor(n / Tk) === 1 ? 0 : 1)), [B, H, Tq, Tk], 'bool');
+    const rowOff = tf.tensor4d(
+      Array.from({ length: B * H * Tq * Tk }, (_, n) => (Math.floor(n / Tk) === 1 ? 0 : 1)),
+      [B, H, Tq, Tk],
+      'bool',
+    );
     const mask = tf.logicalAnd(keep, rowOff);
     const finite = randomTensor([B, H, Tq, Tk], 15);
     const bias = tf.where(mask, finite, tf.fill([B, H, Tq, Tk], Number.NEGATIVE_INFINITY)); // -inf where masked
@@ -203,11 +199,7 @@ describeEachBackend('attention invariants', () => {
       await expectNoLeak(() => attentionWithWeights(built.query, built.key, built.value, { ...opts, dropout: 0.1, training: true }));
       await expectNoLeak(() => attentionWeights(built.query, built.key, opts));
       await expectNoLeak(() =>
-        tf.grads((q: tf.Tensor, k: tf.Tensor, v: tf.Tensor) => tf.sum(scaledDotProductAttention(q, k, v, opts)))([
-          built.query,
-          built.key,
-          built.value,
-        ]),
+        tf.grads((q: tf.Tensor, k: tf.Tensor, v: tf.Tensor) => tf.sum(scaledDotProductAttention(q, k, v, opts)))([built.query, built.key, built.value]),
       );
     }
     built.dispose();

@@ -34,9 +34,7 @@ function checkForward(c: AttentionCase, implementation: AttentionOptions['implem
 
 function checkGradients(c: AttentionCase, implementation: AttentionOptions['implementation']) {
   const built = buildCase(c);
-  const { output, grads } = outputAndGrads(built, (q, k, v, bias) =>
-    scaledDotProductAttention(q, k, v, { ...caseOptions(c, built), bias, implementation }),
-  );
+  const { output, grads } = outputAndGrads(built, (q, k, v, bias) => scaledDotProductAttention(q, k, v, { ...caseOptions(c, built), bias, implementation }));
   const expected = attentionOracleGrad(built.oracle, built.dOutput);
   expectTensorsClose(grads[0]!, expected.dQuery.data, { ...GRAD, label: `${c.name} dQuery` });
   expectTensorsClose(grads[1]!, expected.dKey.data, { ...GRAD, label: `${c.name} dKey` });

@@ -58,10 +58,16 @@ describeEachBackend('reference training ops', () => {
   });
 
   it('softmaxCrossEntropy with label smoothing matches float64', () => {
-    const logits = tf.tensor2d([[2, -1, 0.5], [0, 0, 0]]);
+    const logits = tf.tensor2d([
+      [2, -1, 0.5],
+      [0, 0, 0],
+    ]);
     const labels = tf.tensor1d([0, 2], 'int32');
     const loss = softmaxCrossEntropy(logits, labels, { labelSmoothing: 0.2, implementation: 'reference' });
-    const expected = [[2, -1, 0.5, 0], [0, 0, 0, 2]].map(([a, b, c, id]) => {
+    const expected = [
+      [2, -1, 0.5, 0],
+      [0, 0, 0, 2],
+    ].map(([a, b, c, id]) => {
       const row = [a!, b!, c!];
       const lse = Math.log(row.reduce((s, v) => s + Math.exp(v), 0));
       return -row.reduce((s, v, j) => s + ((j === id ? 0.8 : 0) + 0.2 / 3) * (v - lse), 0);
@@ -75,9 +81,15 @@ describeEachBackend('reference training ops', () => {
     const w = tf.ones([5, 2]) as tf.Tensor2D;
     const g = tf.ones([3]);
     const ids = tf.tensor1d([0, 1], 'int32');
-    expectThrowsWithoutLeak(() => dense(x, w, null), /dense: x \[N, in\], kernel \[in, units\] and bias \[units\] must agree, but got x \[3,4\], kernel \[5,2\]/);
+    expectThrowsWithoutLeak(
+      () => dense(x, w, null),
+      /dense: x \[N, in\], kernel \[in, units\] and bias \[units\] must agree, but got x \[3,4\], kernel \[5,2\]/,
+    );
     expectThrowsWithoutLeak(() => layerNorm(x, g, g), /layerNorm: gamma and beta must be \[4\], the last axis of x, but got x \[3,4\], gamma \[3\]/);
-    expectThrowsWithoutLeak(() => softmaxCrossEntropy(x, ids), /softmaxCrossEntropy: labels must be int32 with the shape of logits less its last axis, but got logits \[3,4\] and labels \[2\]/);
+    expectThrowsWithoutLeak(
+      () => softmaxCrossEntropy(x, ids),
+      /softmaxCrossEntropy: labels must be int32 with the shape of logits less its last axis, but got logits \[3,4\] and labels \[2\]/,
+    );
     tf.dispose([x, w, g, ids]);
   });
 });

@@ -229,7 +229,10 @@ export function softmaxCrossEntropy(logits: tf.Tensor, labels: tf.Tensor, option
   const { labelSmoothing = 0, implementation = 'auto' } = options;
   const V = logits.shape[logits.rank - 1]!;
   check(labels.dtype === 'int32' && labels.shape.join() === logits.shape.slice(0, -1).join(), () =>
-    AttentionError.shapes('softmaxCrossEntropy', 'labels must be int32 with the shape of logits less its last axis', { logits: logits.shape, labels: labels.shape }),
+    AttentionError.shapes('softmaxCrossEntropy', 'labels must be int32 with the shape of logits less its last axis', {
+      logits: logits.shape,
+      labels: labels.shape,
+    }),
   );
   check(labelSmoothing >= 0 && labelSmoothing < 1, () => AttentionError.value('softmaxCrossEntropy', 'labelSmoothing must be in [0, 1)', labelSmoothing));
   if (!fusedWanted('softmaxCrossEntropy', implementation, SOFTMAX_CROSS_ENTROPY_KERNEL, SOFTMAX_CROSS_ENTROPY_GRAD_KERNEL)) {

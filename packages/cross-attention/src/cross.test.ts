@@ -13,7 +13,14 @@ function setup(seed = 1, args: Partial<ConstructorParameters<typeof CrossAttenti
   const query = randomTensor([B, Tq, d], seed);
   const memory = randomTensor([B, Ts, 6], seed + 1);
   // second source sentence is 3 tokens long
-  const memoryMask = tf.tensor2d([[1, 1, 1, 1, 1], [1, 1, 1, 0, 0]], [B, Ts], 'bool');
+  const memoryMask = tf.tensor2d(
+    [
+      [1, 1, 1, 1, 1],
+      [1, 1, 1, 0, 0],
+    ],
+    [B, Ts],
+    'bool',
+  );
   layer.build([query.shape, memory.shape]);
   // seeded, non-trivial weights (biases too)
   const values = layer.weights.map((w, i) => randomTensor(w.shape as number[], 100 + i, -0.5, 0.5));
@@ -25,7 +32,15 @@ function setup(seed = 1, args: Partial<ConstructorParameters<typeof CrossAttenti
 describeEachBackend('CrossAttention', () => {
   it('attentionMask (memory_mask) and per-head attentionBias equal MultiHeadAttention with them ANDed with the padding', () => {
     const { layer, query, memory, memoryMask, dispose } = setup(7);
-    const attentionMask = tf.tensor2d([[1, 1, 0, 1, 1], [0, 1, 1, 1, 1], [1, 1, 1, 1, 0]], [Tq, Ts], 'bool'); // [Tq, Ts]
+    const attentionMask = tf.tensor2d(
+      [
+        [1, 1, 0, 1, 1],
+        [0, 1, 1, 1, 1],
+        [1, 1, 1, 1, 0],
+      ],
+      [Tq, Ts],
+      'bool',
+    ); // [Tq, Ts]
     const attentionBias = randomTensor([B, 4, Tq, Ts], 8); // per head
     const [out, weights] = layer.apply(query, { memory, memoryMask, attentionMask, attentionBias, returnAttentionScores: true }) as tf.Tensor[];
     const keras = tf.logicalAnd(tf.expandDims(memoryMask, 1), attentionMask); // [B, Tq, Ts]
@@ -129,14 +144,20 @@ describe('CrossAttention bad input', () => {
     const cases: Array<[() => unknown, string]> = [
       [() => layer.apply(query, {}), 'CrossAttention: pass exactly one of memory and memoryCache, but got'],
       [() => layer.apply(query, { memory: wrongBatch }), 'CrossAttention: query and memory batch sizes must match, but got query [2,3,8] and memory [3,5,6]'],
-      [() => layer.apply(query, { memory, memoryMask: wrongMask }), 'CrossAttention: memoryMask must be [B, Ts] like memory, but got memory [2,5,6] and memoryMask [2,6]'],
+      [
+        () => layer.apply(query, { memory, memoryMask: wrongMask }),
+        'CrossAttention: memoryMask must be [B, Ts] like memory, but got memory [2,5,6] and memoryMask [2,6]',
+      ],
       [() => layer.apply(rank2, { memory }), 'CrossAttention: query must be a rank-3 tensor [B, Tq, d], but got query [2,8]'],
       [() => layer.projectMemory(rank2), 'projectMemory: memory must be a non-empty rank-3 tensor [B, Ts, dm], but got memory [2,8]'],
     ];
     for (const [fn, message] of cases) expect(expectThrowsWithoutLeak(fn, message)).toBeInstanceOf(AttentionError);
     const cache = layer.projectMemory(memory);
     const q3 = tf.zeros([3, 1, d]);
-    expectThrowsWithoutLeak(() => layer.apply(q3, { memoryCache: cache }), 'CrossAttention: memoryCache must be a MemoryCache with the batch of query, but got query [3,1,8] and memoryKey [2,2,5,4]');
+    expectThrowsWithoutLeak(
+      () => layer.apply(q3, { memoryCache: cache }),
+      'CrossAttention: memoryCache must be a MemoryCache with the batch of query, but got query [3,1,8] and memoryKey [2,2,5,4]',
+    );
     expectThrowsWithoutLeak(() => layer.apply(query, { memoryCache: cache, memoryMask }), 'memoryMask belongs to projectMemory');
     cache.dispose();
     expect(() => cache.key).toThrow('MemoryCache: the cache has been disposed');

@@ -65,7 +65,11 @@ export class CrossAttention extends tf.layers.Layer {
     const list = Array.isArray(inputShape[0]) ? (inputShape as tf.Shape[]) : [inputShape as tf.Shape];
     const [query, memory = query] = list;
     check(list.length <= 3 && list.slice(0, 2).every((s) => Array.isArray(s) && s.length === 3), () =>
-      AttentionError.value(OP, 'build takes [queryShape, memoryShape] (rank 3 each, a memory mask shape may follow) or a query shape', JSON.stringify(inputShape)),
+      AttentionError.value(
+        OP,
+        'build takes [queryShape, memoryShape] (rank 3 each, a memory mask shape may follow) or a query shape',
+        JSON.stringify(inputShape),
+      ),
     );
     const create = () => this.attention.buildUnscoped([query!, memory!]);
     if (this.applying) create();
@@ -84,7 +88,11 @@ export class CrossAttention extends tf.layers.Layer {
     const symbolic = query instanceof tf.SymbolicTensor;
     if (symbolic) {
       check(Array.isArray(inputs) && (inputs.length === 2 || inputs.length === 3), () =>
-        AttentionError.value(OP, 'inside tf.model apply() takes [query, memory] or [query, memory, memoryMask]', Array.isArray(inputs) ? `${inputs.length} inputs` : '1 input'),
+        AttentionError.value(
+          OP,
+          'inside tf.model apply() takes [query, memory] or [query, memory, memoryMask]',
+          Array.isArray(inputs) ? `${inputs.length} inputs` : '1 input',
+        ),
       );
       for (const name of ['memory', 'memoryMask', 'memoryCache', 'attentionMask', 'attentionBias', 'returnAttentionScores'] as const) {
         check(kwargs[name] == null || kwargs[name] === false, () =>
@@ -190,7 +198,16 @@ export class CrossAttention extends tf.layers.Layer {
   }
 
   override getConfig(): tf.serialization.ConfigDict {
-    const { name: _n, trainable: _t, useCausalMask: _c, returnAttentionScores: _r, queryShape, valueShape, keyShape: _k, ...attention } = this.attention.getConfig();
+    const {
+      name: _n,
+      trainable: _t,
+      useCausalMask: _c,
+      returnAttentionScores: _r,
+      queryShape,
+      valueShape,
+      keyShape: _k,
+      ...attention
+    } = this.attention.getConfig();
     return { ...attention, queryShape: queryShape ?? null, memoryShape: valueShape ?? null, ...super.getConfig() };
   }
 

@@ -40,7 +40,15 @@ describe('CrossAttention inside tf.model [cpu]', () => {
     model.compile({ optimizer: tf.train.sgd(0.1), loss: 'meanSquaredError' });
     const xq = randomTensor([4, 3, 8], 2);
     const xm = randomTensor([4, 5, 6], 3);
-    const xmask = tf.tensor2d([[1, 1, 1, 1, 1], [1, 1, 1, 0, 0], [1, 0, 0, 0, 0], [1, 1, 1, 1, 0]], [4, 5]);
+    const xmask = tf.tensor2d(
+      [
+        [1, 1, 1, 1, 1],
+        [1, 1, 1, 0, 0],
+        [1, 0, 0, 0, 0],
+        [1, 1, 1, 1, 0],
+      ],
+      [4, 5],
+    );
     const target = randomTensor([4, 3, 8], 4);
     const before = model.getWeights().map((w) => w.clone());
     await model.fit([xq, xm, xmask], target, { epochs: 2, batchSize: 4, verbose: 0 });

@@ -11,7 +11,14 @@ import { Worker, isMainThread, parentPort, workerData } from 'node:worker_thread
 
 const ITERS = 20_000_000;
 // the package's asconfig.json (picked up by asc) imports a shared memory
-const IMPORTS = { env: { memory: new WebAssembly.Memory({ initial: 1, maximum: 65536, shared: true }), abort() { throw new Error('abort'); } } };
+const IMPORTS = {
+  env: {
+    memory: new WebAssembly.Memory({ initial: 1, maximum: 65536, shared: true }),
+    abort() {
+      throw new Error('abort');
+    },
+  },
+};
 
 /** [label, export, arguments after the iteration count, flops per iteration, relaxed build] */
 const LOOPS = [
@@ -27,7 +34,11 @@ async function compile(relaxed) {
   let binary = null;
   const { error, stderr } = await asc.main(
     [source, '-O3', '--noAssert', '--runtime', 'stub', '--enable', relaxed ? 'simd,relaxed-simd' : 'simd', '--outFile', 'peak.wasm'],
-    { writeFile: (name, contents) => { if (name.endsWith('.wasm')) binary = contents; } },
+    {
+      writeFile: (name, contents) => {
+        if (name.endsWith('.wasm')) binary = contents;
+      },
+    },
   );
   if (error) throw new Error(`asc: ${error.message}\n${stderr.toString()}`);
   return binary;

@@ -83,7 +83,18 @@ export function fusedAttentionSuite(build: WasmBuild) {
       checkCase({ ...base, name: 'long window + padding', Tq: 259, Tk: 259, window: { left: 70, right: 5 }, mask: { shape: [1, 1, 1, 259] } }, false);
       checkCase({ ...base, name: 'long bias per head', Tq: 130, Tk: 257, bias: [1, 4, 130, 257] }, false);
       // the backward takes keys in passes of 512, the forward query rows in blocks of 64
-      checkCase({ ...base, name: 'two backward key passes', Tq: 67, Tk: 530, window: { left: 600, right: 20 }, mask: { shape: [1, 1, 67, 530] }, bias: [1, 1, 67, 530] }, false);
+      checkCase(
+        {
+          ...base,
+          name: 'two backward key passes',
+          Tq: 67,
+          Tk: 530,
+          window: { left: 600, right: 20 },
+          mask: { shape: [1, 1, 67, 530] },
+          bias: [1, 1, 67, 530],
+        },
+        false,
+      );
     });
 
     it("'auto' runs the fused kernel when one is registered", () => {
@@ -100,12 +111,18 @@ export function fusedAttentionSuite(build: WasmBuild) {
       const q = randomTensor([2, 4, 9, 8], 1);
       const k = randomTensor([2, 2, 7, 8], 2);
       const bias = randomTensor([1, 4, 9, 7], 3);
-      const mask = tf.tensor(Array.from({ length: 63 }, (_, i) => i % 3 !== 0), [9, 7], 'bool');
+      const mask = tf.tensor(
+        Array.from({ length: 63 }, (_, i) => i % 3 !== 0),
+        [9, 7],
+        'bool',
+      );
       await expectNoLeak(() => scaledDotProductAttention(q, k, k, { implementation: 'fused', bias, mask, causal: true }));
       await expectNoLeak(() =>
-        tf.grads((a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) =>
-          tf.sum(scaledDotProductAttention(a, b, b, { implementation: 'fused', bias: c, mask })),
-        )([q, k, bias]),
+        tf.grads((a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) => tf.sum(scaledDotProductAttention(a, b, b, { implementation: 'fused', bias: c, mask })))([
+          q,
+          k,
+          bias,
+        ]),
       );
       tf.dispose([q, k, bias, mask]);
     });

@@ -35,7 +35,12 @@ describe('matrix products in the kernels module (BatchMatMul on wasm)', () => {
     [257, 64, 513], // row and column blocks with one-row and one-column tails
   ];
   for (const [M, K, N] of SHAPES) {
-    for (const [ta, tb] of [[false, false], [true, false], [false, true], [true, true]] as const) {
+    for (const [ta, tb] of [
+      [false, false],
+      [true, false],
+      [false, true],
+      [true, true],
+    ] as const) {
       it(`[${M}, ${K}] x [${K}, ${N}], transposeA ${ta}, transposeB ${tb}`, async () => {
         expect(M * K * N).toBeGreaterThanOrEqual(MATMUL_MIN_MACS);
         const a = randomTensor(ta ? [K, M] : [M, K], M + K);

@@ -68,7 +68,11 @@ describe('training kernels on wasm', () => {
         const fused = run('fused');
         const reference = run('reference');
         expectTensorsClose(fused.y, reference.y, { ...FWD, label: 'y' });
-        if (activation === 'relu') expect(fused.y.dataSync().some((v) => v === 0), 'relu clips some outputs').toBe(true);
+        if (activation === 'relu')
+          expect(
+            fused.y.dataSync().some((v) => v === 0),
+            'relu clips some outputs',
+          ).toBe(true);
         for (const [i, label] of ['dx', 'dkernel', 'dbias'].entries()) expectTensorsClose(fused.grads[i]!, reference.grads[i]!, { ...GRAD, label });
         tf.dispose([x, w, b, fused.y, reference.y, ...fused.grads, ...reference.grads]);
       });
@@ -82,7 +86,14 @@ describe('training kernels on wasm', () => {
       it(`fused equals the reference and float64 with label smoothing ${eps}, forward and gradients`, () => {
         const logits = randomTensor([2, N / 2, V], 8, -6, 6);
         // the last label is outside [0, V): an all-zero one-hot, as tf.oneHot gives
-        const labels = tf.tensor2d([[3, 0], [49, 57]], [2, 2], 'int32');
+        const labels = tf.tensor2d(
+          [
+            [3, 0],
+            [49, 57],
+          ],
+          [2, 2],
+          'int32',
+        );
         const run = (implementation: 'reference' | 'fused') =>
           valueAndGrads((x) => softmaxCrossEntropy(x!, labels, { labelSmoothing: eps, implementation }), [logits]);
         const fused = run('fused');
@@ -114,7 +125,14 @@ describe('training kernels on wasm', () => {
 
   it('embeddingLookup trains as a gather: its table gradient equals oneHot·E', () => {
     const table = randomTensor([11, 6], 9) as tf.Tensor2D;
-    const ids = tf.tensor2d([[1, 4, 4], [10, 0, 1]], [2, 3], 'int32');
+    const ids = tf.tensor2d(
+      [
+        [1, 4, 4],
+        [10, 0, 1],
+      ],
+      [2, 3],
+      'int32',
+    );
     const run = (implementation: 'reference' | 'auto') => valueAndGrads((t) => embeddingLookup(t as tf.Tensor2D, ids, { implementation }), [table]);
     const gathered = run('auto');
     const onehot = run('reference');

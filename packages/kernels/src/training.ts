@@ -198,7 +198,16 @@ function adam({ inputs, backend, attrs }: Args): tf.TensorInfo[] {
     outs.push(wasm.makeOutput(shape, 'float32'), wasm.makeOutput(shape, 'float32'), wasm.makeOutput(shape, 'float32'));
   }
   for (let i = 0; i < a.count; i++) {
-    const [value, m, v, g, nv, nm, ns] = views(wasm, ins[`value${i}`]!, ins[`m${i}`]!, ins[`v${i}`]!, ins[`grad${i}`]!, outs[3 * i]!, outs[3 * i + 1]!, outs[3 * i + 2]!) as Float32Array[];
+    const [value, m, v, g, nv, nm, ns] = views(
+      wasm,
+      ins[`value${i}`]!,
+      ins[`m${i}`]!,
+      ins[`v${i}`]!,
+      ins[`grad${i}`]!,
+      outs[3 * i]!,
+      outs[3 * i + 1]!,
+      outs[3 * i + 2]!,
+    ) as Float32Array[];
     for (let j = 0; j < value!.length; j++) {
       const gj = g![j]!;
       const m1 = f(f(m![j]! * b1) + f(gj * ob1));

@@ -331,4 +331,3 @@ export interface MatMulShape {
 function abortImport(): never {
   throw new Error('@attnkit/kernels: the wasm attention module aborted');
 }
-

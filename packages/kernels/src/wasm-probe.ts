@@ -13,4 +13,3 @@ const RELAXED_PROBE = (() => {
 export function relaxedSimdSupported(): boolean {
   return WebAssembly.validate(RELAXED_PROBE);
 }
-

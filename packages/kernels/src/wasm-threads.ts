@@ -122,4 +122,3 @@ export function canBlock(): boolean {
     return false;
   }
 }
-

@@ -25,9 +25,8 @@ import { registerWebGPUAttention, unregisterFusedAttention, WEBGPU_MAX_HEAD_DIM 
 // also against the float64 oracle.
 const { sameForward: SAME_FORWARD } = TOLERANCES;
 
-
 const NO_ADAPTER =
-  'no WebGPU adapter: Dawn (npm `webgpu`) found no Vulkan driver. Install Debian\'s chromium package ' +
+  "no WebGPU adapter: Dawn (npm `webgpu`) found no Vulkan driver. Install Debian's chromium package " +
   '(`apt-get install chromium`: its SwiftShader driver and Vulkan loader in /usr/lib/chromium are picked up by ' +
   'vitest.config.mjs), or set VK_ICD_FILENAMES (and LD_LIBRARY_PATH for libvulkan.so.1) to a GPU driver.';
 
@@ -143,15 +142,21 @@ describeWithWebGPU('fused attention on webgpu', () => {
     const q = randomTensor([2, 4, 9, 8], 1);
     const k = randomTensor([2, 2, 7, 8], 2);
     const bias = randomTensor([1, 4, 9, 7], 3);
-    const mask = tf.tensor(Array.from({ length: 63 }, (_, i) => i % 3 !== 0), [9, 7], 'bool');
+    const mask = tf.tensor(
+      Array.from({ length: 63 }, (_, i) => i % 3 !== 0),
+      [9, 7],
+      'bool',
+    );
     const buffers = () => tf.backend().numDataIds();
     const before = buffers();
     await expectNoLeak(() => scaledDotProductAttention(q, k, k, { implementation: 'fused', bias, mask, causal: true }));
     await expectNoLeak(() => scaledDotProductAttention(q, k, k, { implementation: 'fused', causal: true }));
     await expectNoLeak(() =>
-      tf.grads((a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) =>
-        tf.sum(scaledDotProductAttention(a, b, b, { implementation: 'fused', bias: c, mask })),
-      )([q, k, bias]),
+      tf.grads((a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) => tf.sum(scaledDotProductAttention(a, b, b, { implementation: 'fused', bias: c, mask })))([
+        q,
+        k,
+        bias,
+      ]),
     );
     await expectNoLeak(() => tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(scaledDotProductAttention(a, b, b, { implementation: 'fused' })))([q, k]));
     expect(buffers() - before, 'backend buffers leaked').toBe(0);

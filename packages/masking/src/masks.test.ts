@@ -1,17 +1,7 @@
 import { describeEachBackend, expectNoLeak, expectThrowsWithoutLeak } from '@attnkit/test-utils';
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
-import {
-  AttentionError,
-  MASK_FILL,
-  causalMask,
-  combineMasks,
-  maskToBias,
-  paddingMask,
-  prefixLMMask,
-  segmentMask,
-  slidingWindowMask,
-} from './index.js';
+import { AttentionError, MASK_FILL, causalMask, combineMasks, maskToBias, paddingMask, prefixLMMask, segmentMask, slidingWindowMask } from './index.js';
 
 /** Reads a bool tensor as nested 0/1 arrays, for readable expectations. */
 // biome-ignore lint/suspicious/noExplicitAny: nested arrays of any rank
@@ -162,14 +152,49 @@ describe('mask errors', () => {
     ['fractional key length', () => [], () => causalMask(2, 2.5), /^causalMask: keyLength must be a positive integer, but got 2\.5$/],
     ['fractional offset', () => [], () => causalMask(2, 2, { offset: 0.5 }), /^causalMask: offset must be an integer, but got 0\.5$/],
     ['negative window', () => [], () => slidingWindowMask(2, 2, { left: -1 }), /^slidingWindowMask: left window must be a non-negative integer, but got -1$/],
-    ['fractional right window', () => [], () => slidingWindowMask(3, 3, { left: 1, right: 1.5 }), /^slidingWindowMask: right window must be a non-negative integer, but got 1\.5$/],
-    ['length beyond maxLength', () => [], () => paddingMask({ lengths: [5], maxLength: 4 }), /^paddingMask: each length must be an integer in \[0, 4\], but got 5$/],
-    ['no lengths', () => [], () => paddingMask({ lengths: [], maxLength: 2 }), /^paddingMask: lengths must be a non-empty array or a rank-1 tensor, but got \[\]$/],
-    ['ids of rank 1', () => [tf.tensor1d([1, 2])], ([ids]) => paddingMask({ ids: ids as tf.Tensor2D }), /^paddingMask: ids must be a rank-2 tensor \[B, T\], but got ids \[2\]$/],
+    [
+      'fractional right window',
+      () => [],
+      () => slidingWindowMask(3, 3, { left: 1, right: 1.5 }),
+      /^slidingWindowMask: right window must be a non-negative integer, but got 1\.5$/,
+    ],
+    [
+      'length beyond maxLength',
+      () => [],
+      () => paddingMask({ lengths: [5], maxLength: 4 }),
+      /^paddingMask: each length must be an integer in \[0, 4\], but got 5$/,
+    ],
+    [
+      'no lengths',
+      () => [],
+      () => paddingMask({ lengths: [], maxLength: 2 }),
+      /^paddingMask: lengths must be a non-empty array or a rank-1 tensor, but got \[\]$/,
+    ],
+    [
+      'ids of rank 1',
+      () => [tf.tensor1d([1, 2])],
+      ([ids]) => paddingMask({ ids: ids as tf.Tensor2D }),
+      /^paddingMask: ids must be a rank-2 tensor \[B, T\], but got ids \[2\]$/,
+    ],
     ['prefix beyond length', () => [], () => prefixLMMask(3, 4), /^prefixLMMask: prefixLength must be an integer in \[0, 3\], but got 4$/],
-    ['segment batch mismatch', () => [tf.zeros([2, 3]), tf.zeros([1, 3])], ([q, k]) => segmentMask(q as tf.Tensor2D, k as tf.Tensor2D), /^segmentMask: keySegments must be a rank-2 tensor \[B, Tk\] with the batch of querySegments, but got querySegments \[2,3\] and keySegments \[1,3\]$/],
-    ['float mask to combine', () => [tf.ones([2, 2])], ([m]) => combineMasks(m), /^combineMasks: mask 0 must be a bool tensor \(true = attend\), but got 'float32'$/],
-    ['masks that do not broadcast', () => [tf.ones([2, 3], 'bool'), tf.ones([4, 3], 'bool')], ([a, b]) => combineMasks(a, b), /^combineMasks: masks must broadcast together, but got mask0 \[2,3\] and mask1 \[4,3\]$/],
+    [
+      'segment batch mismatch',
+      () => [tf.zeros([2, 3]), tf.zeros([1, 3])],
+      ([q, k]) => segmentMask(q as tf.Tensor2D, k as tf.Tensor2D),
+      /^segmentMask: keySegments must be a rank-2 tensor \[B, Tk\] with the batch of querySegments, but got querySegments \[2,3\] and keySegments \[1,3\]$/,
+    ],
+    [
+      'float mask to combine',
+      () => [tf.ones([2, 2])],
+      ([m]) => combineMasks(m),
+      /^combineMasks: mask 0 must be a bool tensor \(true = attend\), but got 'float32'$/,
+    ],
+    [
+      'masks that do not broadcast',
+      () => [tf.ones([2, 3], 'bool'), tf.ones([4, 3], 'bool')],
+      ([a, b]) => combineMasks(a, b),
+      /^combineMasks: masks must broadcast together, but got mask0 \[2,3\] and mask1 \[4,3\]$/,
+    ],
     ['float mask to bias', () => [tf.ones([2])], ([m]) => maskToBias(m!), /^maskToBias: mask must be a bool tensor \(true = attend\), but got 'float32'$/],
   ];
   it.each(cases)('%s', (_, setup, call, message) => {

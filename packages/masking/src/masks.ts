@@ -70,9 +70,7 @@ export function slidingWindowMask(queryLength: number, keyLength: number, option
     ['left', left],
     ['right', right],
   ] as const) {
-    check(Number.isInteger(w) && w >= 0, () =>
-      AttentionError.value(op, `${name} window must be a non-negative integer`, w),
-    );
+    check(Number.isInteger(w) && w >= 0, () => AttentionError.value(op, `${name} window must be a non-negative integer`, w));
   }
   const offset = options.offset ?? keyLength - queryLength;
   checkOffset(op, offset);
@@ -106,9 +104,7 @@ export function paddingMask(options: PaddingMaskOptions): tf.Tensor4D {
   const op = 'paddingMask';
   if ('ids' in options) {
     const { ids, padId = 0 } = options;
-    check(ids instanceof tf.Tensor && ids.rank === 2, () =>
-      AttentionError.shapes(op, 'ids must be a rank-2 tensor [B, T]', { ids: ids?.shape ?? [] }),
-    );
+    check(ids instanceof tf.Tensor && ids.rank === 2, () => AttentionError.shapes(op, 'ids must be a rank-2 tensor [B, T]', { ids: ids?.shape ?? [] }));
     return tf.tidy(() => {
       const [B, T] = ids.shape;
       return tf.reshape(tf.notEqual(ids, tf.scalar(padId, ids.dtype)), [B, 1, 1, T]); // [B, 1, 1, Tk]
@@ -117,17 +113,11 @@ export function paddingMask(options: PaddingMaskOptions): tf.Tensor4D {
   const { lengths, maxLength } = options;
   checkLength(op, 'maxLength', maxLength);
   if (lengths instanceof tf.Tensor) {
-    check(lengths.rank === 1, () =>
-      AttentionError.shapes(op, 'lengths must be a rank-1 tensor [B]', { lengths: lengths.shape }),
-    );
+    check(lengths.rank === 1, () => AttentionError.shapes(op, 'lengths must be a rank-1 tensor [B]', { lengths: lengths.shape }));
   } else {
-    check(Array.isArray(lengths) && lengths.length > 0, () =>
-      AttentionError.value(op, 'lengths must be a non-empty array or a rank-1 tensor', lengths),
-    );
+    check(Array.isArray(lengths) && lengths.length > 0, () => AttentionError.value(op, 'lengths must be a non-empty array or a rank-1 tensor', lengths));
     for (const n of lengths) {
-      check(Number.isInteger(n) && n >= 0 && n <= maxLength, () =>
-        AttentionError.value(op, `each length must be an integer in [0, ${maxLength}]`, n),
-      );
+      check(Number.isInteger(n) && n >= 0 && n <= maxLength, () => AttentionError.value(op, `each length must be an integer in [0, ${maxLength}]`, n));
     }
   }
   return tf.tidy(() => {
@@ -176,9 +166,7 @@ export function prefixLMMask(length: number, prefixLength: number | readonly num
   const prefixes = typeof prefixLength === 'number' ? [prefixLength] : [...prefixLength];
   check(prefixes.length > 0, () => AttentionError.value(op, 'prefixLength must not be empty', prefixLength));
   for (const p of prefixes) {
-    check(Number.isInteger(p) && p >= 0 && p <= length, () =>
-      AttentionError.value(op, `prefixLength must be an integer in [0, ${length}]`, p),
-    );
+    check(Number.isInteger(p) && p >= 0 && p <= length, () => AttentionError.value(op, `prefixLength must be an integer in [0, ${length}]`, p));
   }
   return tf.tidy(() => {
     const { q, k } = positions(length, length, 0);
@@ -216,9 +204,7 @@ export function combineMasks(...masks: ReadonlyArray<tf.Tensor | null | undefine
     check(m.dtype === 'bool', () => AttentionError.value(op, `mask ${i} must be a bool tensor (true = attend)`, m.dtype));
     shape = shape && broadcastShapes(shape, m.shape);
   }
-  check(shape !== null, () =>
-    AttentionError.shapes(op, 'masks must broadcast together', Object.fromEntries(given.map((m, i) => [`mask${i}`, m.shape]))),
-  );
+  check(shape !== null, () => AttentionError.shapes(op, 'masks must broadcast together', Object.fromEntries(given.map((m, i) => [`mask${i}`, m.shape]))));
   if (given.length === 1) return tf.clone(given[0]!);
   return tf.tidy(() => given.slice(1).reduce((acc, m) => tf.logicalAnd(acc, m), given[0]!));
 }
@@ -230,9 +216,7 @@ export function combineMasks(...masks: ReadonlyArray<tf.Tensor | null | undefine
 export function maskToBias(mask: tf.Tensor, options: { fill?: number } = {}): tf.Tensor {
   const op = 'maskToBias';
   const { fill = MASK_FILL } = options;
-  check(mask instanceof tf.Tensor && mask.dtype === 'bool', () =>
-    AttentionError.value(op, 'mask must be a bool tensor (true = attend)', mask?.dtype),
-  );
+  check(mask instanceof tf.Tensor && mask.dtype === 'bool', () => AttentionError.value(op, 'mask must be a bool tensor (true = attend)', mask?.dtype));
   check(Number.isFinite(fill), () => AttentionError.value(op, 'fill must be finite', fill));
   return tf.tidy(() => tf.where(mask, tf.zeros(mask.shape), tf.fill(mask.shape, fill)));
 }

@@ -78,10 +78,7 @@ describeEachBackend('KVCache decoding', () => {
     const last = tf.slice(x, [0, 4, 0], [1, 1, 8]);
     const out = layer.call(first, { value: first, useCausalMask: true, cache }) as tf.Tensor;
     expect(cache.length).toBe(4);
-    expectThrowsWithoutLeak(
-      () => layer.call(last, { value: last, cache }),
-      'MultiHeadAttention: cache would hold 5 tokens, over its maxLength 4, but got 5',
-    );
+    expectThrowsWithoutLeak(() => layer.call(last, { value: last, cache }), 'MultiHeadAttention: cache would hold 5 tokens, over its maxLength 4, but got 5');
     expect(cache.length).toBe(4);
     tf.dispose([x, first, last, out]);
     cache.dispose();

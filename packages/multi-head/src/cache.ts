@@ -68,17 +68,14 @@ export class KVCache {
    */
   checkAppend(key: readonly number[], value: readonly number[], op = 'KVCache.append'): void {
     const shapes = { key, value };
-    check(key.length === 4 && value.length === 4, () =>
-      AttentionError.shapes(op, 'new key and value must be rank 4 [B, Hkv, T, D]', shapes),
-    );
+    check(key.length === 4 && value.length === 4, () => AttentionError.shapes(op, 'new key and value must be rank 4 [B, Hkv, T, D]', shapes));
     check(key[0] === value[0] && key[1] === value[1] && key[2] === value[2], () =>
       AttentionError.shapes(op, 'new key and value must agree in batch, heads and length', shapes),
     );
     if (this.k && this.v) {
       const cached = { 'cached key': this.k.shape, 'cached value': this.v.shape, 'new key': key, 'new value': value };
-      check(
-        key[0] === this.k.shape[0] && key[1] === this.k.shape[1] && key[3] === this.k.shape[3] && value[3] === this.v.shape[3],
-        () => AttentionError.shapes(op, 'new keys and values must match the cached batch, heads and head dims', cached),
+      check(key[0] === this.k.shape[0] && key[1] === this.k.shape[1] && key[3] === this.k.shape[3] && value[3] === this.v.shape[3], () =>
+        AttentionError.shapes(op, 'new keys and values must match the cached batch, heads and head dims', cached),
       );
     }
     const total = this.length + key[2]!;
@@ -93,9 +90,7 @@ export class KVCache {
    * the cache's (they survive an enclosing tf.tidy). The tensors it replaces are disposed.
    */
   append(key: tf.Tensor, value: tf.Tensor): CachedKV {
-    check(key instanceof tf.Tensor && value instanceof tf.Tensor, () =>
-      AttentionError.value('KVCache.append', 'key and value must be tensors', typeof key),
-    );
+    check(key instanceof tf.Tensor && value instanceof tf.Tensor, () => AttentionError.value('KVCache.append', 'key and value must be tensors', typeof key));
     this.checkAppend(key.shape, value.shape);
     const [k, v] = [this.k, this.v];
     const nextK = tf.keep(k ? tf.concat([k, key], 2) : tf.clone(key)) as tf.Tensor4D; // [B, Hkv, T+t, Dk]
@@ -114,9 +109,8 @@ export class KVCache {
   reorder(batchIndices: readonly number[]): void {
     const B = this.batchSize;
     check(B !== null, () => AttentionError.value('KVCache.reorder', 'the cache is empty', 0));
-    check(
-      batchIndices.length > 0 && batchIndices.every((i) => Number.isInteger(i) && i >= 0 && i < B),
-      () => AttentionError.value('KVCache.reorder', `batchIndices must be integers in [0, ${B})`, Array.from(batchIndices)),
+    check(batchIndices.length > 0 && batchIndices.every((i) => Number.isInteger(i) && i >= 0 && i < B), () =>
+      AttentionError.value('KVCache.reorder', `batchIndices must be integers in [0, ${B})`, Array.from(batchIndices)),
     );
     const [k, v] = [this.k!, this.v!];
     const next = tf.tidy(() => {

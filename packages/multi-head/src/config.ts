@@ -72,8 +72,7 @@ export const resolveInitializer = (op: string, id: Identifier<Initializer> | nul
   resolve<Initializer>(op, 'initializer', id);
 export const resolveRegularizer = (op: string, id: Identifier<Regularizer> | null | undefined): Regularizer | null =>
   resolve<Regularizer>(op, 'regularizer', id);
-export const resolveConstraint = (op: string, id: Identifier<Constraint> | null | undefined): Constraint | null =>
-  resolve<Constraint>(op, 'constraint', id);
+export const resolveConstraint = (op: string, id: Identifier<Constraint> | null | undefined): Constraint | null => resolve<Constraint>(op, 'constraint', id);
 
 /** `{className, config}` of a serializable object, or null; unset fields become null, as a saved model stores them. */
 export function serialize(x: tf.serialization.Serializable | null): tf.serialization.ConfigDict | null {

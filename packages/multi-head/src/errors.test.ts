@@ -39,11 +39,19 @@ describeEachBackend('MultiHeadAttention errors and leaks', () => {
     ['numHeads 0', mha({ numHeads: 0 }), 'MultiHeadAttention: numHeads must be a positive integer, but got 0'],
     ['keyDim 2.5', mha({ keyDim: 2.5 }), 'MultiHeadAttention: keyDim must be a positive integer, but got 2.5'],
     ['valueDim -1', mha({ valueDim: -1 }), 'MultiHeadAttention: valueDim must be a positive integer, but got -1'],
-    ['numKeyValueHeads not dividing', mha({ numKeyValueHeads: 3 }), 'MultiHeadAttention: numKeyValueHeads must be a positive integer dividing numHeads (4), but got 3'],
+    [
+      'numKeyValueHeads not dividing',
+      mha({ numKeyValueHeads: 3 }),
+      'MultiHeadAttention: numKeyValueHeads must be a positive integer dividing numHeads (4), but got 3',
+    ],
     ['dropout 1', mha({ dropout: 1 }), 'MultiHeadAttention: dropout must be a number in [0, 1), but got 1'],
-    ['implementation', mha({ implementation: 'fast' }), "MultiHeadAttention: implementation must be one of auto, reference, sliced, chunked, fused, but got 'fast'"],
+    [
+      'implementation',
+      mha({ implementation: 'fast' }),
+      "MultiHeadAttention: implementation must be one of auto, reference, sliced, chunked, fused, but got 'fast'",
+    ],
     ['outputShape [0]', mha({ outputShape: [0] }), 'MultiHeadAttention: outputShape must be a positive integer or a non-empty list of them, but got [0]'],
-    ['positionHook without apply', mha({ positionHook: {} }), 'MultiHeadAttention: positionHook must have an apply(x, offset) method, but got \'object\''],
+    ['positionHook without apply', mha({ positionHook: {} }), "MultiHeadAttention: positionHook must have an apply(x, offset) method, but got 'object'"],
     ['unknown initializer', mha({ kernelInitializer: 'fancy_init' }), "MultiHeadAttention: unknown initializer, but got 'FancyInit'"],
     [
       'Keras attention_axes over two axes',
@@ -63,7 +71,11 @@ describeEachBackend('MultiHeadAttention errors and leaks', () => {
 
   const callCases: Array<[string, () => unknown, string | RegExp]> = [
     ['value missing (call)', () => layer.call(q, {}), 'MultiHeadAttention: value must be a tf.Tensor, but got undefined'],
-    ['value missing (apply)', () => layer.apply(q, {}), 'MultiHeadAttention: value is required: apply(query, {value}) or apply([query, value]), but got undefined'],
+    [
+      'value missing (apply)',
+      () => layer.apply(q, {}),
+      'MultiHeadAttention: value is required: apply(query, {value}) or apply([query, value]), but got undefined',
+    ],
     ['value twice', () => layer.apply([q, v], { value: v }), 'MultiHeadAttention: pass value and key either in the input list or as options, not both'],
     ['query rank 2', () => layer.call(bad.rank2!, { value: v }), 'MultiHeadAttention: query must be rank 3 [B, T, d], but got query [4,8]'],
     ['query int32', () => layer.call(bad.int32!, { value: v }), "MultiHeadAttention: query must be float32, but got 'int32'"],
@@ -77,7 +89,11 @@ describeEachBackend('MultiHeadAttention errors and leaks', () => {
       () => layer.call(q, { value: v, key: bad.key6! }),
       'MultiHeadAttention: key and value lengths must match, but got key [2,6,8] and value [2,5,8]',
     ],
-    ['query dim differs from build', () => layer.call(bad.dim7!, { value: v }), 'MultiHeadAttention: query last dim must be 8, as the layer was built, but got query [2,4,7]'],
+    [
+      'query dim differs from build',
+      () => layer.call(bad.dim7!, { value: v }),
+      'MultiHeadAttention: query last dim must be 8, as the layer was built, but got query [2,4,7]',
+    ],
     [
       'mask shape',
       () => layer.call(q, { value: v, attentionMask: bad.mask444! }),
@@ -94,13 +110,13 @@ describeEachBackend('MultiHeadAttention errors and leaks', () => {
       'MultiHeadAttention: attentionBias must broadcast to [B, Tq, Tk] = [2,4,5] or [B, N, Tq, Tk] = [2,4,4,5], but got attentionBias [2,4,4]',
     ],
     ['bias dtype', () => layer.call(q, { value: v, attentionBias: bad.biasInt! }), "MultiHeadAttention: attentionBias must be float32, but got 'int32'"],
-    ['useCausalMask not boolean', () => layer.call(q, { value: v, useCausalMask: 'yes' as never }), "MultiHeadAttention: useCausalMask must be a boolean, but got 'yes'"],
-    ['cache not a KVCache', () => layer.call(q, { value: v, cache: {} as never }), 'MultiHeadAttention: cache must be a KVCache, but got \'object\''],
     [
-      'disposed value',
-      () => layer.call(q, { value: bad.gone! }),
-      'MultiHeadAttention: value has been disposed, but got value [2,5,8]',
+      'useCausalMask not boolean',
+      () => layer.call(q, { value: v, useCausalMask: 'yes' as never }),
+      "MultiHeadAttention: useCausalMask must be a boolean, but got 'yes'",
     ],
+    ['cache not a KVCache', () => layer.call(q, { value: v, cache: {} as never }), "MultiHeadAttention: cache must be a KVCache, but got 'object'"],
+    ['disposed value', () => layer.call(q, { value: bad.gone! }), 'MultiHeadAttention: value has been disposed, but got value [2,5,8]'],
   ];
   it.each(callCases)('call: %s', (_, fn, message) => {
     const err = expectThrowsWithoutLeak(fn, message);
@@ -126,7 +142,7 @@ describeEachBackend('MultiHeadAttention errors and leaks', () => {
     const mask = tf.ones([1, 4, 4], 'bool');
     expectThrowsWithoutLeak(
       () => other.apply([qi, qi], { attentionMask: mask }),
-      'MultiHeadAttention: attentionMask cannot be used inside tf.model (only serializable options), but got \'object\'',
+      "MultiHeadAttention: attentionMask cannot be used inside tf.model (only serializable options), but got 'object'",
     );
     mask.dispose();
   });
@@ -163,10 +179,30 @@ describeEachBackend('MultiHeadAttention errors and leaks', () => {
   });
 
   const torchCases: Array<[string, () => Record<string, tf.Tensor>, number, string]> = [
-    ['out_proj.weight not square', () => ({ in_proj_weight: tf.zeros([12, 4]), 'out_proj.weight': tf.zeros([4, 3]) }), 2, "fromTorchMultiheadAttention: out_proj.weight must be a square [E, E] tensor, but got out_proj.weight [4,3]"],
-    ['numHeads not dividing E', () => ({ in_proj_weight: tf.zeros([12, 4]), 'out_proj.weight': tf.zeros([4, 4]) }), 3, 'fromTorchMultiheadAttention: numHeads must be a positive integer dividing embed_dim 4, but got 3'],
-    ['in_proj_weight shape', () => ({ in_proj_weight: tf.zeros([8, 4]), 'out_proj.weight': tf.zeros([4, 4]) }), 2, 'fromTorchMultiheadAttention: in_proj_weight must be [3E, E] = [12,4], but got in_proj_weight [8,4]'],
-    ['add_bias_kv', () => ({ in_proj_weight: tf.zeros([12, 4]), 'out_proj.weight': tf.zeros([4, 4]), bias_k: tf.zeros([1, 1, 4]) }), 2, "fromTorchMultiheadAttention: add_bias_kv (bias_k, bias_v) is not supported, but got 'bias_k'"],
+    [
+      'out_proj.weight not square',
+      () => ({ in_proj_weight: tf.zeros([12, 4]), 'out_proj.weight': tf.zeros([4, 3]) }),
+      2,
+      'fromTorchMultiheadAttention: out_proj.weight must be a square [E, E] tensor, but got out_proj.weight [4,3]',
+    ],
+    [
+      'numHeads not dividing E',
+      () => ({ in_proj_weight: tf.zeros([12, 4]), 'out_proj.weight': tf.zeros([4, 4]) }),
+      3,
+      'fromTorchMultiheadAttention: numHeads must be a positive integer dividing embed_dim 4, but got 3',
+    ],
+    [
+      'in_proj_weight shape',
+      () => ({ in_proj_weight: tf.zeros([8, 4]), 'out_proj.weight': tf.zeros([4, 4]) }),
+      2,
+      'fromTorchMultiheadAttention: in_proj_weight must be [3E, E] = [12,4], but got in_proj_weight [8,4]',
+    ],
+    [
+      'add_bias_kv',
+      () => ({ in_proj_weight: tf.zeros([12, 4]), 'out_proj.weight': tf.zeros([4, 4]), bias_k: tf.zeros([1, 1, 4]) }),
+      2,
+      "fromTorchMultiheadAttention: add_bias_kv (bias_k, bias_v) is not supported, but got 'bias_k'",
+    ],
   ];
   it.each(torchCases)('fromTorchMultiheadAttention: %s', (_, make, numHeads, message) => {
     const state = make();
@@ -179,7 +215,14 @@ describeEachBackend('MultiHeadAttention errors and leaks', () => {
     await expectNoLeak(() => layer.call(q, { value: v }));
     await expectNoLeak(() => layer.apply([q, v, v], { attentionMask: mask, useCausalMask: true }));
     await expectNoLeak(() => layer.call(q, { value: v, returnAttentionScores: true }));
-    const hooked = new MultiHeadAttention({ numHeads: 2, keyDim: 4, dropout: 0.3, positionHook: rotaryHook, queryShape: [null, null, 8], valueShape: [null, null, 8] });
+    const hooked = new MultiHeadAttention({
+      numHeads: 2,
+      keyDim: 4,
+      dropout: 0.3,
+      positionHook: rotaryHook,
+      queryShape: [null, null, 8],
+      valueShape: [null, null, 8],
+    });
     await expectNoLeak(() => hooked.call(q, { value: v, training: true, attentionMask: mask }));
     hooked.dispose();
     mask.dispose();

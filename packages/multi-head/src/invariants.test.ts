@@ -214,10 +214,18 @@ describeEachBackend('MultiHeadAttention invariants', () => {
             class_name: 'MultiHeadAttention',
             name: 'multi_head_attention',
             config: layerConfig,
-            inbound_nodes: [[['query_input', 0, 0, {}], ['value_input', 0, 0, {}]]],
+            inbound_nodes: [
+              [
+                ['query_input', 0, 0, {}],
+                ['value_input', 0, 0, {}],
+              ],
+            ],
           },
         ],
-        input_layers: [['query_input', 0, 0], ['value_input', 0, 0]],
+        input_layers: [
+          ['query_input', 0, 0],
+          ['value_input', 0, 0],
+        ],
         output_layers: [['multi_head_attention', 0, 0]],
       },
       keras_version: '2.15.0',
@@ -231,8 +239,14 @@ describeEachBackend('MultiHeadAttention invariants', () => {
 
     const f = tensors.map(toF64);
     const weights: F64Weights = {
-      queryKernel: f[0]!, queryBias: f[1]!, keyKernel: f[2]!, keyBias: f[3]!,
-      valueKernel: f[4]!, valueBias: f[5]!, outputKernel: f[6]!, outputBias: f[7]!,
+      queryKernel: f[0]!,
+      queryBias: f[1]!,
+      keyKernel: f[2]!,
+      keyBias: f[3]!,
+      valueKernel: f[4]!,
+      valueBias: f[5]!,
+      outputKernel: f[6]!,
+      outputBias: f[7]!,
     };
     const q = input([2, 5, 6], 50);
     const v = input([2, 3, 6], 51);

@@ -188,9 +188,7 @@ export class MultiHeadAttention extends tf.layers.Layer {
       AttentionError.value(OP, `numKeyValueHeads must be a positive integer dividing numHeads (${numHeads})`, numKeyValueHeads),
     );
     const dropout = args.dropout ?? 0;
-    check(typeof dropout === 'number' && dropout >= 0 && dropout < 1, () =>
-      AttentionError.value(OP, 'dropout must be a number in [0, 1)', dropout),
-    );
+    check(typeof dropout === 'number' && dropout >= 0 && dropout < 1, () => AttentionError.value(OP, 'dropout must be a number in [0, 1)', dropout));
     const implementation = args.implementation ?? 'auto';
     check(IMPLEMENTATIONS.includes(implementation), () =>
       AttentionError.value(OP, `implementation must be one of ${IMPLEMENTATIONS.join(', ')}`, implementation),
@@ -200,9 +198,7 @@ export class MultiHeadAttention extends tf.layers.Layer {
       AttentionError.value(OP, 'outputShape must be a positive integer or a non-empty list of them', args.outputShape),
     );
     const hook = args.positionHook ?? null;
-    check(hook === null || typeof hook.apply === 'function', () =>
-      AttentionError.value(OP, 'positionHook must have an apply(x, offset) method', typeof hook),
-    );
+    check(hook === null || typeof hook.apply === 'function', () => AttentionError.value(OP, 'positionHook must have an apply(x, offset) method', typeof hook));
     for (const name of ['useCausalMask', 'returnAttentionScores'] as const) {
       check(optionalBoolean(args[name]), () => AttentionError.value(OP, `${name} must be a boolean`, args[name]));
     }
@@ -251,10 +247,26 @@ export class MultiHeadAttention extends tf.layers.Layer {
     // Inside apply() tfjs scopes names by the layer name; elsewhere we do it ourselves.
     const scope = this.applying ? '' : `${this.name}/`;
     const kernel = (name: string, shape: number[]) =>
-      this.addWeight(`${scope}${name}/kernel`, shape, 'float32', this.kernelInitializer, this.kernelRegularizer ?? undefined, true, this.kernelConstraint ?? undefined);
+      this.addWeight(
+        `${scope}${name}/kernel`,
+        shape,
+        'float32',
+        this.kernelInitializer,
+        this.kernelRegularizer ?? undefined,
+        true,
+        this.kernelConstraint ?? undefined,
+      );
     const bias = (name: string, shape: number[]) =>
       this.useBias
-        ? this.addWeight(`${scope}${name}/bias`, shape, 'float32', this.biasInitializer, this.biasRegularizer ?? undefined, true, this.biasConstraint ?? undefined)
+        ? this.addWeight(
+            `${scope}${name}/bias`,
+            shape,
+            'float32',
+            this.biasInitializer,
+            this.biasRegularizer ?? undefined,
+            true,
+            this.biasConstraint ?? undefined,
+          )
         : null;
     // Creation order is Keras' weight order: query, key, value, attention_output; kernel before bias.
     const queryKernel = kernel('query', [dq, N, H]);
@@ -309,9 +321,7 @@ export class MultiHeadAttention extends tf.layers.Layer {
       check(inputs.length === 2 || inputs.length === 3, () =>
         AttentionError.value(OP, 'apply() takes [query, value] or [query, value, key]', `${inputs.length} inputs`),
       );
-      check(value == null && key == null, () =>
-        AttentionError.value(OP, 'pass value and key either in the input list or as options, not both', 'both'),
-      );
+      check(value == null && key == null, () => AttentionError.value(OP, 'pass value and key either in the input list or as options, not both', 'both'));
       list = inputs;
     } else {
       check(value != null, () => AttentionError.value(OP, 'value is required: apply(query, {value}) or apply([query, value])', value));
@@ -335,9 +345,7 @@ export class MultiHeadAttention extends tf.layers.Layer {
    */
   private checkGraphOptions(options: Kwargs) {
     for (const name of ['attentionMask', 'attentionBias', 'cache'] as const) {
-      check(options[name] == null, () =>
-        AttentionError.value(OP, `${name} cannot be used inside tf.model (only serializable options)`, typeof options[name]),
-      );
+      check(options[name] == null, () => AttentionError.value(OP, `${name} cannot be used inside tf.model (only serializable options)`, typeof options[name]));
     }
     check(options.averageWeights == null || options.averageWeights === false, () =>
       AttentionError.value(OP, 'averageWeights cannot be used inside tf.model', options.averageWeights),
@@ -398,9 +406,7 @@ export class MultiHeadAttention extends tf.layers.Layer {
       );
     }
     check(optionalBoolean(useCausalMask), () => AttentionError.value(OP, 'useCausalMask must be a boolean', useCausalMask));
-    check(optionalBoolean(returnAttentionScores), () =>
-      AttentionError.value(OP, 'returnAttentionScores must be a boolean', returnAttentionScores),
-    );
+    check(optionalBoolean(returnAttentionScores), () => AttentionError.value(OP, 'returnAttentionScores must be a boolean', returnAttentionScores));
     check(optionalBoolean(training), () => AttentionError.value(OP, 'training must be a boolean', training));
     check(optionalBoolean(averageWeights), () => AttentionError.value(OP, 'averageWeights must be a boolean', averageWeights));
     check(cache === null || cache instanceof KVCache, () => AttentionError.value(OP, 'cache must be a KVCache', typeof cache));
@@ -497,9 +503,7 @@ export class MultiHeadAttention extends tf.layers.Layer {
   }
 
   private builtWeights(op: string): Weights {
-    check(this.w !== null, () =>
-      AttentionError.value(`${OP}.${op}`, 'the layer must be built first (call it once or pass queryShape/valueShape)', 'unbuilt'),
-    );
+    check(this.w !== null, () => AttentionError.value(`${OP}.${op}`, 'the layer must be built first (call it once or pass queryShape/valueShape)', 'unbuilt'));
     return this.w;
   }
 
@@ -574,7 +578,7 @@ registerAttnkitClass(MultiHeadAttention, 'MultiHeadAttention');
 
 /** Keras arguments that do not change a forward pass: accepted with a warning. */
 const IGNORED_KERAS_ARGS: Array<[string, string, string]> = [
-  ['seed', 'seed', 'dropout draws from tfjs\' random state, not from this seed'],
+  ['seed', 'seed', "dropout draws from tfjs' random state, not from this seed"],
   ['flashAttention', 'flash_attention', 'the implementation option chooses the attention path'],
 ];
 
@@ -591,9 +595,28 @@ export function argsFromConfig(config: tf.serialization.ConfigDict): MultiHeadAt
   );
   const dtype = c.dtype && typeof c.dtype === 'object' ? (c.dtype as { config?: { name?: string } }).config?.name : c.dtype;
   const keep = [
-    'name', 'trainable', 'numHeads', 'keyDim', 'valueDim', 'numKeyValueHeads', 'dropout', 'useBias', 'outputShape',
-    'kernelInitializer', 'biasInitializer', 'kernelRegularizer', 'biasRegularizer', 'kernelConstraint', 'biasConstraint',
-    'implementation', 'useCausalMask', 'returnAttentionScores', 'queryShape', 'valueShape', 'keyShape', 'batchInputShape',
+    'name',
+    'trainable',
+    'numHeads',
+    'keyDim',
+    'valueDim',
+    'numKeyValueHeads',
+    'dropout',
+    'useBias',
+    'outputShape',
+    'kernelInitializer',
+    'biasInitializer',
+    'kernelRegularizer',
+    'biasRegularizer',
+    'kernelConstraint',
+    'biasConstraint',
+    'implementation',
+    'useCausalMask',
+    'returnAttentionScores',
+    'queryShape',
+    'valueShape',
+    'keyShape',
+    'batchInputShape',
   ];
   check(dtype == null || dtype === 'float32', () =>
     AttentionError.value(OP, 'only the float32 dtype policy is supported (mixed precision would change the numbers)', String(dtype)),

@@ -1,14 +1,7 @@
 import { describeEachBackend, expectNoLeak, expectTensorsClose, expectThrowsWithoutLeak, randomMask, toF64 } from '@attnkit/test-utils';
 import * as tf from '@tensorflow/tfjs';
 import { expect, it, vi } from 'vitest';
-import {
-  AttentionError,
-  MultiHeadAttention,
-  argsFromConfig,
-  fromTorchAttentionMask,
-  fromTorchKeyPaddingMask,
-  fromTorchMasks,
-} from './index.js';
+import { AttentionError, MultiHeadAttention, argsFromConfig, fromTorchAttentionMask, fromTorchKeyPaddingMask, fromTorchMasks } from './index.js';
 import { input, mhaOracle, seedWeights } from './testing/mha-oracle.js';
 
 const TOL = { rtol: 1e-4, atol: 1e-5 };
@@ -113,8 +106,15 @@ describeEachBackend('MultiHeadAttention call options keep no state; bias; PyTorc
       [1, 1, 1, 0],
       [1, 1, 1, 1],
     ];
-    const torchBool = tf.tensor2d(allowed.map((r) => r.map((a) => !a)), [4, 4], 'bool');
-    const torchFloat = tf.tensor2d(allowed.map((r) => r.map((a) => (a ? 0 : Number.NEGATIVE_INFINITY))), [4, 4]);
+    const torchBool = tf.tensor2d(
+      allowed.map((r) => r.map((a) => !a)),
+      [4, 4],
+      'bool',
+    );
+    const torchFloat = tf.tensor2d(
+      allowed.map((r) => r.map((a) => (a ? 0 : Number.NEGATIVE_INFINITY))),
+      [4, 4],
+    );
     const want = mhaOracle({ query: q.f, value: q.f, weights, causal: true }).output;
     for (const m of [fromTorchAttentionMask(torchBool), fromTorchAttentionMask(torchFloat)]) {
       const out = layer.call(q.t, { value: q.t, ...m }) as tf.Tensor;

@@ -2,16 +2,7 @@ import { describeEachBackend, expectTensorsClose, f64, randomMask, toF64 } from 
 import * as tf from '@tensorflow/tfjs';
 import { expect, it } from 'vitest';
 import { MultiHeadAttention, type MultiHeadAttentionArgs, fromTorchMultiheadAttention } from './index.js';
-import {
-  input,
-  mhaOracle,
-  randomTorchWeights,
-  rotaryF64,
-  rotaryHook,
-  seedWeights,
-  tensorOf,
-  torchMhaF64,
-} from './testing/mha-oracle.js';
+import { input, mhaOracle, randomTorchWeights, rotaryF64, rotaryHook, seedWeights, tensorOf, torchMhaF64 } from './testing/mha-oracle.js';
 
 // float32 layer against float64 references.
 const TOL = { rtol: 1e-4, atol: 1e-5 };
@@ -49,7 +40,16 @@ const CASES: LayerCase[] = [
   { name: 'GQA 4 query heads / 2 kv heads', args: { numHeads: 4, keyDim: 3, numKeyValueHeads: 2 }, B: 2, Tq: 5, Tk: 6, dq: 6, dv: 5 },
   { name: 'MQA 3 query heads / 1 kv head, causal', args: { numHeads: 3, keyDim: 4, numKeyValueHeads: 1 }, B: 1, Tq: 6, Tk: 6, dq: 5, dv: 5, causal: true },
   { name: 'rotary hook', args: { numHeads: 2, keyDim: 4 }, B: 2, Tq: 5, Tk: 5, dq: 6, dv: 6, causal: true, rotary: true, self: true },
-  { name: 'rotary hook + GQA, sliced', args: { numHeads: 4, keyDim: 6, numKeyValueHeads: 2, implementation: 'sliced' }, B: 1, Tq: 4, Tk: 4, dq: 5, dv: 5, rotary: true },
+  {
+    name: 'rotary hook + GQA, sliced',
+    args: { numHeads: 4, keyDim: 6, numKeyValueHeads: 2, implementation: 'sliced' },
+    B: 1,
+    Tq: 4,
+    Tk: 4,
+    dq: 5,
+    dv: 5,
+    rotary: true,
+  },
 ];
 
 function runCase(c: LayerCase, seed: number) {
@@ -126,7 +126,11 @@ describeEachBackend('fromTorchMultiheadAttention vs PyTorch’s documented formu
   it.each(torchCases.map((c) => [c.name, c] as const))('%s', (_, c) => {
     const w = randomTorchWeights(c.E, c.kdim, c.vdim, c.bias, c.E + c.N);
     const packed = c.kdim === c.E && c.vdim === c.E;
-    const cat = (xs: Array<typeof w.Wq>) => f64(xs.flatMap((x) => Array.from(x.data)), [xs.reduce((a, x) => a + x.shape[0]!, 0), ...xs[0]!.shape.slice(1)]);
+    const cat = (xs: Array<typeof w.Wq>) =>
+      f64(
+        xs.flatMap((x) => Array.from(x.data)),
+        [xs.reduce((a, x) => a + x.shape[0]!, 0), ...xs[0]!.shape.slice(1)],
+      );
     const state = {
       ...(packed
         ? { in_proj_weight: tensorOf(cat([w.Wq, w.Wk, w.Wv])) }
@@ -148,7 +152,11 @@ describeEachBackend('fromTorchMultiheadAttention vs PyTorch’s documented formu
 
   it('an inverted PyTorch attn_mask gives the same output as PyTorch with that mask', () => {
     const w = randomTorchWeights(4, 4, 4, true, 5);
-    const cat = (xs: Array<typeof w.Wq>) => f64(xs.flatMap((x) => Array.from(x.data)), [xs.reduce((a, x) => a + x.shape[0]!, 0), ...xs[0]!.shape.slice(1)]);
+    const cat = (xs: Array<typeof w.Wq>) =>
+      f64(
+        xs.flatMap((x) => Array.from(x.data)),
+        [xs.reduce((a, x) => a + x.shape[0]!, 0), ...xs[0]!.shape.slice(1)],
+      );
     const state = {
       in_proj_weight: tensorOf(cat([w.Wq, w.Wk, w.Wv])),
       in_proj_bias: tensorOf(cat([w.bq!, w.bk!, w.bv!])),

@@ -53,7 +53,16 @@ const CASES: PeerCase[] = [
   { name: 'cross-attention', args: { numHeads: 3, keyDim: 5 }, B: 2, Tq: 6, Tk: 11, dq: 10, dv: 7 },
   { name: 'cross-attention, mask', args: { numHeads: 3, keyDim: 5 }, B: 2, Tq: 6, Tk: 11, dq: 10, dv: 7, mask: true },
   { name: 'cross-attention, separate key, mask', args: { numHeads: 2, keyDim: 4 }, B: 1, Tq: 5, Tk: 8, dq: 6, dv: 9, dk: 3, mask: true },
-  { name: 'valueDim, no bias, outputShape', args: { numHeads: 2, keyDim: 4, valueDim: 6, useBias: false, outputShape: [5] }, B: 2, Tq: 7, Tk: 7, dq: 8, dv: 8, self: true },
+  {
+    name: 'valueDim, no bias, outputShape',
+    args: { numHeads: 2, keyDim: 4, valueDim: 6, useBias: false, outputShape: [5] },
+    B: 2,
+    Tq: 7,
+    Tk: 7,
+    dq: 8,
+    dv: 8,
+    self: true,
+  },
 ];
 
 /** A random [B, Tq, Tk] mask where every query row keeps at least one key (both layers agree only there). */
@@ -75,14 +84,26 @@ describe('MultiHeadAttention vs tfjs-layers’ internal MultiHeadAttention [cpu]
     expect(peer.weights).toEqual([]);
     const names = [peer._queryDense, peer._keyDense, peer._valueDense, peer._outputDense].flatMap((d) => d.weights.map((w) => w.name));
     expect(names).toEqual([
-      'query/kernel', 'query/bias', 'key/kernel', 'key/bias', 'value/kernel', 'value/bias',
-      'attentionOutput/kernel', 'attentionOutput/bias',
+      'query/kernel',
+      'query/bias',
+      'key/kernel',
+      'key/bias',
+      'value/kernel',
+      'value/bias',
+      'attentionOutput/kernel',
+      'attentionOutput/bias',
     ]);
     const ours = new MultiHeadAttention({ numHeads: 2, keyDim: 3, name: 'mha' });
     tf.dispose(ours.apply(x, { value: x }) as tf.Tensor);
     expect(ours.weights.map((w) => w.name)).toEqual([
-      'mha/query/kernel', 'mha/query/bias', 'mha/key/kernel', 'mha/key/bias', 'mha/value/kernel', 'mha/value/bias',
-      'mha/attention_output/kernel', 'mha/attention_output/bias',
+      'mha/query/kernel',
+      'mha/query/bias',
+      'mha/key/kernel',
+      'mha/key/bias',
+      'mha/value/kernel',
+      'mha/value/bias',
+      'mha/attention_output/kernel',
+      'mha/attention_output/bias',
     ]);
     const peerShapes = [peer._queryDense, peer._keyDense, peer._valueDense, peer._outputDense].flatMap((d) => d.weights.map((w) => w.shape));
     expect(ours.weights.map((w) => w.shape)).toEqual(peerShapes);

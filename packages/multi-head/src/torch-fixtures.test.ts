@@ -2,7 +2,15 @@ import { describeEachBackend, expectNoLeak, expectTensorsClose, expectThrowsWith
 import * as tf from '@tensorflow/tfjs';
 import { expect, it } from 'vitest';
 import fixture from '../fixtures/torch/mha.json' with { type: 'json' };
-import { AttentionError, type TorchStateDictLike, type TorchTensorLike, fromTorchMasks, fromTorchMultiheadAttention, loadTorchStateDict, torchTensor } from './index.js';
+import {
+  AttentionError,
+  type TorchStateDictLike,
+  type TorchTensorLike,
+  fromTorchMasks,
+  fromTorchMultiheadAttention,
+  loadTorchStateDict,
+  torchTensor,
+} from './index.js';
 
 /** Cases written by real PyTorch: packages/transformer/fixtures/torch/make_fixtures.py. */
 interface MhaCase {
@@ -42,7 +50,11 @@ describeEachBackend('nn.MultiheadAttention fixtures from PyTorch 1.13', () => {
     expect(weights!.shape).toEqual(wantWeights.shape);
     expectTensorsClose(out!, wantOut, { ...TORCH_TOL, label: `${c.name} output` });
     expectTensorsClose(weights!, wantWeights, { ...TORCH_TOL, label: `${c.name} weights` });
-    tf.dispose([...Object.values(state), q!, k!, v!, attnMask, keyPaddingMask, masks.attentionMask, masks.attentionBias, out!, weights!, wantOut, wantWeights].filter((t): t is tf.Tensor => t != null));
+    tf.dispose(
+      [...Object.values(state), q!, k!, v!, attnMask, keyPaddingMask, masks.attentionMask, masks.attentionBias, out!, weights!, wantOut, wantWeights].filter(
+        (t): t is tf.Tensor => t != null,
+      ),
+    );
     layer.dispose();
   });
 
@@ -50,8 +62,14 @@ describeEachBackend('nn.MultiheadAttention fixtures from PyTorch 1.13', () => {
     const c = CASES[0]!;
     const state = loadTorchStateDict(c.state_dict);
     for (const [option, message] of [
-      ['add_zero_attn', "fromTorchMultiheadAttention: add_zero_attn (a zero key/value appended to every sequence) is not supported, but got 'add_zero_attn=true'"],
-      ['add_bias_kv', "fromTorchMultiheadAttention: add_bias_kv (learned bias_k/bias_v appended to keys and values) is not supported, but got 'add_bias_kv=true'"],
+      [
+        'add_zero_attn',
+        "fromTorchMultiheadAttention: add_zero_attn (a zero key/value appended to every sequence) is not supported, but got 'add_zero_attn=true'",
+      ],
+      [
+        'add_bias_kv',
+        "fromTorchMultiheadAttention: add_bias_kv (learned bias_k/bias_v appended to keys and values) is not supported, but got 'add_bias_kv=true'",
+      ],
       ['kdim_typo', "fromTorchMultiheadAttention: unknown or unsupported PyTorch option kdim_typo, but got 'true'"],
     ] as const) {
       const err = expectThrowsWithoutLeak(() => fromTorchMultiheadAttention(state, { numHeads: 2, torchConfig: { [option]: true } }), message);
@@ -59,7 +77,7 @@ describeEachBackend('nn.MultiheadAttention fixtures from PyTorch 1.13', () => {
     }
     expectThrowsWithoutLeak(
       () => fromTorchMultiheadAttention(state, { numHeads: 2, torchConfig: { embed_dim: 16 } }),
-      'fromTorchMultiheadAttention: embed_dim in the PyTorch config differs from the state\'s 8, but got 16',
+      "fromTorchMultiheadAttention: embed_dim in the PyTorch config differs from the state's 8, but got 16",
     );
     tf.dispose(Object.values(state));
   });

@@ -64,7 +64,9 @@ export function loadTorchStateDict(source: string | TorchStateDictLike | { state
       throw AttentionError.value(op, 'the text is not JSON', (e as Error).message);
     }
   }
-  check(parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed), () => AttentionError.value(op, 'a state dict must be an object', typeof parsed));
+  check(parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed), () =>
+    AttentionError.value(op, 'a state dict must be an object', typeof parsed),
+  );
   const entries = ('state_dict' in (parsed as object) ? (parsed as { state_dict: TorchStateDictLike }).state_dict : parsed) as TorchStateDictLike;
   const out: Record<string, tf.Tensor> = {};
   try {

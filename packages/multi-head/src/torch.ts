@@ -34,7 +34,8 @@ export interface TorchMultiheadAttentionState {
   bias_v?: tf.Tensor;
 }
 
-export interface TorchImportOptions extends Omit<MultiHeadAttentionArgs, 'keyDim' | 'valueDim' | 'useBias' | 'outputShape' | 'numKeyValueHeads' | 'queryShape' | 'valueShape' | 'keyShape'> {
+export interface TorchImportOptions
+  extends Omit<MultiHeadAttentionArgs, 'keyDim' | 'valueDim' | 'useBias' | 'outputShape' | 'numKeyValueHeads' | 'queryShape' | 'valueShape' | 'keyShape'> {
   /** `num_heads` of the PyTorch module. Required. */
   numHeads: number;
   /**
@@ -56,7 +57,12 @@ const UNSUPPORTED_MHA: Record<string, string> = {
  * Checks a PyTorch module's constructor arguments: camelCase or snake_case keys; `unsupported`
  * ones (set to anything but false / null) raise, unknown ones raise, naming the option.
  */
-export function checkTorchConfig(op: string, config: Record<string, unknown>, known: readonly string[], unsupported: Record<string, string> = {}): Record<string, unknown> {
+export function checkTorchConfig(
+  op: string,
+  config: Record<string, unknown>,
+  known: readonly string[],
+  unsupported: Record<string, string> = {},
+): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(config ?? {})) {
     const name = toCamelCase(key);
@@ -125,14 +131,28 @@ function shapeIs(x: tf.Tensor | undefined, shape: number[]): boolean {
  * `batch_first=True` layout). PyTorch masks mark positions NOT to attend; invert them for
  * `attentionMask`. The state's tensors are not disposed.
  */
-export function fromTorchMultiheadAttention(state: TorchMultiheadAttentionState | Record<string, TorchTensorLike>, options: TorchImportOptions): MultiHeadAttention {
+export function fromTorchMultiheadAttention(
+  state: TorchMultiheadAttentionState | Record<string, TorchTensorLike>,
+  options: TorchImportOptions,
+): MultiHeadAttention {
   const { numHeads: N, torchConfig = {}, ...args } = options;
-  const config = checkTorchConfig(OP, torchConfig, ['embedDim', 'numHeads', 'kdim', 'vdim', 'bias', 'batchFirst', 'dropout', 'device', 'dtype'], UNSUPPORTED_MHA);
-  check(config.numHeads === undefined || config.numHeads === N, () => AttentionError.value(OP, `num_heads in the PyTorch config differs from numHeads ${N}`, config.numHeads));
+  const config = checkTorchConfig(
+    OP,
+    torchConfig,
+    ['embedDim', 'numHeads', 'kdim', 'vdim', 'bias', 'batchFirst', 'dropout', 'device', 'dtype'],
+    UNSUPPORTED_MHA,
+  );
+  check(config.numHeads === undefined || config.numHeads === N, () =>
+    AttentionError.value(OP, `num_heads in the PyTorch config differs from numHeads ${N}`, config.numHeads),
+  );
   const { weights, embedDim: E, kdim: dk, vdim: dv, useBias } = torchMultiheadAttentionWeights(state as unknown as Record<string, TorchTensorLike>, N);
   try {
-    check(config.embedDim === undefined || config.embedDim === E, () => AttentionError.value(OP, `embed_dim in the PyTorch config differs from the state's ${E}`, config.embedDim));
-    check(config.bias === undefined || config.bias === useBias, () => AttentionError.value(OP, `bias in the PyTorch config differs from the state (${useBias ? 'has' : 'has no'} biases)`, config.bias));
+    check(config.embedDim === undefined || config.embedDim === E, () =>
+      AttentionError.value(OP, `embed_dim in the PyTorch config differs from the state's ${E}`, config.embedDim),
+    );
+    check(config.bias === undefined || config.bias === useBias, () =>
+      AttentionError.value(OP, `bias in the PyTorch config differs from the state (${useBias ? 'has' : 'has no'} biases)`, config.bias),
+    );
     const H = E / N;
     const layer = new MultiHeadAttention({
       ...args,
@@ -158,12 +178,8 @@ function convertMha(OP: string, prefix: string, N: number, state: TorchMultihead
     AttentionError.shapes(OP, `${prefix}out_proj.weight must be a square [E, E] tensor`, { 'out_proj.weight': outW?.shape ?? [] }),
   );
   const E = outW.shape[0];
-  check(Number.isInteger(N) && N > 0 && E % N === 0, () =>
-    AttentionError.value(OP, `numHeads must be a positive integer dividing embed_dim ${E}`, N),
-  );
-  check(state.bias_k === undefined && state.bias_v === undefined, () =>
-    AttentionError.value(OP, 'add_bias_kv (bias_k, bias_v) is not supported', 'bias_k'),
-  );
+  check(Number.isInteger(N) && N > 0 && E % N === 0, () => AttentionError.value(OP, `numHeads must be a positive integer dividing embed_dim ${E}`, N));
+  check(state.bias_k === undefined && state.bias_v === undefined, () => AttentionError.value(OP, 'add_bias_kv (bias_k, bias_v) is not supported', 'bias_k'));
   const packed = state.in_proj_weight !== undefined;
   let dk = E;
   let dv = E;

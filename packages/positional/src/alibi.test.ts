@@ -112,10 +112,7 @@ describeEachBackend('alibiBias', () => {
     expectThrowsWithoutLeak(() => alibiBias(0, 4), /alibiBias: numHeads must be a positive integer, but got 0/);
     expectThrowsWithoutLeak(() => alibiBias(4, 0), /alibiBias: queryLength must be a positive integer, but got 0/);
     expectThrowsWithoutLeak(() => alibiBias(4, 3, 2.5), /alibiBias: keyLength must be a positive integer, but got 2.5/);
-    const err = expectThrowsWithoutLeak(
-      () => alibiBias(4, 3, 3, { offset: 0.5 }),
-      /alibiBias: offset must be an integer, but got 0.5/,
-    );
+    const err = expectThrowsWithoutLeak(() => alibiBias(4, 3, 3, { offset: 0.5 }), /alibiBias: offset must be an integer, but got 0.5/);
     expect(err).toBeInstanceOf(AttentionError);
   });
 });

@@ -55,12 +55,7 @@ export interface AlibiBiasOptions {
  * @param keyLength `Tk`, a positive integer. Default `queryLength`.
  * @param options `offset` (default `keyLength - queryLength`, bottom-right alignment).
  */
-export function alibiBias(
-  numHeads: number,
-  queryLength: number,
-  keyLength = queryLength,
-  options: AlibiBiasOptions = {},
-): tf.Tensor4D {
+export function alibiBias(numHeads: number, queryLength: number, keyLength = queryLength, options: AlibiBiasOptions = {}): tf.Tensor4D {
   const op = 'alibiBias';
   checkPositiveInteger(op, 'numHeads', numHeads);
   checkPositiveInteger(op, 'queryLength', queryLength);

@@ -1,11 +1,4 @@
-import {
-  describeEachBackend,
-  expectNoLeak,
-  expectTensorsClose,
-  expectThrowsWithoutLeak,
-  randomTensor,
-  randomValues,
-} from '@attnkit/test-utils';
+import { describeEachBackend, expectNoLeak, expectTensorsClose, expectThrowsWithoutLeak, randomTensor, randomValues } from '@attnkit/test-utils';
 import * as tfl from '@tensorflow/tfjs';
 import * as tf from '@tensorflow/tfjs-core';
 import { expect, it } from 'vitest';
@@ -87,9 +80,10 @@ describeEachBackend('PositionEmbedding', () => {
     const layer = layerWithTable(6, 3, randomValues(6 * 3, 6));
     const x = tf.zeros([2, 2, 3]);
     const g = randomTensor([2, 2, 3], 7);
-    const { grads } = tf.variableGrads(() => tf.sum(tf.mul(layer.apply(x, { offset: 3 }) as tf.Tensor, g)) as tf.Scalar, [
-      layer.trainableWeights[0]!.read() as tf.Variable,
-    ]);
+    const { grads } = tf.variableGrads(
+      () => tf.sum(tf.mul(layer.apply(x, { offset: 3 }) as tf.Tensor, g)) as tf.Scalar,
+      [layer.trainableWeights[0]!.read() as tf.Variable],
+    );
     const gv = g.dataSync();
     const expected = new Float32Array(6 * 3);
     for (let b = 0; b < 2; b++) for (let k = 0; k < 6; k++) expected[9 + k]! += gv[b * 6 + k]!;
@@ -155,12 +149,8 @@ describeEachBackend('PositionEmbedding', () => {
   });
 
   it('rejects bad options, inputs and offsets with a message, leaking nothing', () => {
-    expect(() => new PositionEmbedding({ maxLength: 0 })).toThrow(
-      /PositionEmbedding: maxLength must be a positive integer, but got 0/,
-    );
-    expect(() => new PositionEmbedding({ maxLength: 4, outputDim: 2.5 })).toThrow(
-      /PositionEmbedding: outputDim must be a positive integer, but got 2.5/,
-    );
+    expect(() => new PositionEmbedding({ maxLength: 0 })).toThrow(/PositionEmbedding: maxLength must be a positive integer, but got 0/);
+    expect(() => new PositionEmbedding({ maxLength: 4, outputDim: 2.5 })).toThrow(/PositionEmbedding: outputDim must be a positive integer, but got 2.5/);
     expect(() => new PositionEmbedding({ maxLength: 4, initializer: { className: 'NoSuchInit', config: {} } })).toThrow(
       /PositionEmbedding: initializer must be a registered tfjs initializer, but got 'NoSuchInit'/,
     );
@@ -173,17 +163,11 @@ describeEachBackend('PositionEmbedding', () => {
       () => layer.apply(x, { offset: 3 }),
       /PositionEmbedding: offset \+ sequence length must be at most maxLength 5 \(offset 3, length 3\), but got 6/,
     );
-    expectThrowsWithoutLeak(
-      () => layer.apply(x, { offset: -1 }),
-      /PositionEmbedding: offset must be a non-negative integer, but got -1/,
-    );
+    expectThrowsWithoutLeak(() => layer.apply(x, { offset: -1 }), /PositionEmbedding: offset must be a non-negative integer, but got -1/);
     expectThrowsWithoutLeak(() => layer.apply(ids), /PositionEmbedding: \[B, T\] inputs need the outputDim option, but got inputs \[1,3\]/);
     expectThrowsWithoutLeak(() => layer.apply(rank4), /PositionEmbedding: inputs must be \[B, T\] or \[B, T, d\], but got inputs \[1,1,3,4\]/);
     const fixed = new PositionEmbedding({ maxLength: 5, outputDim: 4 });
-    expectThrowsWithoutLeak(
-      () => fixed.apply(wide),
-      /PositionEmbedding: the input's last dimension must equal outputDim 4, but got inputs \[1,3,6\]/,
-    );
+    expectThrowsWithoutLeak(() => fixed.apply(wide), /PositionEmbedding: the input's last dimension must equal outputDim 4, but got inputs \[1,3,6\]/);
     tf.dispose([x, wide, ids, rank4]);
     disposeWeights(layer);
   });

@@ -37,9 +37,7 @@ function initializerFrom(spec: Initializer | tf.serialization.ConfigDict | undef
   if (spec instanceof tf.serialization.Serializable) return spec as Initializer;
   const className = spec.className as string;
   const entry = tf.serialization.SerializationMap.getMap().classNameMap[className];
-  check(entry !== undefined, () =>
-    AttentionError.value('PositionEmbedding', 'initializer must be a registered tfjs initializer', className),
-  );
+  check(entry !== undefined, () => AttentionError.value('PositionEmbedding', 'initializer must be a registered tfjs initializer', className));
   const [cls, fromConfig] = entry;
   return fromConfig(cls, (spec.config ?? {}) as tf.serialization.ConfigDict) as Initializer;
 }
@@ -75,13 +73,9 @@ export class PositionEmbedding extends tfl.layers.Layer {
   private featureSize(shape: tfl.Shape): number {
     const op = 'PositionEmbedding';
     const shown = shape.map((d) => d ?? -1);
-    check(shape.length === 2 || shape.length === 3, () =>
-      AttentionError.shapes(op, 'inputs must be [B, T] or [B, T, d]', { inputs: shown }),
-    );
+    check(shape.length === 2 || shape.length === 3, () => AttentionError.shapes(op, 'inputs must be [B, T] or [B, T, d]', { inputs: shown }));
     if (shape.length === 2) {
-      check(this.outputDim != null, () =>
-        AttentionError.shapes(op, '[B, T] inputs need the outputDim option', { inputs: shown }),
-      );
+      check(this.outputDim != null, () => AttentionError.shapes(op, '[B, T] inputs need the outputDim option', { inputs: shown }));
       return this.outputDim;
     }
     const d = shape[2];
@@ -115,11 +109,7 @@ export class PositionEmbedding extends tfl.layers.Layer {
     checkOffset(op, offset);
     const [batch, length] = x.shape as [number, number];
     check(offset + length <= this.maxLength, () =>
-      AttentionError.value(
-        op,
-        `offset + sequence length must be at most maxLength ${this.maxLength} (offset ${offset}, length ${length})`,
-        offset + length,
-      ),
+      AttentionError.value(op, `offset + sequence length must be at most maxLength ${this.maxLength} (offset ${offset}, length ${length})`, offset + length),
     );
     const table = this.embeddings!.read(); // [maxLength, d]
     return tf.tidy(() => {

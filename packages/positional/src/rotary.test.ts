@@ -1,10 +1,4 @@
-import {
-  describeEachBackend,
-  expectNoLeak,
-  expectTensorsClose,
-  expectThrowsWithoutLeak,
-  randomTensor,
-} from '@attnkit/test-utils';
+import { describeEachBackend, expectNoLeak, expectTensorsClose, expectThrowsWithoutLeak, randomTensor } from '@attnkit/test-utils';
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { AttentionError, type PositionHook, RotaryEmbedding, type RotaryLayout } from './index.js';
@@ -50,7 +44,11 @@ describeEachBackend('RotaryEmbedding', () => {
       const rope = new RotaryEmbedding({ dim: 2, layout });
       const x = tf.tensor4d([1, 0, 1, 0, 1, 0], [1, 1, 3, 2]);
       const y = rope.apply(x, 2); // positions 2, 3, 4; the only frequency is base^0 = 1
-      expectTensorsClose(y, [2, 3, 4].flatMap((p) => [Math.cos(p), Math.sin(p)]), FORWARD);
+      expectTensorsClose(
+        y,
+        [2, 3, 4].flatMap((p) => [Math.cos(p), Math.sin(p)]),
+        FORWARD,
+      );
       tf.dispose([x, y]);
     }
   });
@@ -90,8 +88,14 @@ describeEachBackend('RotaryEmbedding', () => {
       const kPos = [7, 1, 1, 0, 12, 4];
       const explicit = scores(rope.applyAt(q, qPos), rope.applyAt(k, kPos));
       const moved = scores(
-        rope.applyAt(q, qPos.map((p) => p + 123)),
-        rope.applyAt(k, kPos.map((p) => p + 123)),
+        rope.applyAt(
+          q,
+          qPos.map((p) => p + 123),
+        ),
+        rope.applyAt(
+          k,
+          kPos.map((p) => p + 123),
+        ),
       );
       expectTensorsClose(moved, explicit, { rtol: 0, atol: 1e-5, label: 'explicit positions' });
       tf.dispose([q, k, base, explicit, moved]);
@@ -119,7 +123,10 @@ describeEachBackend('RotaryEmbedding', () => {
       const x = randomTensor([1, 2, 5, 12], 41);
       const g = randomTensor([1, 2, 5, 12], 42);
       const dx = tf.grad((v: tf.Tensor) => tf.sum(tf.mul(rope.apply(v, 3), g)))(x);
-      const inverse = rope.applyAt(g, range(5, 3).map((p) => -p));
+      const inverse = rope.applyAt(
+        g,
+        range(5, 3).map((p) => -p),
+      );
       expectTensorsClose(dx, inverse, FORWARD);
       tf.dispose([x, g, dx, inverse]);
     });
@@ -167,19 +174,10 @@ describeEachBackend('RotaryEmbedding', () => {
     const narrow = tf.zeros([1, 2, 3, 6]);
     const xi = tf.zeros([1, 2, 3, 8], 'int32');
     const pos2d = tf.zeros([1, 3]) as unknown as tf.Tensor1D;
-    expectThrowsWithoutLeak(
-      () => rope.apply(x3),
-      /RotaryEmbedding.apply: x must be rank 4 \[B, H, T, D\], but got x \[2,3,8\]/,
-    );
-    expectThrowsWithoutLeak(
-      () => rope.apply(narrow),
-      /RotaryEmbedding.apply: x's last dimension must be at least the rotary dim 8, but got x \[1,2,3,6\]/,
-    );
+    expectThrowsWithoutLeak(() => rope.apply(x3), /RotaryEmbedding.apply: x must be rank 4 \[B, H, T, D\], but got x \[2,3,8\]/);
+    expectThrowsWithoutLeak(() => rope.apply(narrow), /RotaryEmbedding.apply: x's last dimension must be at least the rotary dim 8, but got x \[1,2,3,6\]/);
     expectThrowsWithoutLeak(() => rope.apply(xi), /RotaryEmbedding.apply: x must be float32, but got 'int32'/);
-    expectThrowsWithoutLeak(
-      () => rope.apply(x, -1),
-      /RotaryEmbedding.apply: offset must be a non-negative integer, but got -1/,
-    );
+    expectThrowsWithoutLeak(() => rope.apply(x, -1), /RotaryEmbedding.apply: offset must be a non-negative integer, but got -1/);
     expectThrowsWithoutLeak(
       () => rope.applyAt(x, [0, 1]),
       /RotaryEmbedding.applyAt: positions must be \[T\] for x \[B, H, T, D\], but got positions \[2\] and x \[1,2,3,8\]/,
@@ -188,10 +186,7 @@ describeEachBackend('RotaryEmbedding', () => {
       () => rope.applyAt(x, pos2d),
       /RotaryEmbedding.applyAt: positions must be \[T\] for x \[B, H, T, D\], but got positions \[1,3\] and x \[1,2,3,8\]/,
     );
-    const err = expectThrowsWithoutLeak(
-      () => rope.applyAt(x, [0, Number.NaN, 2]),
-      /RotaryEmbedding.applyAt: positions must be finite numbers, but got NaN/,
-    );
+    const err = expectThrowsWithoutLeak(() => rope.applyAt(x, [0, Number.NaN, 2]), /RotaryEmbedding.applyAt: positions must be finite numbers, but got NaN/);
     expect(err).toBeInstanceOf(AttentionError);
     tf.dispose([x, x3, narrow, xi, pos2d]);
   });
@@ -201,14 +196,10 @@ describe('RotaryEmbedding options', () => {
   it('rejects bad options with a message', () => {
     expect(() => new RotaryEmbedding({ dim: 7 })).toThrow(/RotaryEmbedding: dim must be even, but got 7/);
     expect(() => new RotaryEmbedding({ dim: 0 })).toThrow(/RotaryEmbedding: dim must be a positive integer, but got 0/);
-    expect(() => new RotaryEmbedding({ dim: 8, base: -3 })).toThrow(
-      /RotaryEmbedding: base must be a positive finite number, but got -3/,
-    );
+    expect(() => new RotaryEmbedding({ dim: 8, base: -3 })).toThrow(/RotaryEmbedding: base must be a positive finite number, but got -3/);
     expect(() => new RotaryEmbedding({ dim: 8, layout: 'neox' as RotaryLayout })).toThrow(
       /RotaryEmbedding: layout must be one of half, interleaved, but got 'neox'/,
     );
-    expect(() => new RotaryEmbedding({ dim: 8, scaling: 0 })).toThrow(
-      /RotaryEmbedding: scaling must be a positive finite number, but got 0/,
-    );
+    expect(() => new RotaryEmbedding({ dim: 8, scaling: 0 })).toThrow(/RotaryEmbedding: scaling must be a positive finite number, but got 0/);
   });
 });

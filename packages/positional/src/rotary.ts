@@ -101,7 +101,10 @@ export class RotaryEmbedding implements PositionHook {
     this.checkInput(op, x);
     checkOffset(op, offset);
     const length = x.shape[2]!;
-    return this.rotate(x, Array.from({ length }, (_, t) => offset + t));
+    return this.rotate(
+      x,
+      Array.from({ length }, (_, t) => offset + t),
+    );
   }
 
   /**
@@ -138,9 +141,7 @@ export class RotaryEmbedding implements PositionHook {
     check(x instanceof tf.Tensor, () => AttentionError.value(op, 'x must be a tf.Tensor', typeof x));
     check(x.rank === 4, () => AttentionError.shapes(op, 'x must be rank 4 [B, H, T, D]', { x: x.shape }));
     check(x.dtype === 'float32', () => AttentionError.value(op, 'x must be float32', x.dtype));
-    check(x.shape[3]! >= this.dim, () =>
-      AttentionError.shapes(op, `x's last dimension must be at least the rotary dim ${this.dim}`, { x: x.shape }),
-    );
+    check(x.shape[3]! >= this.dim, () => AttentionError.shapes(op, `x's last dimension must be at least the rotary dim ${this.dim}`, { x: x.shape }));
     check(x.size > 0, () => AttentionError.shapes(op, 'x must not be empty', { x: x.shape }));
   }
 

@@ -1,10 +1,4 @@
-import {
-  describeEachBackend,
-  expectNoLeak,
-  expectTensorsClose,
-  expectThrowsWithoutLeak,
-  randomTensor,
-} from '@attnkit/test-utils';
+import { describeEachBackend, expectNoLeak, expectTensorsClose, expectThrowsWithoutLeak, randomTensor } from '@attnkit/test-utils';
 import * as tfl from '@tensorflow/tfjs';
 import * as tf from '@tensorflow/tfjs-core';
 import { expect, it } from 'vitest';
@@ -70,14 +64,8 @@ describeEachBackend('sinusoidalEncoding', () => {
   it('rejects bad sizes, offsets and bases with a message, leaking nothing', () => {
     expectThrowsWithoutLeak(() => sinusoidalEncoding(0, 8), /sinusoidalEncoding: length must be a positive integer, but got 0/);
     expectThrowsWithoutLeak(() => sinusoidalEncoding(4, 1.5), /sinusoidalEncoding: dim must be a positive integer, but got 1.5/);
-    expectThrowsWithoutLeak(
-      () => sinusoidalEncoding(4, 8, { offset: -1 }),
-      /sinusoidalEncoding: offset must be a non-negative integer, but got -1/,
-    );
-    expectThrowsWithoutLeak(
-      () => sinusoidalEncoding(4, 8, { base: 0 }),
-      /sinusoidalEncoding: base must be a positive finite number, but got 0/,
-    );
+    expectThrowsWithoutLeak(() => sinusoidalEncoding(4, 8, { offset: -1 }), /sinusoidalEncoding: offset must be a non-negative integer, but got -1/);
+    expectThrowsWithoutLeak(() => sinusoidalEncoding(4, 8, { base: 0 }), /sinusoidalEncoding: base must be a positive finite number, but got 0/);
   });
 });
 
@@ -138,18 +126,10 @@ describeEachBackend('SinusoidalPositionEncoding layer', () => {
     const x2 = tf.zeros([3, 4]);
     const xi = tf.zeros([1, 3, 4], 'int32');
     const x = tf.zeros([1, 3, 4]);
-    expectThrowsWithoutLeak(
-      () => layer.apply(x2),
-      /SinusoidalPositionEncoding: inputs must be rank 3 \[B, T, d\], but got inputs \[3,4\]/,
-    );
+    expectThrowsWithoutLeak(() => layer.apply(x2), /SinusoidalPositionEncoding: inputs must be rank 3 \[B, T, d\], but got inputs \[3,4\]/);
     expectThrowsWithoutLeak(() => layer.apply(xi), /SinusoidalPositionEncoding: inputs must be float32, but got 'int32'/);
-    expectThrowsWithoutLeak(
-      () => layer.apply(x, { offset: 1.5 }),
-      /SinusoidalPositionEncoding: offset must be a non-negative integer, but got 1.5/,
-    );
-    expect(() => new SinusoidalPositionEncoding({ base: -1 })).toThrow(
-      /SinusoidalPositionEncoding: base must be a positive finite number, but got -1/,
-    );
+    expectThrowsWithoutLeak(() => layer.apply(x, { offset: 1.5 }), /SinusoidalPositionEncoding: offset must be a non-negative integer, but got 1.5/);
+    expect(() => new SinusoidalPositionEncoding({ base: -1 })).toThrow(/SinusoidalPositionEncoding: base must be a positive finite number, but got -1/);
     tf.dispose([x2, xi, x]);
   });
 });

@@ -96,9 +96,7 @@ export class SinusoidalPositionEncoding extends tfl.layers.Layer {
     check(x.dtype === 'float32', () => AttentionError.value(op, 'inputs must be float32', x.dtype));
     checkOffset(op, offset);
     const [, length, dim] = x.shape as [number, number, number];
-    check(length > 0 && dim > 0, () =>
-      AttentionError.shapes(op, 'inputs need at least one token and one feature', { inputs: x.shape }),
-    );
+    check(length > 0 && dim > 0, () => AttentionError.shapes(op, 'inputs need at least one token and one feature', { inputs: x.shape }));
     return tf.tidy(() => {
       const table = tf.tensor3d(sinusoidalTable(length, dim, offset, this.base), [1, length, dim], 'float32'); // [1, T, d]
       return tf.add(x, table); // [B, T, d]

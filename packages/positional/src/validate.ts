@@ -2,21 +2,15 @@ import { AttentionError, check } from '@attnkit/masking';
 import type * as tfl from '@tensorflow/tfjs';
 
 export function checkPositiveInteger(op: string, name: string, n: unknown): asserts n is number {
-  check(typeof n === 'number' && Number.isInteger(n) && n > 0, () =>
-    AttentionError.value(op, `${name} must be a positive integer`, n),
-  );
+  check(typeof n === 'number' && Number.isInteger(n) && n > 0, () => AttentionError.value(op, `${name} must be a positive integer`, n));
 }
 
 export function checkOffset(op: string, offset: unknown): asserts offset is number {
-  check(typeof offset === 'number' && Number.isInteger(offset) && offset >= 0, () =>
-    AttentionError.value(op, 'offset must be a non-negative integer', offset),
-  );
+  check(typeof offset === 'number' && Number.isInteger(offset) && offset >= 0, () => AttentionError.value(op, 'offset must be a non-negative integer', offset));
 }
 
 export function checkBase(op: string, base: unknown): asserts base is number {
-  check(typeof base === 'number' && Number.isFinite(base) && base > 0, () =>
-    AttentionError.value(op, 'base must be a positive finite number', base),
-  );
+  check(typeof base === 'number' && Number.isFinite(base) && base > 0, () => AttentionError.value(op, 'base must be a positive finite number', base));
 }
 
 /** The base options every tfjs layer takes (`name`, `trainable`, `inputShape`, `dtype`, …). */

@@ -109,7 +109,21 @@ export const ATTENTION_CASES: AttentionCase[] = [
   { ...base, name: 'window + causal + GQA', Hq: 4, Hkv: 2, Tq: 6, Tk: 6, causal: true, window: { left: 1, right: 2 } },
   { ...base, name: 'large logits', magnitude: 30 },
   { ...base, name: 'odd sizes', B: 3, Hq: 2, Hkv: 2, Tq: 17, Tk: 33, Dk: 7, Dv: 5, causal: true, bias: [17, 33] },
-  { ...base, name: 'everything at once', B: 2, Hq: 4, Hkv: 2, Tq: 5, Tk: 8, Dk: 6, Dv: 4, causal: true, scale: 0.5, bias: [1, 4, 5, 8], mask: { shape: [2, 1, 1, 8], values: [1, 1, 1, 1, 1, 1, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1] } },
+  {
+    ...base,
+    name: 'everything at once',
+    B: 2,
+    Hq: 4,
+    Hkv: 2,
+    Tq: 5,
+    Tk: 8,
+    Dk: 6,
+    Dv: 4,
+    causal: true,
+    scale: 0.5,
+    bias: [1, 4, 5, 8],
+    mask: { shape: [2, 1, 1, 8], values: [1, 1, 1, 1, 1, 1, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1] },
+  },
 ];
 
 export interface BuiltCase {
@@ -205,9 +219,19 @@ export function randomCase(seed: number, maxT = 24): AttentionCase {
   };
   if (rand() < 0.2) c.scale = 0.05 + rand();
   if (rand() < 0.25) c.window = { left: randomInt(rand, 0, maxT), right: rand() < 0.5 ? 0 : randomInt(rand, 0, 4) };
-  const maskShapes = [[Tq, Tk], [B, 1, 1, Tk], [B, Hq, Tq, Tk], [1, Hq, 1, Tk], [Hq, Tq, Tk]];
+  const maskShapes = [
+    [Tq, Tk],
+    [B, 1, 1, Tk],
+    [B, Hq, Tq, Tk],
+    [1, Hq, 1, Tk],
+    [Hq, Tq, Tk],
+  ];
   if (rand() < 0.5) c.mask = { shape: maskShapes[randomInt(rand, 0, maskShapes.length - 1)]!, density: 0.5 + 0.5 * rand() };
-  const biasShapes = [[Tq, Tk], [1, Hq, Tq, Tk], [B, Hq, Tq, Tk]];
+  const biasShapes = [
+    [Tq, Tk],
+    [1, Hq, Tq, Tk],
+    [B, Hq, Tq, Tk],
+  ];
   if (rand() < 0.3) c.bias = biasShapes[randomInt(rand, 0, biasShapes.length - 1)]!;
   return c;
 }
@@ -265,12 +289,7 @@ export interface OutputAndGrads {
  * reference path's) within TOLERANCES.sameForward / sameGrad and, when `oracle` is given (the
  * built case), the float64 oracle within TOLERANCES.oracleForward / oracleGrad.
  */
-export function expectSameAsReference(
-  label: string,
-  actual: OutputAndGrads,
-  reference: OutputAndGrads,
-  oracle?: Pick<BuiltCase, 'oracle' | 'dOutput'>,
-): void {
+export function expectSameAsReference(label: string, actual: OutputAndGrads, reference: OutputAndGrads, oracle?: Pick<BuiltCase, 'oracle' | 'dOutput'>): void {
   expect(actual.grads.length, `${label} gradient count`).toBe(reference.grads.length);
   expectTensorsClose(actual.output, reference.output, { ...TOLERANCES.sameForward, label: `${label} output` });
   for (const [i, g] of reference.grads.entries()) {

@@ -64,5 +64,10 @@ export function describeWithWebGPU(title: string, body: () => void): void {
   const notRun =
     `WebGPU test NOT RUN: no Vulkan driver at ${VULKAN_ICDS.join(', ')}. Install Debian's Chromium ('sudo apt-get install chromium': ` +
     "its SwiftShader driver serves) or set VK_ICD_FILENAMES to a GPU's driver, then run 'pnpm test' again.";
-  describeWhen(VULKAN_ICDS.some((icd) => existsSync(icd)), notRun, title, body);
+  describeWhen(
+    VULKAN_ICDS.some((icd) => existsSync(icd)),
+    notRun,
+    title,
+    body,
+  );
 }

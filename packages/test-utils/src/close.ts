@@ -55,9 +55,6 @@ export function expectTensorsClose(actual: Numeric, expected: Numeric, options: 
   expect(a.length, `${label} size`).toBe(e.length);
   const { ratio, at, maxAbs } = maxViolation(a, e, rtol, atol);
   if (ratio > 1) {
-    expect.fail(
-      `${label} not close at flat index ${at}: actual ${a[at]} vs expected ${e[at]} ` +
-        `(max |diff| ${maxAbs}, rtol ${rtol}, atol ${atol})`,
-    );
+    expect.fail(`${label} not close at flat index ${at}: actual ${a[at]} vs expected ${e[at]} ` + `(max |diff| ${maxAbs}, rtol ${rtol}, atol ${atol})`);
   }
 }

@@ -49,8 +49,7 @@ function dims(input: OracleInput) {
   return { B, Hq, Hkv, Tq, Tk, Dk, Dv, group: Hq / Hkv };
 }
 
-const at4 = (x: F64, a: number, b: number, c: number, d: number) =>
-  x.data[((a * x.shape[1]! + b) * x.shape[2]! + c) * x.shape[3]! + d]!;
+const at4 = (x: F64, a: number, b: number, c: number, d: number) => x.data[((a * x.shape[1]! + b) * x.shape[2]! + c) * x.shape[3]! + d]!;
 
 /**
  * Whether query i of (b, h) may attend key j: inside causal and window, the mask true, and the

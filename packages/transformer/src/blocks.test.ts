@@ -11,7 +11,14 @@ describeEachBackend('encoder and decoder layers', () => {
     it(`encoder: padded positions cannot change the real ones (${normFirst ? 'pre' : 'post'}-norm)`, () => {
       const layer = new TransformerEncoderLayer({ ...args, normFirst });
       const x = randomTensor([2, 5, 16], 1);
-      const paddingMask = tf.tensor2d([[1, 1, 1, 1, 1], [1, 1, 1, 0, 0]], [2, 5], 'bool');
+      const paddingMask = tf.tensor2d(
+        [
+          [1, 1, 1, 1, 1],
+          [1, 1, 1, 0, 0],
+        ],
+        [2, 5],
+        'bool',
+      );
       const y = layer.apply(x, { paddingMask }) as tf.Tensor;
       const scribble = tf.mul(randomTensor([2, 5, 16], 2, 5, 9), tf.reshape(tf.tensor([0, 0, 0, 0, 0, 0, 0, 0, 1, 1]), [2, 5, 1]));
       const y2 = layer.apply(tf.add(x, scribble), { paddingMask }) as tf.Tensor;
@@ -28,9 +35,7 @@ describeEachBackend('encoder and decoder layers', () => {
       // a random read-out: a plain sum of a post-norm output is constant (layer norm centres it)
       const readout = randomTensor([1, 1, 16], 11);
       for (const t of [0, 2, 5]) {
-        const g = tf.grad((input: tf.Tensor) =>
-          tf.sum(tf.mul(tf.slice(layer.apply(input, { memory }) as tf.Tensor, [0, t, 0], [1, 1, 16]), readout)),
-        )(x);
+        const g = tf.grad((input: tf.Tensor) => tf.sum(tf.mul(tf.slice(layer.apply(input, { memory }) as tf.Tensor, [0, t, 0], [1, 1, 16]), readout)))(x);
         const perPosition = tf.sum(tf.abs(g), [0, 2]).arraySync() as number[];
         for (const [j, v] of perPosition.entries()) {
           if (j > t) expect(v).toBe(0);
@@ -96,7 +101,17 @@ describe('Transformer configuration and errors', () => {
   });
 
   it('the same seed gives the same initial weights; another seed does not', () => {
-    const config = { sourceVocabSize: 9, targetVocabSize: 9, dModel: 8, numHeads: 2, ffDim: 8, numEncoderLayers: 1, numDecoderLayers: 1, positional: 'learned' as const, tieOutput: false };
+    const config = {
+      sourceVocabSize: 9,
+      targetVocabSize: 9,
+      dModel: 8,
+      numHeads: 2,
+      ffDim: 8,
+      numEncoderLayers: 1,
+      numDecoderLayers: 1,
+      positional: 'learned' as const,
+      tieOutput: false,
+    };
     const [a, b, c] = [7, 7, 8].map((seed) => new Transformer({ ...config, seed }));
     const values = (m: Transformer) => m.namedWeights().map((w) => Array.from(w.variable.read().dataSync()));
     expect(values(b!)).toEqual(values(a!));
@@ -111,9 +126,15 @@ describe('Transformer configuration and errors', () => {
   it('refuses bad configurations and inputs, naming what it got', () => {
     const cases: Array<[() => unknown, string]> = [
       [() => new Transformer({ sourceVocabSize: 0, targetVocabSize: 5 }), 'Transformer: sourceVocabSize must be a positive integer, but got 0'],
-      [() => new Transformer({ sourceVocabSize: 5, targetVocabSize: 6, shareEmbeddings: true }), "Transformer: shared embeddings need equal vocabularies, but got '5 and 6'"],
+      [
+        () => new Transformer({ sourceVocabSize: 5, targetVocabSize: 6, shareEmbeddings: true }),
+        "Transformer: shared embeddings need equal vocabularies, but got '5 and 6'",
+      ],
       [() => new Transformer({ sourceVocabSize: 5, targetVocabSize: 5, eosId: 5 }), 'Transformer: eosId must be a token id below targetVocabSize 5, but got 5'],
-      [() => new TransformerEncoderLayer({ dModel: 10, numHeads: 4 }), 'TransformerEncoderLayer: numHeads must be a positive integer dividing dModel (10), but got 4'],
+      [
+        () => new TransformerEncoderLayer({ dModel: 10, numHeads: 4 }),
+        'TransformerEncoderLayer: numHeads must be a positive integer dividing dModel (10), but got 4',
+      ],
       [() => new TransformerDecoderLayer({ dModel: 8, numHeads: 2, dropout: 1 }), 'TransformerDecoderLayer: dropout must be a number in [0, 1), but got 1'],
     ];
     for (const [fn, message] of cases) expect(expectThrowsWithoutLeak(fn, message)).toBeInstanceOf(AttentionError);
@@ -129,7 +150,10 @@ describe('Transformer configuration and errors', () => {
       [() => greedyDecode(m, floats), 'greedyDecode: source must be non-empty int32 token ids [B, Ts], but got source [1,3]'],
       [() => greedyDecode(m, ids, { maxLength: 0 }), 'greedyDecode: maxLength must be a positive integer, but got 0'],
       [() => beamSearch(m, ids, { beamSize: 0 }), 'beamSearch: beamSize must be a positive integer, but got 0'],
-      [() => m.loss(ids, ids, tf.tensor2d([[1]], [1, 1], 'int32')), 'Transformer.loss: targetIn and targetOut must have the same shape [B, Tt], but got targetIn [1,2] and targetOut [1,1]'],
+      [
+        () => m.loss(ids, ids, tf.tensor2d([[1]], [1, 1], 'int32')),
+        'Transformer.loss: targetIn and targetOut must have the same shape [B, Tt], but got targetIn [1,2] and targetOut [1,1]',
+      ],
       [() => encoder.apply(wrongWidth), 'TransformerEncoderLayer: input must be [B, T, dModel=8], but got input [1,2,6]'],
     ];
     for (const [fn, message] of more) expect(() => fn()).toThrow(message);

@@ -1,6 +1,16 @@
 import { CrossAttention, type MemoryCache } from '@attnkit/cross-attention';
 import { AttentionError, check } from '@attnkit/masking';
-import { type KVCache, MultiHeadAttention, type MultiHeadAttentionArgs, REGISTRATION_PREFIX, buildSublayer, defaultLayerName, disposeSublayer, registerAttnkitClass, withNameScope } from '@attnkit/multi-head';
+import {
+  type KVCache,
+  MultiHeadAttention,
+  type MultiHeadAttentionArgs,
+  REGISTRATION_PREFIX,
+  buildSublayer,
+  defaultLayerName,
+  disposeSublayer,
+  registerAttnkitClass,
+  withNameScope,
+} from '@attnkit/multi-head';
 import type { Activation, Implementation } from '@attnkit/core';
 import * as tf from '@tensorflow/tfjs';
 import { Linear } from './linear.js';
@@ -85,7 +95,10 @@ abstract class Block extends tf.layers.Layer {
 
   constructor(op: string, args: TransformerBlockArgs) {
     const config = resolve(op, args);
-    super({ name: defaultLayerName(args.name, op.replace(/([a-z])([A-Z])/g, '$1_$2').toLowerCase()), ...(args.trainable !== undefined ? { trainable: args.trainable } : {}) });
+    super({
+      name: defaultLayerName(args.name, op.replace(/([a-z])([A-Z])/g, '$1_$2').toLowerCase()),
+      ...(args.trainable !== undefined ? { trainable: args.trainable } : {}),
+    });
     this.config = config;
     this.ffIn = new Linear({ units: config.ffDim, activation: config.activation, kernelInitializer: this.initializer(0), name: 'ffn_intermediate' });
     this.ffOut = new Linear({ units: config.dModel, kernelInitializer: this.initializer(1), name: 'ffn_output' });
@@ -135,7 +148,11 @@ abstract class Block extends tf.layers.Layer {
     if (first instanceof tf.SymbolicTensor) {
       const extra = Object.keys(kwargs).filter((k) => k !== 'training' && kwargs[k] != null && kwargs[k] !== false);
       check(extra.length === 0, () =>
-        AttentionError.value(this.getClassName().replace(REGISTRATION_PREFIX, ''), 'inside tf.model only training may be an apply() option (pass masks and memory as inputs)', extra.join(', ')),
+        AttentionError.value(
+          this.getClassName().replace(REGISTRATION_PREFIX, ''),
+          'inside tf.model only training may be an apply() option (pass masks and memory as inputs)',
+          extra.join(', '),
+        ),
       );
     }
     this.applying = true;

@@ -42,9 +42,7 @@ describe('copy task', () => {
     for (let step = 1; step <= 600 && perfect < 2; step++) {
       setRate(step);
       const xs = batch(32);
-      const [src, tin, tout] = [xs, xs.map((x) => [1, ...x]), xs.map((x) => [...x, 2])].map((rows) =>
-        tf.tensor2d(rows, [32, rows[0]!.length], 'int32'),
-      );
+      const [src, tin, tout] = [xs, xs.map((x) => [1, ...x]), xs.map((x) => [...x, 2])].map((rows) => tf.tensor2d(rows, [32, rows[0]!.length], 'int32'));
       optimizer.minimize(() => model.loss(src!, tin!, tout!, { labelSmoothing: 0 }), false, model.variables());
       tf.dispose([src!, tin!, tout!]);
       if (step % 25 === 0) {

@@ -52,7 +52,11 @@ describeEachBackend('decoding', () => {
       const full = m.decode(tf.tensor2d(prefix, [2, 8], 'int32'), { memory, memoryMask });
       const state = m.startDecoding(memory, memoryMask);
       for (let t = 0; t < 8; t++) {
-        const ids = tf.tensor2d(prefix.map((p) => [p[t]!]), [2, 1], 'int32');
+        const ids = tf.tensor2d(
+          prefix.map((p) => [p[t]!]),
+          [2, 1],
+          'int32',
+        );
         const step = m.decode(ids, { state });
         const ref = tf.slice(full.logits, [0, t, 0], [2, 1, -1]);
         expectTensorsClose(step.logits, ref, { rtol: 1e-5, atol: 1e-5, label: `step ${t}` });
@@ -117,7 +121,9 @@ describeEachBackend('decoding', () => {
     await expectNoLeak(() => greedyDecodeAsync(m, src, options));
     await expectNoLeak(() => beamSearchAsync(m, src, { ...options, beamSize: 2 }));
     const floats = tf.tensor2d([[1, 2]], [1, 2], 'float32');
-    await expect(greedyDecodeAsync(m, floats)).rejects.toThrow(/^greedyDecodeAsync: source must be non-empty int32 token ids \[B, Ts\], but got source \[1,2\]/);
+    await expect(greedyDecodeAsync(m, floats)).rejects.toThrow(
+      /^greedyDecodeAsync: source must be non-empty int32 token ids \[B, Ts\], but got source \[1,2\]/,
+    );
     await expect(beamSearchAsync(m, src, { beamSize: 0 })).rejects.toThrow(/^beamSearchAsync: beamSize must be a positive integer, but got '?0'?/);
     tf.dispose([src, floats]);
     m.dispose();
@@ -191,10 +197,12 @@ describe('save and load', () => {
     await tf.setBackend('cpu');
     const m = model({ normFirst: true, shareEmbeddings: true, positional: 'learned', maxLength: 20 });
     let saved: tf.io.ModelArtifacts | null = null;
-    await m.save(tf.io.withSaveHandler(async (a) => {
-      saved = a;
-      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
-    }));
+    await m.save(
+      tf.io.withSaveHandler(async (a) => {
+        saved = a;
+        return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+      }),
+    );
     const loaded = await Transformer.load(tf.io.fromMemory(saved!));
     expect(loaded.config).toEqual(m.config);
     const names = m.namedWeights().map((w) => w.name);
@@ -202,8 +210,28 @@ describe('save and load', () => {
     expect(new Set(names).size).toBe(names.length);
     const src = source();
     expect(greedyDecode(loaded, src, { maxLength: 6 })).toEqual(greedyDecode(m, src, { maxLength: 6 }));
-    const a = m.logits(src, tf.tensor2d([[1, 4], [1, 5]], [2, 2], 'int32'));
-    const b = loaded.logits(src, tf.tensor2d([[1, 4], [1, 5]], [2, 2], 'int32'));
+    const a = m.logits(
+      src,
+      tf.tensor2d(
+        [
+          [1, 4],
+          [1, 5],
+        ],
+        [2, 2],
+        'int32',
+      ),
+    );
+    const b = loaded.logits(
+      src,
+      tf.tensor2d(
+        [
+          [1, 4],
+          [1, 5],
+        ],
+        [2, 2],
+        'int32',
+      ),
+    );
     expectTensorsClose(b, a, { rtol: 0, atol: 0 });
     tf.dispose([src, a, b]);
     m.dispose();
@@ -214,10 +242,12 @@ describe('save and load', () => {
     await tf.setBackend('cpu');
     const m = model();
     let saved: tf.io.ModelArtifacts | null = null;
-    await m.save(tf.io.withSaveHandler(async (a) => {
-      saved = a;
-      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
-    }));
+    await m.save(
+      tf.io.withSaveHandler(async (a) => {
+        saved = a;
+        return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+      }),
+    );
     const art = saved! as tf.io.ModelArtifacts;
     const specs = art.weightSpecs!.filter((s) => s.name !== 'decoder/1/ffn_output/bias');
     await expect(Transformer.load(tf.io.fromMemory({ ...art, weightSpecs: specs, weightData: art.weightData }))).rejects.toThrow(

@@ -132,7 +132,11 @@ class Stepper {
     return tf.tidy(() => {
       const B = prefixes.length;
       const ids = state
-        ? tf.tensor2d(prefixes.map((p) => [p[p.length - 1]!]), [B, 1], 'int32') // [B, 1]
+        ? tf.tensor2d(
+            prefixes.map((p) => [p[p.length - 1]!]),
+            [B, 1],
+            'int32',
+          ) // [B, 1]
         : tf.tensor2d(prefixes, [B, prefixes[0]!.length], 'int32'); // [B, t]
       const out = state
         ? model.decode(ids, { state, returnAttention })

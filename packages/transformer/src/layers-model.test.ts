@@ -53,7 +53,14 @@ describe('encoder and decoder layers inside tf.model [cpu]', () => {
       'enc/ffn_norm/beta',
     ]);
     const xs = randomTensor([3, 5, 8], 1);
-    const mask = tf.tensor2d([[1, 1, 1, 1, 1], [1, 1, 1, 0, 0], [1, 1, 0, 0, 0]], [3, 5]);
+    const mask = tf.tensor2d(
+      [
+        [1, 1, 1, 1, 1],
+        [1, 1, 1, 0, 0],
+        [1, 1, 0, 0, 0],
+      ],
+      [3, 5],
+    );
     const target = randomTensor([3, 5, 8], 2);
     expect(await fitChangesEveryWeight(model, [xs, mask], target)).toBe(16);
     const predicted = model.predict([xs, mask]) as tf.Tensor;
@@ -89,7 +96,13 @@ describe('encoder and decoder layers inside tf.model [cpu]', () => {
     expect(dec.weights.map((w) => w.originalName)).toContain('dec/cross_attention_norm/gamma');
     const xs = randomTensor([2, 4, 8], 4);
     const ms = randomTensor([2, 6, 8], 5);
-    const mask = tf.tensor2d([[1, 1, 1, 1, 1, 1], [1, 1, 1, 1, 0, 0]], [2, 6]);
+    const mask = tf.tensor2d(
+      [
+        [1, 1, 1, 1, 1, 1],
+        [1, 1, 1, 1, 0, 0],
+      ],
+      [2, 6],
+    );
     const target = randomTensor([2, 4, 8], 6);
     expect(await fitChangesEveryWeight(model, [xs, ms, mask], target)).toBe(26);
     const predicted = model.predict([xs, ms, mask]) as tf.Tensor;
@@ -138,11 +151,37 @@ describe('Transformer masks and biases [cpu]', () => {
   beforeAll(() => useBackend('cpu'));
 
   it('encode/decode: a -1e9 bias on some keys equals masking them; a zero bias changes nothing', () => {
-    const model = new Transformer({ sourceVocabSize: 9, targetVocabSize: 9, dModel: 8, numHeads: 2, ffDim: 8, numEncoderLayers: 1, numDecoderLayers: 1, seed: 5 });
+    const model = new Transformer({
+      sourceVocabSize: 9,
+      targetVocabSize: 9,
+      dModel: 8,
+      numHeads: 2,
+      ffDim: 8,
+      numEncoderLayers: 1,
+      numDecoderLayers: 1,
+      seed: 5,
+    });
     const src = tf.tensor2d([[3, 4, 5, 6]], [1, 4], 'int32');
     const tgt = tf.tensor2d([[1, 7, 8]], [1, 3], 'int32');
-    const keep = tf.tensor2d([[1, 0, 1, 1], [1, 1, 0, 1], [1, 1, 1, 0], [0, 1, 1, 1]], [4, 4], 'bool'); // [Ts, Ts]
-    const cross = tf.tensor2d([[1, 1, 0, 1], [0, 1, 1, 1], [1, 0, 1, 1]], [3, 4], 'bool'); // [Tt, Ts]
+    const keep = tf.tensor2d(
+      [
+        [1, 0, 1, 1],
+        [1, 1, 0, 1],
+        [1, 1, 1, 0],
+        [0, 1, 1, 1],
+      ],
+      [4, 4],
+      'bool',
+    ); // [Ts, Ts]
+    const cross = tf.tensor2d(
+      [
+        [1, 1, 0, 1],
+        [0, 1, 1, 1],
+        [1, 0, 1, 1],
+      ],
+      [3, 4],
+      'bool',
+    ); // [Tt, Ts]
     const asBias = (m: tf.Tensor) => tf.where(m, tf.zeros(m.shape), tf.fill(m.shape, -1e9));
     const run = (enc: Record<string, tf.Tensor>, dec: Record<string, tf.Tensor>) =>
       tf.tidy(() => {
@@ -170,7 +209,14 @@ describe('decoder target padding [cpu]', () => {
     const dec = new TransformerDecoderLayer(args);
     const x = randomTensor([2, 4, 8], 20);
     const memory = randomTensor([2, 3, 8], 21);
-    const padding = tf.tensor2d([[1, 1, 1, 1], [1, 1, 0, 0]], [2, 4], 'bool');
+    const padding = tf.tensor2d(
+      [
+        [1, 1, 1, 1],
+        [1, 1, 0, 0],
+      ],
+      [2, 4],
+      'bool',
+    );
     const a = dec.apply(x, { memory, paddingMask: padding }) as tf.Tensor;
     const asMask = tf.expandDims(padding, 1); // [B, 1, T]
     const b = dec.apply(x, { memory, selfAttentionMask: asMask }) as tf.Tensor;
@@ -179,9 +225,14 @@ describe('decoder target padding [cpu]', () => {
     // unpadded sentence: unchanged; padded one: causal rows 0-1 see only real keys (unchanged), rows 2-3 lose the padded keys
     expectTensorsClose(tf.slice(a, [0, 0, 0], [1, 4, 8]), tf.slice(open, [0, 0, 0], [1, 4, 8]), { rtol: 1e-6, atol: 1e-7 });
     expectTensorsClose(tf.slice(a, [1, 0, 0], [1, 2, 8]), tf.slice(open, [1, 0, 0], [1, 2, 8]), { rtol: 1e-6, atol: 1e-7 });
-    expect(tf.tidy(() => tf.min(tf.max(tf.abs(tf.sub(tf.slice(a, [1, 2, 0], [1, 2, 8]), tf.slice(open, [1, 2, 0], [1, 2, 8]))), -1)).dataSync()[0]!)).toBeGreaterThan(1e-4);
+    expect(
+      tf.tidy(() => tf.min(tf.max(tf.abs(tf.sub(tf.slice(a, [1, 2, 0], [1, 2, 8]), tf.slice(open, [1, 2, 0], [1, 2, 8]))), -1)).dataSync()[0]!),
+    ).toBeGreaterThan(1e-4);
     const wrong = tf.ones([2, 3], 'bool');
-    expectThrowsWithoutLeak(() => dec.apply(x, { memory, paddingMask: wrong }), 'TransformerDecoderLayer: paddingMask must be [B, Tk] = [2,4], but got paddingMask [2,3]');
+    expectThrowsWithoutLeak(
+      () => dec.apply(x, { memory, paddingMask: wrong }),
+      'TransformerDecoderLayer: paddingMask must be [B, Tk] = [2,4], but got paddingMask [2,3]',
+    );
     tf.dispose([x, memory, padding, a, asMask, b, open, wrong]);
     dec.dispose();
   });
@@ -192,7 +243,18 @@ describe('Transformer.dispose [cpu]', () => {
 
   it('frees every weight also when build() was never called (only encode / decode / logits)', () => {
     const before = tf.memory().numTensors;
-    const config = { sourceVocabSize: 9, targetVocabSize: 9, dModel: 8, numHeads: 2, ffDim: 8, numEncoderLayers: 1, numDecoderLayers: 1, normFirst: true, positional: 'learned' as const, tieOutput: false };
+    const config = {
+      sourceVocabSize: 9,
+      targetVocabSize: 9,
+      dModel: 8,
+      numHeads: 2,
+      ffDim: 8,
+      numEncoderLayers: 1,
+      numDecoderLayers: 1,
+      normFirst: true,
+      positional: 'learned' as const,
+      tieOutput: false,
+    };
     const model = new Transformer(config);
     const src = tf.tensor2d([[3, 4, 5]], [1, 3], 'int32');
     const tgt = tf.tensor2d([[1, 6]], [1, 2], 'int32');

@@ -141,10 +141,7 @@ export class Transformer {
     const seed = (i: number) => (c.seed === null ? null : c.seed + 10 * i);
     const layers = c.numEncoderLayers + c.numDecoderLayers;
     this.encoderLayers = Array.from({ length: c.numEncoderLayers }, (_, i) => new TransformerEncoderLayer({ ...block, seed: seed(i) }));
-    this.decoderLayers = Array.from(
-      { length: c.numDecoderLayers },
-      (_, i) => new TransformerDecoderLayer({ ...block, seed: seed(c.numEncoderLayers + i) }),
-    );
+    this.decoderLayers = Array.from({ length: c.numDecoderLayers }, (_, i) => new TransformerDecoderLayer({ ...block, seed: seed(c.numEncoderLayers + i) }));
     this.sourceEmbedding = new TokenEmbedding({ vocabSize: c.sourceVocabSize, dModel: c.dModel, seed: seed(layers) });
     this.targetEmbedding = c.shareEmbeddings
       ? this.sourceEmbedding
@@ -236,7 +233,9 @@ export class Transformer {
     checkIds('decode', 'target', target);
     const { memory = null, memoryMask = null, state = null, training = false, returnAttention = false } = options;
     const { selfAttentionMask = null, selfAttentionBias = null, crossAttentionMask = null, crossAttentionBias = null } = options;
-    check((memory == null) !== (state == null), () => AttentionError.value(`${OP}.decode`, 'pass exactly one of memory and state', memory == null ? 'neither' : 'both'));
+    check((memory == null) !== (state == null), () =>
+      AttentionError.value(`${OP}.decode`, 'pass exactly one of memory and state', memory == null ? 'neither' : 'both'),
+    );
     const offset = state ? state.selfCaches[0]!.length : 0;
     const out = tf.tidy(() => {
       let h = this.embed(target, this.targetEmbedding, this.targetPosition, offset, training);
@@ -261,9 +260,7 @@ export class Transformer {
       return [logits, ...attention];
     });
     const [logits, ...att] = out;
-    const attention = returnAttention
-      ? this.decoderLayers.map((_, i) => ({ self: att[2 * i] as tf.Tensor4D, cross: att[2 * i + 1] as tf.Tensor4D }))
-      : null;
+    const attention = returnAttention ? this.decoderLayers.map((_, i) => ({ self: att[2 * i] as tf.Tensor4D, cross: att[2 * i + 1] as tf.Tensor4D })) : null;
     return { logits: logits as tf.Tensor3D, attention };
   }
 
@@ -339,7 +336,12 @@ export class Transformer {
     check(typeof handler?.save === 'function', () => AttentionError.value(`${OP}.save`, 'handler must have a save() method', typeof handler));
     const named = Object.fromEntries(this.namedWeights().map((w) => [w.name, w.variable.read()]));
     const { data, specs } = await tf.io.encodeWeights(named);
-    return handler.save({ modelTopology: { attnkitTransformer: this.config } as unknown as tf.io.ModelJSON, weightSpecs: specs, weightData: data, format: 'attnkit-transformer' });
+    return handler.save({
+      modelTopology: { attnkitTransformer: this.config } as unknown as tf.io.ModelJSON,
+      weightSpecs: specs,
+      weightData: data,
+      format: 'attnkit-transformer',
+    });
   }
 
   /** Loads a model saved with {@link save}; every weight must be present with its shape. */
@@ -356,7 +358,10 @@ export class Transformer {
       for (const { name, variable } of model.namedWeights()) {
         const t = tensors[name];
         check(t !== undefined && t.shape.join() === variable.shape.join(), () =>
-          AttentionError.shapes(`${OP}.load`, `weight ${name} is missing or has the wrong shape`, { expected: variable.shape as number[], found: t?.shape ?? [] }),
+          AttentionError.shapes(`${OP}.load`, `weight ${name} is missing or has the wrong shape`, {
+            expected: variable.shape as number[],
+            found: t?.shape ?? [],
+          }),
         );
         variable.write(t);
       }

@@ -116,14 +116,32 @@ describeEachBackend('PyTorch nn.Transformer* fixtures', () => {
     const enc = LAYER_CASES.find((c) => c.kind === 'encoder_layer')!;
     const dec = LAYER_CASES.find((c) => c.kind === 'decoder_layer')!;
     const cases: Array<[() => unknown, string]> = [
-      [() => fromTorchEncoderLayer(enc.state_dict, { ...enc.config, bias: false }), "fromTorchEncoderLayer: bias=False is not supported (attnkit layers always have biases), but got 'bias=false'"],
-      [() => fromTorchEncoderLayer(enc.state_dict, { ...enc.config, activation: 'silu' }), "fromTorchEncoderLayer: activation must be 'relu' or 'gelu' (a callable cannot be imported), but got 'silu'"],
-      [() => fromTorchEncoderLayer(enc.state_dict, { ...enc.config, add_zero_attn: true }), "fromTorchEncoderLayer: unknown or unsupported PyTorch option add_zero_attn, but got 'true'"],
+      [
+        () => fromTorchEncoderLayer(enc.state_dict, { ...enc.config, bias: false }),
+        "fromTorchEncoderLayer: bias=False is not supported (attnkit layers always have biases), but got 'bias=false'",
+      ],
+      [
+        () => fromTorchEncoderLayer(enc.state_dict, { ...enc.config, activation: 'silu' }),
+        "fromTorchEncoderLayer: activation must be 'relu' or 'gelu' (a callable cannot be imported), but got 'silu'",
+      ],
+      [
+        () => fromTorchEncoderLayer(enc.state_dict, { ...enc.config, add_zero_attn: true }),
+        "fromTorchEncoderLayer: unknown or unsupported PyTorch option add_zero_attn, but got 'true'",
+      ],
       [() => fromTorchEncoderLayer(enc.state_dict, { ...enc.config, d_model: 16 }), "fromTorchEncoderLayer: d_model differs from the state's 8, but got 16"],
-      [() => fromTorchEncoderLayer(dec.state_dict, dec.config), 'fromTorchEncoderLayer: state dict entries that no attnkit weight takes, but got \'multihead_attn.in_proj_weight, multihead_attn.in_proj_bias, multihead_attn.out_proj.weight, multihead_attn.out_proj.bias, norm3.weight, norm3.bias\''],
+      [
+        () => fromTorchEncoderLayer(dec.state_dict, dec.config),
+        "fromTorchEncoderLayer: state dict entries that no attnkit weight takes, but got 'multihead_attn.in_proj_weight, multihead_attn.in_proj_bias, multihead_attn.out_proj.weight, multihead_attn.out_proj.bias, norm3.weight, norm3.bias'",
+      ],
       [() => fromTorchDecoderLayer(enc.state_dict, enc.config), 'fromTorchDecoderLayer: multihead_attn.out_proj.weight must be a square [E, E] tensor'],
-      [() => fromTorchTransformer(TRANSFORMER_CASES[0]!.state_dict, { ...TRANSFORMER_CASES[0]!.config, custom_encoder: {} }), "fromTorchTransformer: custom_encoder is not supported (import its modules separately), but got 'custom_encoder={}'"],
-      [() => fromTorchTransformer(TRANSFORMER_CASES[0]!.state_dict, { ...TRANSFORMER_CASES[0]!.config, num_encoder_layers: 3 }), 'fromTorchTransformer: num_layers must match the 2 layers in the state dict, but got 3'],
+      [
+        () => fromTorchTransformer(TRANSFORMER_CASES[0]!.state_dict, { ...TRANSFORMER_CASES[0]!.config, custom_encoder: {} }),
+        "fromTorchTransformer: custom_encoder is not supported (import its modules separately), but got 'custom_encoder={}'",
+      ],
+      [
+        () => fromTorchTransformer(TRANSFORMER_CASES[0]!.state_dict, { ...TRANSFORMER_CASES[0]!.config, num_encoder_layers: 3 }),
+        'fromTorchTransformer: num_layers must match the 2 layers in the state dict, but got 3',
+      ],
     ];
     for (const [fn, message] of cases) expect(expectThrowsWithoutLeak(fn, message)).toBeInstanceOf(AttentionError);
   });

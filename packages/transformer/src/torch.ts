@@ -10,14 +10,7 @@
  * `fromTorchMultiheadAttention` does.
  */
 import { AttentionError, check } from '@attnkit/masking';
-import {
-  type AttnkitMasks,
-  type TorchTensorLike,
-  checkTorchConfig,
-  fromTorchMasks,
-  torchMultiheadAttentionWeights,
-  torchTensor,
-} from '@attnkit/multi-head';
+import { type AttnkitMasks, type TorchTensorLike, checkTorchConfig, fromTorchMasks, torchMultiheadAttentionWeights, torchTensor } from '@attnkit/multi-head';
 import * as tf from '@tensorflow/tfjs';
 import { type DecoderCallOptions, type EncoderCallOptions, TransformerDecoderLayer, TransformerEncoderLayer } from './blocks.js';
 import { LayerNorm } from './norm.js';
@@ -47,9 +40,15 @@ function blockArgs(op: string, config: TorchLayerConfig, dModelFromState: number
   const c = checkTorchConfig(op, config, LAYER_OPTIONS);
   const activation = c.activation ?? 'relu';
   check(activation === 'relu' || activation === 'gelu', () =>
-    AttentionError.value(op, "activation must be 'relu' or 'gelu' (a callable cannot be imported)", typeof activation === 'string' ? activation : typeof activation),
+    AttentionError.value(
+      op,
+      "activation must be 'relu' or 'gelu' (a callable cannot be imported)",
+      typeof activation === 'string' ? activation : typeof activation,
+    ),
   );
-  check(c.bias === undefined || c.bias === true, () => AttentionError.value(op, 'bias=False is not supported (attnkit layers always have biases)', `bias=${JSON.stringify(c.bias)}`));
+  check(c.bias === undefined || c.bias === true, () =>
+    AttentionError.value(op, 'bias=False is not supported (attnkit layers always have biases)', `bias=${JSON.stringify(c.bias)}`),
+  );
   const dModel = (c.dModel as number | undefined) ?? dModelFromState;
   check(dModel === dModelFromState, () => AttentionError.value(op, `d_model differs from the state's ${dModelFromState}`, dModel));
   check(Number.isInteger(c.nhead), () => AttentionError.value(op, 'nhead (num_heads) is required', c.nhead as number));
@@ -208,13 +207,23 @@ function withReader<T>(op: string, state: TorchState, fn: (r: StateReader) => T,
 /** A built {@link TransformerEncoderLayer} with the weights of a PyTorch `nn.TransformerEncoderLayer` state dict. */
 export function fromTorchEncoderLayer(state: TorchState, config: TorchLayerConfig, extras: TorchImportExtras = {}): TransformerEncoderLayer {
   const op = 'fromTorchEncoderLayer';
-  return withReader(op, state, (r) => importLayer(op, TransformerEncoderLayer, r, config, '', extras), (l) => l.dispose());
+  return withReader(
+    op,
+    state,
+    (r) => importLayer(op, TransformerEncoderLayer, r, config, '', extras),
+    (l) => l.dispose(),
+  );
 }
 
 /** A built {@link TransformerDecoderLayer} with the weights of a PyTorch `nn.TransformerDecoderLayer` state dict. */
 export function fromTorchDecoderLayer(state: TorchState, config: TorchLayerConfig, extras: TorchImportExtras = {}): TransformerDecoderLayer {
   const op = 'fromTorchDecoderLayer';
-  return withReader(op, state, (r) => importLayer(op, TransformerDecoderLayer, r, config, '', extras), (l) => l.dispose());
+  return withReader(
+    op,
+    state,
+    (r) => importLayer(op, TransformerDecoderLayer, r, config, '', extras),
+    (l) => l.dispose(),
+  );
 }
 
 /** Number of `layers.{i}.` blocks under `prefix`. */
@@ -297,8 +306,19 @@ export function fromTorchTransformerDecoder(state: TorchState, config: TorchStac
 }
 
 const TRANSFORMER_OPTIONS = [
-  'dModel', 'nhead', 'numEncoderLayers', 'numDecoderLayers', 'dimFeedforward', 'dropout', 'activation',
-  'layerNormEps', 'batchFirst', 'normFirst', 'bias', 'device', 'dtype',
+  'dModel',
+  'nhead',
+  'numEncoderLayers',
+  'numDecoderLayers',
+  'dimFeedforward',
+  'dropout',
+  'activation',
+  'layerNormEps',
+  'batchFirst',
+  'normFirst',
+  'bias',
+  'device',
+  'dtype',
 ];
 
 /**

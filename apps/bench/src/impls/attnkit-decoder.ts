@@ -68,7 +68,11 @@ function probePicks(model: Transformer, source: tf.Tensor2D, steps: number): Set
   try {
     for (let s = 0; s < steps; s++) {
       const next = tf.tidy(() => {
-        const ids = tf.tensor2d(last.map((id) => [id]), [B, 1], 'int32'); // [B, 1]
+        const ids = tf.tensor2d(
+          last.map((id) => [id]),
+          [B, 1],
+          'int32',
+        ); // [B, 1]
         const { logits } = model.decode(ids, { state }); // [B, 1, V]
         return tf.argMax(tf.reshape(logits, [B, DECODER_MODEL.vocab]), 1); // [B]
       });
@@ -131,7 +135,11 @@ async function oracle(_problem: Problem, s: Session): Promise<Float64Array> {
   const B = tokens.length;
   const L = tokens[0]!.length + 1;
   const logp = tf.tidy(() => {
-    const targetIn = tf.tensor2d(tokens.map((t) => [bosId, ...t]), [B, L], 'int32'); // [B, L]
+    const targetIn = tf.tensor2d(
+      tokens.map((t) => [bosId, ...t]),
+      [B, L],
+      'int32',
+    ); // [B, L]
     return tf.logSoftmax(model.logits(source, targetIn)); // [B, L, V]
   });
   const data = await logp.data();
@@ -170,7 +178,7 @@ export function decoderFlops(c: Pick<BenchConfig, 'B' | 'H' | 'd' | 'T' | 'decod
 export const attnkitDecoder: BenchImplementation = {
   name: 'attnkit-decoder',
   description:
-    "@attnkit/transformer greedyDecode (model level; T = source length, decode steps = generated tokens): random seeded Transformer, dModel H·d, ff 4·dModel, 3+3 layers, vocab 1000; decode-kv-cache = useCache true, decode-no-cache = useCache false; one run = encoder + steps tokens + the forced EOS step; max error = |decode score − teacher-forced score| (float32, not an oracle)",
+    '@attnkit/transformer greedyDecode (model level; T = source length, decode steps = generated tokens): random seeded Transformer, dModel H·d, ff 4·dModel, 3+3 layers, vocab 1000; decode-kv-cache = useCache true, decode-no-cache = useCache false; one run = encoder + steps tokens + the forced EOS step; max error = |decode score − teacher-forced score| (float32, not an oracle)',
   engine: 'tfjs',
   level: 'model',
   backends: ['cpu', 'wasm', 'webgpu'],

@@ -65,7 +65,6 @@ export const attnkitMha: BenchImplementation = {
   modes: ['forward', 'forward+backward'],
   unsupported: (c) => (c.window !== null ? 'MultiHeadAttention has no sliding-window option' : null),
   flops: layerFlops,
-  oracle: async (problem, session) =>
-    layerOracle(problem.q, (session as LayerSession).weights as LayerWeights, { ...problem.config, T: problem.T }),
+  oracle: async (problem, session) => layerOracle(problem.q, (session as LayerSession).weights as LayerWeights, { ...problem.config, T: problem.T }),
   setup,
 };

@@ -45,8 +45,7 @@ export function layerOracle(
     for (let t = 0; t < T; t++)
       for (let m = 0; m < M; m++) {
         let acc = bo[m]!;
-        for (let h = 0; h < H; h++)
-          for (let e = 0; e < d; e++) acc += output.data[((b * H + h) * T + t) * d + e]! * wo[(h * d + e) * M + m]!;
+        for (let h = 0; h < H; h++) for (let e = 0; e < d; e++) acc += output.data[((b * H + h) * T + t) * d + e]! * wo[(h * d + e) * M + m]!;
         y[(b * T + t) * M + m] = acc;
       }
   return y;

@@ -26,8 +26,7 @@ describe('matrix entries of the layer and model implementations', () => {
     const entries = plan('--impls', 'attnkit-mha,tfjs-layers-mha', '--backends', 'cpu,wasm', '--modes', 'forward,backward', '--T', '128', '--d', '64');
     const reason = (impl: string, backend: string, mode: string) =>
       entries.find((p) => p.config.impl === impl && p.config.backend === backend && p.config.mode === mode)?.reason;
-    for (const backend of ['cpu', 'wasm'])
-      for (const mode of ['forward', 'forward+backward']) expect(reason('attnkit-mha', backend, mode)).toBeNull();
+    for (const backend of ['cpu', 'wasm']) for (const mode of ['forward', 'forward+backward']) expect(reason('attnkit-mha', backend, mode)).toBeNull();
     expect(reason('tfjs-layers-mha', 'cpu', 'forward')).toBeNull();
     expect(reason('tfjs-layers-mha', 'wasm', 'forward')).toMatch(/Einsum/);
     expect(reason('tfjs-layers-mha', 'cpu', 'forward+backward')).toMatch(/gradient/);
@@ -44,7 +43,22 @@ describe('matrix entries of the layer and model implementations', () => {
   });
 
   it('lets the decoder generate more tokens than its source length, in the decode modes only', () => {
-    const entries = plan('--impls', 'attnkit-decoder', '--backends', 'wasm', '--modes', 'decode,forward', '--H', '4', '--d', '64', '--T', '64', '--decode-steps', '128');
+    const entries = plan(
+      '--impls',
+      'attnkit-decoder',
+      '--backends',
+      'wasm',
+      '--modes',
+      'decode,forward',
+      '--H',
+      '4',
+      '--d',
+      '64',
+      '--T',
+      '64',
+      '--decode-steps',
+      '128',
+    );
     expect(entries.map((p) => [p.config.mode, p.config.T, p.config.decodeSteps, p.reason])).toEqual([
       ['decode-kv-cache', 64, 128, null],
       ['decode-no-cache', 64, 128, null],

@@ -49,8 +49,4 @@ function ortMatmul(pkg: 'onnxruntime-node' | 'onnxruntime-web'): BenchImplementa
   };
 }
 
-export const matmulImplementations: BenchImplementation[] = [
-  tfjsMatmul,
-  ortMatmul('onnxruntime-node'),
-  ortMatmul('onnxruntime-web'),
-];
+export const matmulImplementations: BenchImplementation[] = [tfjsMatmul, ortMatmul('onnxruntime-node'), ortMatmul('onnxruntime-web')];

@@ -12,7 +12,10 @@ import { attentionModel } from './onnx-model.js';
 export interface OrtModule {
   Tensor: new (type: 'float32', data: Float32Array, dims: number[]) => unknown;
   InferenceSession: {
-    create(model: Uint8Array, options: Record<string, unknown>): Promise<{
+    create(
+      model: Uint8Array,
+      options: Record<string, unknown>,
+    ): Promise<{
       run(feeds: Record<string, unknown>): Promise<Record<string, { data: unknown; dispose?(): void }>>;
       release(): Promise<void>;
     }>;
@@ -88,8 +91,4 @@ export const onnxruntimeNode = ortEntry(
   'native',
   'onnxruntime-node 1.30, native CPU provider, MatMul→Softmax→MatMul graph, all optimizations',
 );
-export const onnxruntimeWeb = ortEntry(
-  'onnxruntime-web',
-  'wasm',
-  "onnxruntime-web 1.30's wasm build in Node, same graph",
-);
+export const onnxruntimeWeb = ortEntry('onnxruntime-web', 'wasm', "onnxruntime-web 1.30's wasm build in Node, same graph");

@@ -21,8 +21,7 @@ export function plainAttention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, o
   const [, Hkv, Tk] = k.shape;
   if (Hkv !== H) {
     // GQA: repeat each kv head H/Hkv times, as a user would.
-    const repeat = (x: tf.Tensor4D) =>
-      tf.reshape(tf.tile(tf.expandDims(x, 2), [1, 1, H / Hkv, 1, 1]), [B, H, Tk, x.shape[3]]); // [B, H, Tk, d]
+    const repeat = (x: tf.Tensor4D) => tf.reshape(tf.tile(tf.expandDims(x, 2), [1, 1, H / Hkv, 1, 1]), [B, H, Tk, x.shape[3]]); // [B, H, Tk, d]
     k = repeat(k) as tf.Tensor4D;
     v = repeat(v) as tf.Tensor4D;
   }

@@ -23,9 +23,7 @@ async function setup(problem: Problem): Promise<Session> {
   // Rows as the API wants them (views, no copies): keys[b][kvh][j] is a [d] vector.
   const rows = (x: Float32Array) =>
     Array.from({ length: B }, (_, b) =>
-      Array.from({ length: Hkv }, (_, h) =>
-        Array.from({ length: T }, (_, j) => x.subarray(((b * Hkv + h) * T + j) * d, ((b * Hkv + h) * T + j + 1) * d)),
-      ),
+      Array.from({ length: Hkv }, (_, h) => Array.from({ length: T }, (_, j) => x.subarray(((b * Hkv + h) * T + j) * d, ((b * Hkv + h) * T + j + 1) * d))),
     );
   const keys = rows(problem.k);
   const values = rows(problem.v);

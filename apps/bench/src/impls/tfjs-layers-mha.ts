@@ -35,9 +35,7 @@ async function setup(problem: Problem): Promise<LayerSession> {
   const forward = () => layer.call(x, { value: x, useCausalMask: causal }); // [B, T, M]
   tf.dispose(forward()); // builds the layer so its weights exist
   const denses = [layer.queryDense, layer.keyDense, layer.valueDense, layer.outputDense];
-  const weights = denses
-    .flatMap((dense) => dense.getWeights())
-    .map((w) => Float64Array.from(w.dataSync()));
+  const weights = denses.flatMap((dense) => dense.getWeights()).map((w) => Float64Array.from(w.dataSync()));
   const output = async () => {
     const y = forward();
     const data = (await y.data()) as Float32Array;

@@ -58,14 +58,7 @@ export function tfjsAttentionSession(problem: Problem, attend: AttendFn): Sessio
  * its key/value row to the cache (tf.concat, as a tfjs user writes it) and attends one query;
  * without, it recomputes causal attention over the whole prefix and keeps the last row.
  */
-function decodeSession(
-  problem: Problem,
-  attend: AttendFn,
-  q: tf.Tensor4D,
-  k: tf.Tensor4D,
-  v: tf.Tensor4D,
-  disposeInputs: () => void,
-): Session {
+function decodeSession(problem: Problem, attend: AttendFn, q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, disposeInputs: () => void): Session {
   const { B, H, Hkv, d, mode, window, decodeSteps: steps } = problem.config;
   const T = problem.T;
   const T0 = T - steps;

@@ -80,7 +80,8 @@ export class AttnkitDecoder {
 
   run(): { decoderSteps: number; tokens: number } {
     const options = { maxLength: this.steps, useCache: true };
-    const hyps = this.beamSize > 1 ? beamSearch(this.model, this.source, { ...options, beamSize: this.beamSize }) : greedyDecode(this.model, this.source, options);
+    const hyps =
+      this.beamSize > 1 ? beamSearch(this.model, this.source, { ...options, beamSize: this.beamSize }) : greedyDecode(this.model, this.source, options);
     const longest = Math.max(...hyps.map((h) => h.tokens.length));
     return { decoderSteps: longest + 1, tokens: hyps.reduce((n, h) => n + h.tokens.length, 0) };
   }

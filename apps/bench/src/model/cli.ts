@@ -98,11 +98,15 @@ async function main(a: ModelArgs): Promise<number> {
       row.attnkitMs.push(...timeIt(a.steps, work));
       if (!missing) {
         const peerArgs = ['--mode', p.mode, '--size', p.size, '--B', String(p.B), '--warmup', String(a.warmup), '--samples', String(a.steps)];
-        const r = torchRun(p.mode === 'train-step' ? [...peerArgs, '--T', String(p.T)] : [...peerArgs, '--T', String(DECODE_SOURCE), '--steps', String(row.decoderSteps)]);
+        const r = torchRun(
+          p.mode === 'train-step' ? [...peerArgs, '--T', String(p.T)] : [...peerArgs, '--T', String(DECODE_SOURCE), '--steps', String(row.decoderSteps)],
+        );
         row.torchMs.push(...r.samplesMs);
         torchInfo = `PyTorch ${r.torch}, ${r.threads} threads, ${r.blas}`;
       }
-      process.stderr.write(`model: ${p.mode} ${p.size} B=${p.B} round ${round + 1}/${a.rounds}: attnkit ${median(row.attnkitMs).toFixed(1)} ms, torch ${median(row.torchMs).toFixed(1)} ms\n`);
+      process.stderr.write(
+        `model: ${p.mode} ${p.size} B=${p.B} round ${round + 1}/${a.rounds}: attnkit ${median(row.attnkitMs).toFixed(1)} ms, torch ${median(row.torchMs).toFixed(1)} ms\n`,
+      );
     }
     trainer?.dispose();
     decoder?.dispose();
@@ -126,7 +130,9 @@ async function main(a: ModelArgs): Promise<number> {
     const [am, pm] = [median(r.attnkitMs), median(r.torchMs)];
     const ratio = r.torchMs.length ? (am / pm).toFixed(2) : 'not run';
     const rate = (ms: number) =>
-      r.mode === 'train-step' ? `${((r.flops! / ms) * 1e-6).toFixed(1)} GFLOP/s` : `${((r.tokens! / ms) * 1000).toFixed(0)} tok/s, ${(ms / r.decoderSteps!).toFixed(2)} ms/step`;
+      r.mode === 'train-step'
+        ? `${((r.flops! / ms) * 1e-6).toFixed(1)} GFLOP/s`
+        : `${((r.tokens! / ms) * 1000).toFixed(0)} tok/s, ${(ms / r.decoderSteps!).toFixed(2)} ms/step`;
     const batch = r.mode === 'train-step' ? `${r.B}×${r.T}+${r.T}` : `${r.B} × ${r.decoderSteps} steps`;
     return `| ${r.mode} | ${r.size} | ${batch} | ${am.toFixed(1)} | ${r.torchMs.length ? pm.toFixed(1) : r.torchNote} | ${ratio} | ${rate(am)} | ${r.torchMs.length ? rate(pm) : '—'} |`;
   });

@@ -31,7 +31,9 @@ function matrices(n: number) {
   const gold = tokenAlignment(pair, src.spans, tgt.spans);
   const Ts = src.ids.length;
   // Gold as weights: spread evenly over the right source tokens; <eos> → <eos>; 'und' rows empty.
-  const goldWeights = gold.map((g, t) => Array.from({ length: Ts }, (_, s) => (g.length ? (g.includes(s) ? 1 / g.length : 0) : t === gold.length - 1 && s === Ts - 1 ? 1 : 0)));
+  const goldWeights = gold.map((g, t) =>
+    Array.from({ length: Ts }, (_, s) => (g.length ? (g.includes(s) ? 1 / g.length : 0) : t === gold.length - 1 && s === Ts - 1 ? 1 : 0)),
+  );
   const monotone = gold.map((_, t) => Array.from({ length: Ts }, (_, s) => (s === Math.round((t * (Ts - 1)) / Math.max(1, gold.length - 1)) ? 1 : 0)));
   return { pair, src, tgt, gold, goldWeights, monotone };
 }
@@ -54,7 +56,12 @@ console.log(`strongest weight on a right source token — gold alignment: ${pct(
 const sections: ReportSection[] = [];
 for (const n of [29, 71, 345, 2021, 9876]) {
   const m = matrices(n);
-  const labels = { sourceTokens: tokenizer.idsToTokens(m.src.ids), targetTokens: tokenizer.idsToTokens(m.tgt.ids), sourceTitle: 'English', targetTitle: 'German' };
+  const labels = {
+    sourceTokens: tokenizer.idsToTokens(m.src.ids),
+    targetTokens: tokenizer.idsToTokens(m.tgt.ids),
+    sourceTitle: 'English',
+    targetTitle: 'German',
+  };
   const mono = alignmentAccuracy(m.monotone, m.gold);
   sections.push({ title: `${n}: gold alignment`, caption: `${m.pair.en} → ${m.pair.de}`, svg: await renderHeatmapSvg({ weights: m.goldWeights, ...labels }) });
   sections.push({

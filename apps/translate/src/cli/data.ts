@@ -70,7 +70,9 @@ try {
     dictionaryPairsDroppedAsHeldOut: dictionary.dropped,
   };
   console.log(`ding: ${parsed.pairs.length} sentence pairs (${source.origin}: ${source.path}) -> ${JSON.stringify(counts)} in ${join(root, 'ding')}`);
-  console.log(`ding: ${dictionary.pairs.length} dictionary word/phrase pairs (train only; ${dictionary.dropped} dropped as equal to a dev/test sentence) -> ${join(root, 'ding', 'dictionary.tsv')}`);
+  console.log(
+    `ding: ${dictionary.pairs.length} dictionary word/phrase pairs (train only; ${dictionary.dropped} dropped as equal to a dev/test sentence) -> ${join(root, 'ding', 'dictionary.tsv')}`,
+  );
   console.log(`ding: test split (${splits.test.length} pairs) -> ${DING_TEST_FILE} (committed beside the shipped model, GPL-2.0-or-later)`);
 } catch (error) {
   manifest.ding = { unavailable: (error as Error).message };

@@ -19,7 +19,12 @@ import { Translator, averageHeads } from '../translator.js';
 const APP = fileURLToPath(new URL('../../', import.meta.url));
 
 function demo(args: string[]) {
-  const r = spawnSync(process.execPath, [join(APP, 'dist', 'cli', 'demo.js'), ...args], { cwd: APP, stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8', timeout: 240_000 });
+  const r = spawnSync(process.execPath, [join(APP, 'dist', 'cli', 'demo.js'), ...args], {
+    cwd: APP,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    encoding: 'utf8',
+    timeout: 240_000,
+  });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -31,7 +36,12 @@ describe('demo command', () => {
     execFileSync(join(APP, 'node_modules', '.bin', 'tsc'), ['-p', 'tsconfig.build.json'], { cwd: APP, stdio: 'pipe' });
     dir = mkdtempSync(join(tmpdir(), 'attnkit-demo-'));
     await useBackend('cpu');
-    const texts = [...readPairs(DING_TEST_FILE).slice(0, 200).flatMap((p) => [p.en, p.de]), ...BANK_SENTENCES.map((s) => s.text)];
+    const texts = [
+      ...readPairs(DING_TEST_FILE)
+        .slice(0, 200)
+        .flatMap((p) => [p.en, p.de]),
+      ...BANK_SENTENCES.map((s) => s.text),
+    ];
     model = Translator.create(BPETokenizer.train(texts, { vocabSize: 300 }), { task: 'ding', size: 'tiny', seed: 4, maxSourceTokens: 48 });
     sentences = join(dir, 'ding.ckpt');
     await model.save(sentences, { trainingData: ['ding'], step: 0, trainSeconds: 0 });
@@ -56,7 +66,9 @@ describe('demo command', () => {
       const [bank, context] = [wordTokens(encoding, s.word), wordTokens(encoding, s.context)];
       for (const [l, heads] of enc.weights.entries()) {
         const heads4 = heads.map((w, h) => `head ${h + 1} ${wordWeight(w, bank, context).toFixed(2)}`).join(', ');
-        expect(r.stdout).toContain(`  encoder layer ${l + 1}: "bank" puts ${wordWeight(averageHeads(heads), bank, context).toFixed(2)} of its attention on "${s.context}" (mean of heads; ${heads4})`);
+        expect(r.stdout).toContain(
+          `  encoder layer ${l + 1}: "bank" puts ${wordWeight(averageHeads(heads), bank, context).toFixed(2)} of its attention on "${s.context}" (mean of heads; ${heads4})`,
+        );
       }
     }
     const html = readFileSync(join(out, 'report.html'), 'utf8');
@@ -89,4 +101,3 @@ describe('demo command', () => {
     expect(r.stderr).toMatch(/^demo: --task must be 'ding' or 'numbers', but got 'nope'\nusage: pnpm demo/);
   });
 });
-

@@ -61,7 +61,9 @@ if (task === 'ding' && !explicit && !existsSync(DING_CHECKPOINT)) {
     console.error(`demo: no sentence model at ${DING_CHECKPOINT}; train it with the command in apps/translate/README.md ("The shipped sentence model")`);
     process.exit(1);
   }
-  console.log(`NOTE: no sentence model at ${DING_CHECKPOINT} yet (see apps/translate/README.md, "The shipped sentence model"): running the numbers demo instead.\n`);
+  console.log(
+    `NOTE: no sentence model at ${DING_CHECKPOINT} yet (see apps/translate/README.md, "The shipped sentence model"): running the numbers demo instead.\n`,
+  );
   task = 'numbers';
 }
 const checkpoint = explicit ?? (task === 'ding' ? DING_CHECKPOINT : NUMBERS_CHECKPOINT);
@@ -96,7 +98,8 @@ async function crossHeatmaps(name: string, label: string, t: Translation) {
   for (const [l, heads] of t.cross!.entries()) {
     const group = `${label}: cross-attention, decoder ${layerName(l)}`;
     await heatmap(`${name}-cross-layer${l + 1}`, { title: `${layerName(l)}, mean of ${heads.length} heads`, group }, { ...axes, weights: averageHeads(heads) });
-    for (const [h, w] of heads.entries()) await heatmap(`${name}-cross-layer${l + 1}-head${h + 1}`, { title: `${layerName(l)}, ${headName(h)}`, group }, { ...axes, weights: w });
+    for (const [h, w] of heads.entries())
+      await heatmap(`${name}-cross-layer${l + 1}-head${h + 1}`, { title: `${layerName(l)}, ${headName(h)}`, group }, { ...axes, weights: w });
   }
 }
 
@@ -118,7 +121,9 @@ if (task === 'ding') {
   for (const i of [0, 1, 2, 3, 4, 5].map((k) => Math.floor((k * test.length) / 6))) {
     console.log(`EN   ${test[i]!.en}\n  greedy ${greedy.translations[i]!.output}\n  beam 4 ${beam.translations[i]!.output}\n  ref    ${test[i]!.de}`);
   }
-  console.log(`\nDing test split, ${test.length} sentences (${split.from}); greedy ${((t1 - t0) / 1000).toFixed(1)} s, beam 4 ${((t2 - t1) / 1000).toFixed(1)} s:`);
+  console.log(
+    `\nDing test split, ${test.length} sentences (${split.from}); greedy ${((t1 - t0) / 1000).toFixed(1)} s, beam 4 ${((t2 - t1) / 1000).toFixed(1)} s:`,
+  );
   const rows: [string, typeof greedy.bleu, typeof greedy.chrf][] = [
     ['greedy', greedy.bleu, greedy.chrf],
     ['beam 4', beam.bleu, beam.chrf],
@@ -153,32 +158,53 @@ if (task === 'ding') {
     for (const [l, heads] of enc.weights.entries()) {
       const mean = averageHeads(heads);
       const parts = heads.map((w, h) => `${headName(h)} ${fmt(wordWeight(w, bank, context))}`);
-      console.log(`  encoder ${layerName(l)}: "${s.word}" puts ${fmt(wordWeight(mean, bank, context))} of its attention on "${s.context}" (mean of heads; ${parts.join(', ')})`);
+      console.log(
+        `  encoder ${layerName(l)}: "${s.word}" puts ${fmt(wordWeight(mean, bank, context))} of its attention on "${s.context}" (mean of heads; ${parts.join(', ')})`,
+      );
       bankRows.push([s.text, layerName(l), 'mean', fmt(wordWeight(mean, bank, context))]);
       for (const [h, w] of heads.entries()) bankRows.push([s.text, layerName(l), headName(h), fmt(wordWeight(w, bank, context))]);
       for (const [h, w] of [...heads.entries(), [-1, mean] as const]) {
         rowLabels.push(h < 0 ? `${layerName(l)} mean` : `${layerName(l)} ${headName(h)}`);
         rowWeights.push(enc.sourceTokens.map((_, j) => bank.reduce((acc, q) => acc + w[q]![j]!, 0) / bank.length));
       }
-      await heatmap(`bank${k + 1}-encoder-layer${l + 1}`, { title: `${layerName(l)}, mean of ${heads.length} heads (whole matrix)`, group }, {
-        weights: mean,
-        sourceTokens: enc.sourceTokens,
-        targetTokens: enc.sourceTokens,
-        sourceTitle: 'English (key)',
-        targetTitle: 'English (query)',
-      });
+      await heatmap(
+        `bank${k + 1}-encoder-layer${l + 1}`,
+        { title: `${layerName(l)}, mean of ${heads.length} heads (whole matrix)`, group },
+        {
+          weights: mean,
+          sourceTokens: enc.sourceTokens,
+          targetTokens: enc.sourceTokens,
+          sourceTitle: 'English (key)',
+          targetTitle: 'English (query)',
+        },
+      );
     }
-    await heatmap(`bank${k + 1}-encoder-bank-row`, { title: `the row of “${s.word}” (tokens ${bank.join(', ')}), every layer and head`, caption: `Weight on “${s.context}”: see the table at the top.`, group }, {
-      weights: rowWeights,
-      sourceTokens: enc.sourceTokens,
-      targetTokens: rowLabels,
-      sourceTitle: 'English (key)',
-      targetTitle: `“${s.word}” in`,
-      showValues: true,
-    });
+    await heatmap(
+      `bank${k + 1}-encoder-bank-row`,
+      {
+        title: `the row of “${s.word}” (tokens ${bank.join(', ')}), every layer and head`,
+        caption: `Weight on “${s.context}”: see the table at the top.`,
+        group,
+      },
+      {
+        weights: rowWeights,
+        sourceTokens: enc.sourceTokens,
+        targetTokens: rowLabels,
+        sourceTitle: 'English (key)',
+        targetTitle: `“${s.word}” in`,
+        showValues: true,
+      },
+    );
   }
-  tables.push({ caption: 'Encoder self-attention: share of “bank”’s attention on “money” / “river” (mean over bank’s tokens of the summed weight on the context word’s tokens)', header: ['sentence', 'layer', 'head', 'weight'], rows: bankRows });
-  notes.push(`Model ${checkpoint}: ${translator.config.size}, ${c.numEncoderLayers} + ${c.numDecoderLayers} layers, ${c.numHeads} heads; trained ${metadata.step} steps on ${metadata.trainingData.join(', ')}. Layers and heads are numbered from 1.`);
+  tables.push({
+    caption:
+      'Encoder self-attention: share of “bank”’s attention on “money” / “river” (mean over bank’s tokens of the summed weight on the context word’s tokens)',
+    header: ['sentence', 'layer', 'head', 'weight'],
+    rows: bankRows,
+  });
+  notes.push(
+    `Model ${checkpoint}: ${translator.config.size}, ${c.numEncoderLayers} + ${c.numDecoderLayers} layers, ${c.numHeads} heads; trained ${metadata.step} steps on ${metadata.trainingData.join(', ')}. Layers and heads are numbered from 1.`,
+  );
   title = 'attnkit — the English→German sentence model: scores and attention';
 } else {
   // 1) the held-out test split of the numbers task
@@ -196,7 +222,9 @@ if (task === 'ding') {
   console.log(`  ${formatChrf(result.chrf)}   (copy-the-source baseline ${formatChrf(copy.chrf)})`);
   console.log(`  ${formatBleu(result.bleu)}   (a German number is one word: BLEU only rewards exact outputs here)`);
   for (const a of result.alignment ?? []) {
-    console.log(`  alignment, decoder ${layerName(a.layer)}: ${a.accuracy.toFixed(1)}% of ${a.scored} output tokens put their strongest cross-attention on the right source token`);
+    console.log(
+      `  alignment, decoder ${layerName(a.layer)}: ${a.accuracy.toFixed(1)}% of ${a.scored} output tokens put their strongest cross-attention on the right source token`,
+    );
   }
   tables.push({
     caption: `Numbers test split, ${result.count} held-out numbers, greedy`,
@@ -217,13 +245,20 @@ if (task === 'ding') {
   );
   for (const [k, t] of translated.entries()) {
     const n = examples[k]!.n;
-    await heatmap(`cross-${n}-average`, { title: `${n}: “${t.source}” → “${t.output}”, cross-attention averaged over layers and heads`, caption: 'German puts units before tens: the crossing shows as an anti-diagonal.' }, {
-      weights: averageHeads(t.cross!.map((l) => averageHeads(l))),
-      sourceTokens: t.sourceTokens,
-      targetTokens: t.targetTokens,
-      sourceTitle: 'English (source)',
-      targetTitle: 'German (output)',
-    });
+    await heatmap(
+      `cross-${n}-average`,
+      {
+        title: `${n}: “${t.source}” → “${t.output}”, cross-attention averaged over layers and heads`,
+        caption: 'German puts units before tens: the crossing shows as an anti-diagonal.',
+      },
+      {
+        weights: averageHeads(t.cross!.map((l) => averageHeads(l))),
+        sourceTokens: t.sourceTokens,
+        targetTokens: t.targetTokens,
+        sourceTitle: 'English (source)',
+        targetTitle: 'German (output)',
+      },
+    );
     await crossHeatmaps(`cross-${n}`, `${n}`, t);
   }
   notes.push('Layers and heads are numbered from 1.');
@@ -234,6 +269,7 @@ const report = join(outDir, 'report.html');
 writeFileSync(report, htmlReport(title, sections, { tables, notes }));
 translator.dispose();
 console.log(`\nwrote ${files.length} heatmaps (SVG) to ${outDir}/ and the report ${report}`);
-if (task === 'numbers') console.log('the sentence model: `pnpm demo` once checkpoints/ding/model.ckpt exists (apps/translate/README.md, "The shipped sentence model")');
+if (task === 'numbers')
+  console.log('the sentence model: `pnpm demo` once checkpoints/ding/model.ckpt exists (apps/translate/README.md, "The shipped sentence model")');
 else console.log('the numbers model: `pnpm --filter @attnkit/translate demo --task numbers`');
 console.log(`done in ${((performance.now() - started) / 1000).toFixed(1)} s`);

@@ -27,7 +27,9 @@ const pairs = all.slice(0, numberArg(args, 'limit') ?? Number.POSITIVE_INFINITY)
 const beamSize = numberArg(args, 'beam') ?? 1;
 const r = evaluate(translator, pairs, { task, beamSize, batchSize: beamSize > 1 ? 16 : 64 });
 const base = copyBaseline(pairs);
-console.log(`${task} ${split} split, ${r.count} pairs, ${beamSize === 1 ? 'greedy' : `beam ${beamSize}`}; model ${translator.config.size} trained ${metadata.step} steps (${Math.round(Number(metadata.trainSeconds) / 60)} min)`);
+console.log(
+  `${task} ${split} split, ${r.count} pairs, ${beamSize === 1 ? 'greedy' : `beam ${beamSize}`}; model ${translator.config.size} trained ${metadata.step} steps (${Math.round(Number(metadata.trainSeconds) / 60)} min)`,
+);
 for (const t of r.translations.slice(0, 5)) console.log(`  ${t.source}\n    -> ${t.output}`);
 console.log(`exact match ${r.exactMatch.toFixed(1)}%`);
 console.log(`${formatBleu(r.bleu)}\n  copy-the-source baseline: ${formatBleu(base.bleu)}`);

@@ -51,7 +51,10 @@ try {
     resume: args.resume === true,
     dictionary: args.dictionary === true,
     dictChunks: numberArg(args, 'dict-chunks'),
-    command: `train ${process.argv.slice(2).filter((a) => a !== '--resume').join(' ')}`,
+    command: `train ${process.argv
+      .slice(2)
+      .filter((a) => a !== '--resume')
+      .join(' ')}`,
     shouldStop: () => stop,
   });
 } catch (error) {
@@ -59,5 +62,7 @@ try {
   console.error((error as Error).message.startsWith('train:') ? (error as Error).message : `train: ${(error as Error).message}`);
   process.exit(1);
 }
-console.log(`trained ${task}/${size} to step ${result.step} in ${Math.round(result.seconds)} s; loss ${result.loss.toFixed(3)}; dev ${JSON.stringify(result.dev)}; checkpoint ${out}`);
+console.log(
+  `trained ${task}/${size} to step ${result.step} in ${Math.round(result.seconds)} s; loss ${result.loss.toFixed(3)}; dev ${JSON.stringify(result.dev)}; checkpoint ${out}`,
+);
 if (stop) process.exit(130);

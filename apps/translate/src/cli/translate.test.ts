@@ -48,7 +48,11 @@ describe('translate command', () => {
     const help = run(['--help']);
     expect(help.status).toBe(0);
     expect(help.stdout).toMatch(/^usage: pnpm --filter @attnkit\/translate translate \[options\] "English text"/);
-    for (const [args, input] of [[[], undefined], [[], ''], [['-'], '   \n']] as const) {
+    for (const [args, input] of [
+      [[], undefined],
+      [[], ''],
+      [['-'], '   \n'],
+    ] as const) {
       const none = run([...args], input);
       expect(none.signal).toBeNull();
       expect(none.status).toBe(2);
@@ -102,6 +106,9 @@ describe('translate command', () => {
     const r = run(['twenty-nine']);
     expect(r.status).toBe(0);
     if (existsSync(DING_CHECKPOINT)) expect(r.stdout).not.toContain('no sentence model');
-    else expect(r.stdout.split('\n')[0]).toBe(`note: no sentence model at ${DING_CHECKPOINT} yet, so this is the numbers model (English number words, 0 to 9 999).`);
+    else
+      expect(r.stdout.split('\n')[0]).toBe(
+        `note: no sentence model at ${DING_CHECKPOINT} yet, so this is the numbers model (English number words, 0 to 9 999).`,
+      );
   });
 });

@@ -74,7 +74,11 @@ export function alignmentView(t: Translation, layer = t.cross!.length - 1): stri
   const weights = averageHeads(heads);
   const shades = ' ░▒▓█';
   const width = Math.max(...t.targetTokens.map((s) => s.length));
-  const lines = [`${t.source}  →  ${t.output}`, '', `cross-attention, decoder ${layerName(layer)} of ${t.cross!.length}, mean of ${heads.length} heads (${headName(0)}…${headName(heads.length - 1)}):`];
+  const lines = [
+    `${t.source}  →  ${t.output}`,
+    '',
+    `cross-attention, decoder ${layerName(layer)} of ${t.cross!.length}, mean of ${heads.length} heads (${headName(0)}…${headName(heads.length - 1)}):`,
+  ];
   for (const [i, row] of weights.entries()) {
     const best = row.indexOf(Math.max(...row));
     const grid = row.map((w) => shades[Math.min(4, Math.floor(w * 5))]!.repeat(2)).join('');
@@ -92,7 +96,8 @@ async function main(): Promise<number> {
     console.log(USAGE);
     return 0;
   }
-  if (args.task !== undefined && args.task !== 'ding' && args.task !== 'numbers') throw new UsageError(`--task must be 'ding' or 'numbers', but got '${args.task}'`);
+  if (args.task !== undefined && args.task !== 'ding' && args.task !== 'numbers')
+    throw new UsageError(`--task must be 'ding' or 'numbers', but got '${args.task}'`);
   const beam = numberArg(args, 'beam') ?? 1;
   if (!Number.isInteger(beam) || beam < 1 || beam > 16) throw new UsageError(`--beam must be an integer from 1 to 16, but got ${beam}`);
   let text = words.join(' ');
@@ -103,7 +108,10 @@ async function main(): Promise<number> {
   if (!checkpoint) {
     if (args.task === 'numbers') checkpoint = NUMBERS_CHECKPOINT;
     else if (existsSync(DING_CHECKPOINT)) checkpoint = DING_CHECKPOINT;
-    else if (args.task === 'ding') throw new Error(`no sentence model at ${DING_CHECKPOINT} yet (apps/translate/README.md, "The shipped sentence model"); --task numbers translates number words`);
+    else if (args.task === 'ding')
+      throw new Error(
+        `no sentence model at ${DING_CHECKPOINT} yet (apps/translate/README.md, "The shipped sentence model"); --task numbers translates number words`,
+      );
     else {
       console.log(`note: no sentence model at ${DING_CHECKPOINT} yet, so this is the numbers model (English number words, 0 to 9 999).`);
       checkpoint = NUMBERS_CHECKPOINT;
@@ -116,7 +124,8 @@ async function main(): Promise<number> {
   try {
     const layers = translator.model.config.numDecoderLayers;
     const layer = numberArg(args, 'layer') ?? layers;
-    if (!Number.isInteger(layer) || layer < 1 || layer > layers) throw new UsageError(`--layer must be from 1 to ${layers} (this model's decoder layers), but got ${layer}`);
+    if (!Number.isInteger(layer) || layer < 1 || layer > layers)
+      throw new UsageError(`--layer must be from 1 to ${layers} (this model's decoder layers), but got ${layer}`);
     let source = text;
     const notes: string[] = [];
     let reference: string | null = null;

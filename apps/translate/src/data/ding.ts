@@ -167,17 +167,17 @@ export function parseDingDictionary(text: string, options: DictionaryOptions = {
  * and quotes removed (`"It is raining."` and `it is raining` compare equal).
  */
 export function phraseKey(text: string): string {
-  return text.toLowerCase().replace(/[\s.?!…"“”’»«,;:]+$/u, '').replace(/^["„“‚‘»«]+/u, '');
+  return text
+    .toLowerCase()
+    .replace(/[\s.?!…"“”’»«,;:]+$/u, '')
+    .replace(/^["„“‚‘»«]+/u, '');
 }
 
 /**
  * The dictionary pairs that may join the Ding task's training data: those whose English and
  * German (by `phraseKey`) are not those of a dev or test sentence. `dropped` counts the others.
  */
-export function trainingDictionary(
-  splits: Splits<SentencePair>,
-  dictionary: readonly DictionaryPair[],
-): { pairs: DictionaryPair[]; dropped: number } {
+export function trainingDictionary(splits: Splits<SentencePair>, dictionary: readonly DictionaryPair[]): { pairs: DictionaryPair[]; dropped: number } {
   const heldOut = new Set<string>();
   for (const p of [...splits.dev, ...splits.test]) {
     heldOut.add(phraseKey(p.en));

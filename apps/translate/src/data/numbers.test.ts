@@ -70,7 +70,9 @@ describe('numbers task', () => {
       [0, 0, 1],
     ];
     expect(alignmentAccuracy(weights, gold)).toEqual({ scored: 2, correct: 1, accuracy: 0.5 });
-    expect(() => alignmentAccuracy(weights, gold.slice(1))).toThrow(/alignmentAccuracy: weights and gold need one row per target token, but got weights \[4,3\] and gold \[3\]/);
+    expect(() => alignmentAccuracy(weights, gold.slice(1))).toThrow(
+      /alignmentAccuracy: weights and gold need one row per target token, but got weights \[4,3\] and gold \[3\]/,
+    );
   });
 
   it('splits by number, each number in exactly one split, deterministically', () => {

@@ -137,11 +137,7 @@ export function numberPair(n: number): NumberPair {
   const enBuilt = englishPieces(n);
   const deBuilt = germanPieces(n);
   if (enBuilt.text !== en || deBuilt.text !== de) {
-    throw AttentionError.value(
-      'numberPair',
-      `piece decomposition of ${n} disagrees with n2words ('${en}', '${de}')`,
-      `'${enBuilt.text}', '${deBuilt.text}'`,
-    );
+    throw AttentionError.value('numberPair', `piece decomposition of ${n} disagrees with n2words ('${en}', '${de}')`, `'${enBuilt.text}', '${deBuilt.text}'`);
   }
   return { n, en, de, enPieces: enBuilt.pieces, dePieces: deBuilt.pieces };
 }
@@ -177,9 +173,7 @@ export function splitNumbers(pairs: Iterable<NumberPair>, options: SplitOptions 
  * role (empty for `und`).
  */
 export function pieceAlignment(pair: NumberPair): number[][] {
-  return pair.dePieces.map((d) =>
-    d.role === null ? [] : pair.enPieces.flatMap((e, j) => (e.role === d.role ? [j] : [])),
-  );
+  return pair.dePieces.map((d) => (d.role === null ? [] : pair.enPieces.flatMap((e, j) => (e.role === d.role ? [j] : []))));
 }
 
 /** A token's span `[start, end)` in the normalised text, or `null` for special tokens. */

@@ -45,7 +45,9 @@ describe('corpusBleu (sacreBLEU defaults)', () => {
 
   it('gives 100 for a perfect corpus and refuses misaligned streams', () => {
     expect(corpusBleu(['Das ist ein kleiner Test.'], [['Das ist ein kleiner Test.']]).score).toBeCloseTo(100, 10);
-    expect(() => corpusBleu(['a', 'b'], [['a']])).toThrow(/corpusBleu: reference stream 0 must have one line per hypothesis, but got hypotheses \[2\] and references\[0\] \[1\]/);
+    expect(() => corpusBleu(['a', 'b'], [['a']])).toThrow(
+      /corpusBleu: reference stream 0 must have one line per hypothesis, but got hypotheses \[2\] and references\[0\] \[1\]/,
+    );
   });
 });
 

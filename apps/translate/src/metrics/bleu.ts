@@ -75,7 +75,10 @@ export function checkStreams(op: string, hypotheses: readonly string[], referenc
   if (references.length === 0) throw AttentionError.value(op, 'need at least one reference stream', 0);
   references.forEach((stream, k) => {
     if (stream.length !== hypotheses.length) {
-      throw AttentionError.shapes(op, `reference stream ${k} must have one line per hypothesis`, { hypotheses: [hypotheses.length], [`references[${k}]`]: [stream.length] });
+      throw AttentionError.shapes(op, `reference stream ${k} must have one line per hypothesis`, {
+        hypotheses: [hypotheses.length],
+        [`references[${k}]`]: [stream.length],
+      });
     }
   });
 }

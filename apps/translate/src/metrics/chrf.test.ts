@@ -80,9 +80,21 @@ describe('corpusChrf', () => {
 
   it("matches test_chrf.py's sentence-level cases (non-ASCII text)", () => {
     const cases: [string, string, number][] = [
-      ['Co nás nejvíc trápí, protože lékaři si vybírají, kdo bude žít a kdo zemře.', 'Nejvíce smutní jsme z toho, že musíme rozhodovat o tom, kdo bude žít a kdo zemře.', 39.14078509],
-      ['Nebo prostě nemají vybavení, které by jim pomohlo, uvedli lékaři.', 'A někdy nemáme ani potřebný materiál, abychom jim pomohli, popsali lékaři.', 31.22557079],
-      ['Lapali po dechu, jejich životy skončily dřív, než skutečně začaly.', 'Lapali po dechu a pak jejich život skončil - dřív, než skutečně mohl začít, připomněli.', 57.15704367],
+      [
+        'Co nás nejvíc trápí, protože lékaři si vybírají, kdo bude žít a kdo zemře.',
+        'Nejvíce smutní jsme z toho, že musíme rozhodovat o tom, kdo bude žít a kdo zemře.',
+        39.14078509,
+      ],
+      [
+        'Nebo prostě nemají vybavení, které by jim pomohlo, uvedli lékaři.',
+        'A někdy nemáme ani potřebný materiál, abychom jim pomohli, popsali lékaři.',
+        31.22557079,
+      ],
+      [
+        'Lapali po dechu, jejich životy skončily dřív, než skutečně začaly.',
+        'Lapali po dechu a pak jejich život skončil - dřív, než skutečně mohl začít, připomněli.',
+        57.15704367,
+      ],
     ];
     for (const [hyp, ref, expected] of cases) {
       expect(Math.abs(corpusChrf([hyp], [[ref]], { epsSmoothing: true }).score - expected)).toBeLessThan(EPS);

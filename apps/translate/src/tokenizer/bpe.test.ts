@@ -31,7 +31,8 @@ function naiveMerges(texts: string[], merges: number): [string, string][] {
   const out: [string, string][] = [];
   while (out.length < merges) {
     const pairs = new Map<string, number>();
-    for (const { syms, c } of words) for (let i = 0; i + 1 < syms.length; i++) pairs.set(`${syms[i]}\u0000${syms[i + 1]}`, (pairs.get(`${syms[i]}\u0000${syms[i + 1]}`) ?? 0) + c);
+    for (const { syms, c } of words)
+      for (let i = 0; i + 1 < syms.length; i++) pairs.set(`${syms[i]}\u0000${syms[i + 1]}`, (pairs.get(`${syms[i]}\u0000${syms[i + 1]}`) ?? 0) + c);
     let best: [string, string] | undefined;
     let bestCount = 1;
     for (const [k, c] of pairs) {
@@ -119,7 +120,9 @@ describe('BPETokenizer', () => {
     expect(cut.ids[0]).toBe(BOS_ID);
     expect(cut.ids[15]).toBe(EOS_ID);
     expect(tok.encode('The dog.', { maxLength: 16 }).truncated).toBe(false);
-    expect(() => tok.encode(long, { maxLength: 16, overflow: 'error' })).toThrow(/BPETokenizer.encode: text encodes to more than maxLength 16 ids, but got \d+/);
+    expect(() => tok.encode(long, { maxLength: 16, overflow: 'error' })).toThrow(
+      /BPETokenizer.encode: text encodes to more than maxLength 16 ids, but got \d+/,
+    );
     expect(() => tok.encode('x', { bos: true, maxLength: 2 })).toThrow(/maxLength must be an integer of at least 3, but got 2/);
   });
 
@@ -132,9 +135,13 @@ describe('BPETokenizer', () => {
 
   it('rejects broken JSON with a message saying what is wrong', () => {
     const good = tok.toJSON();
-    expect(() => BPETokenizer.fromJSON({ ...good, format: 'other' })).toThrow(/BPETokenizer.fromJSON: expected an object with format 'attnkit-bpe', but got 'other'/);
+    expect(() => BPETokenizer.fromJSON({ ...good, format: 'other' })).toThrow(
+      /BPETokenizer.fromJSON: expected an object with format 'attnkit-bpe', but got 'other'/,
+    );
     expect(() => BPETokenizer.fromJSON({ ...good, version: 2 })).toThrow(/unsupported version \(this code reads 1\), but got 2/);
-    expect(() => BPETokenizer.fromJSON({ ...good, merges: [['zz', 'q'], ...good.merges] })).toThrow(/merge 0 uses a symbol not defined before it, but got '\[zz, q\]'/);
+    expect(() => BPETokenizer.fromJSON({ ...good, merges: [['zz', 'q'], ...good.merges] })).toThrow(
+      /merge 0 uses a symbol not defined before it, but got '\[zz, q\]'/,
+    );
     expect(() => BPETokenizer.fromJSON(null)).toThrow(/but got null/);
   });
 
@@ -143,7 +150,10 @@ describe('BPETokenizer', () => {
   });
 
   it('pads batches with <pad> = 0', () => {
-    const b = padBatch([[5, 6, 2], [7, 2]]);
+    const b = padBatch([
+      [5, 6, 2],
+      [7, 2],
+    ]);
     expect(b.shape).toEqual([2, 3]);
     expect(Array.from(b.ids)).toEqual([5, 6, 2, 7, 2, 0]);
     expect(b.lengths).toEqual([3, 2]);

@@ -215,7 +215,11 @@ export class BPETokenizer {
     for (let w = 0; w < words.length; w++) addWord(w, 1);
     touched.clear();
     const heap = new PairHeap((x, y) =>
-      x.count !== y.count ? x.count > y.count : x.a !== y.a ? compareCodePoints(symbols[x.a]!, symbols[y.a]!) < 0 : compareCodePoints(symbols[x.b]!, symbols[y.b]!) < 0,
+      x.count !== y.count
+        ? x.count > y.count
+        : x.a !== y.a
+          ? compareCodePoints(symbols[x.a]!, symbols[y.a]!) < 0
+          : compareCodePoints(symbols[x.b]!, symbols[y.b]!) < 0,
     );
     const pushPair = (key: number) => {
       const count = pairCounts.get(key) ?? 0;
@@ -282,7 +286,10 @@ export class BPETokenizer {
       if (!known.has(a) || !known.has(b)) throw AttentionError.value(op, `merge ${i} uses a symbol not defined before it`, `[${a}, ${b}]`);
       known.add(a + b);
     });
-    return new BPETokenizer([...j.alphabet], j.merges.map(([a, b]) => [a, b]));
+    return new BPETokenizer(
+      [...j.alphabet],
+      j.merges.map(([a, b]) => [a, b]),
+    );
   }
 
   toJSON(): BPEJSON {

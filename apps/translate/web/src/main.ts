@@ -138,7 +138,8 @@ async function translate(): Promise<void> {
     const [translation] = await translator.translateAsync([source.words], { returnAttention: true });
     current = { translation: translation!, encoder: await encoderAttention(translator, source.words) };
     output.value = translation!.output;
-    const verdict = source.reference === null ? '' : translation!.output === source.reference ? ' Matches the reference ✓.' : ` The reference is “${source.reference}” ✗.`;
+    const verdict =
+      source.reference === null ? '' : translation!.output === source.reference ? ' Matches the reference ✓.' : ` The reference is “${source.reference}” ✗.`;
     sourceInfo.textContent = `${source.note}${verdict}`.trim();
     notesList.replaceChildren(
       ...inputNotes(translator, source.words).map((n) => {
@@ -176,8 +177,20 @@ function drawHeatmap(): void {
   const which = head === 'average' ? `average of ${heads.length} heads` : `head ${Number(head) + 1}`;
   const data: Record<typeof view, Omit<HeatmapData, 'weights'>> = {
     cross: { caption: 'Cross-attention', rowLabel: 'output tokens', columnLabel: 'source tokens', rows: t.targetTokens, columns: t.sourceTokens },
-    decoder: { caption: 'Decoder self-attention', rowLabel: 'output tokens', columnLabel: 'earlier output tokens', rows: t.targetTokens, columns: t.targetTokens },
-    encoder: { caption: 'Encoder self-attention', rowLabel: 'source tokens', columnLabel: 'source tokens', rows: encoder.sourceTokens, columns: encoder.sourceTokens },
+    decoder: {
+      caption: 'Decoder self-attention',
+      rowLabel: 'output tokens',
+      columnLabel: 'earlier output tokens',
+      rows: t.targetTokens,
+      columns: t.targetTokens,
+    },
+    encoder: {
+      caption: 'Encoder self-attention',
+      rowLabel: 'source tokens',
+      columnLabel: 'source tokens',
+      rows: encoder.sourceTokens,
+      columns: encoder.sourceTokens,
+    },
   };
   const d = data[view];
   heatmap.render({ ...d, caption: `${d.caption}, ${layerName(layer)}, ${which}`, weights });
@@ -205,7 +218,10 @@ async function start(): Promise<void> {
   const skipped = backend.skipped.length > 0 ? ` (not used: ${backend.skipped.join('; ')})` : '';
   $('backend').textContent = `Backend: ${backend.name} — ${backend.detail}${skipped}`;
 
-  fillSelect(modelSelect, available.map((m) => [m, MODELS[m].label]));
+  fillSelect(
+    modelSelect,
+    available.map((m) => [m, MODELS[m].label]),
+  );
   const asked = new URLSearchParams(location.search).get('model');
   if (asked !== null && !available.includes(asked as ModelName)) {
     showMessage(`There is no ${asked} model in this build of the page (it has: ${available.join(', ')}); using ${available[0]}.`);
@@ -236,7 +252,10 @@ async function loadModel(name: ModelName): Promise<void> {
     `Model: ${MODELS[name].file}, ${c.numEncoderLayers} + ${c.numDecoderLayers} layers, ${c.numHeads} heads, d = ${c.dModel}, ` +
     `${translator.model.countParams().toLocaleString('en')} parameters, trained on ${m.trainingData.join(', ')}` +
     `${typeof m.step === 'number' ? ` for ${m.step} steps` : ''}${dev}.`;
-  fillSelect(layerSelect, Array.from({ length: c.numDecoderLayers }, (_, i) => [String(i), String(i + 1)]));
+  fillSelect(
+    layerSelect,
+    Array.from({ length: c.numDecoderLayers }, (_, i) => [String(i), String(i + 1)]),
+  );
   fillSelect(headSelect, [['average', 'Average'], ...Array.from({ length: c.numHeads }, (_, i): [string, string] => [String(i), String(i + 1)])]);
   layerSelect.value = String(c.numDecoderLayers - 1);
   $('input-label').textContent = MODELS[name].inputLabel;

@@ -114,10 +114,14 @@ describeInChromium('web page in Chromium', () => {
 
         // 1) load: the page starts the backend, fetches the model and translates its example
         await page.goto(`${base}?model=numbers&backend=${backend}`);
-        await page.waitForFunction(() => {
-          const s = (window as unknown as { attnkit?: PageState }).attnkit;
-          return s !== undefined && (s.translations > 0 || s.error !== null);
-        }, undefined, { timeout: 90_000 });
+        await page.waitForFunction(
+          () => {
+            const s = (window as unknown as { attnkit?: PageState }).attnkit;
+            return s !== undefined && (s.translations > 0 || s.error !== null);
+          },
+          undefined,
+          { timeout: 90_000 },
+        );
         const loaded = await pageState(page);
         expect(loaded.error).toBeNull();
         expect(loaded.backend).toBe(backend);
@@ -127,7 +131,10 @@ describeInChromium('web page in Chromium', () => {
         timings[backend] = loaded.timings;
 
         // 2) a number and a sentence of number words
-        for (const [typed, n] of [['29', 29], ['four thousand seven hundred twenty-one', 4721]] as const) {
+        for (const [typed, n] of [
+          ['29', 29],
+          ['four thousand seven hundred twenty-one', 4721],
+        ] as const) {
           await translate(page, typed);
           const pair = numberPair(n);
           await expect(page.textContent('#output')).resolves.toBe(pair.de);
@@ -195,10 +202,14 @@ describeInChromium('web page in Chromium', () => {
       page.on('pageerror', (e) => problems.push(e.message));
       // 1) without ?model the page starts on the sentence model and translates its first example
       await page.goto(`${base}?backend=wasm`);
-      await page.waitForFunction(() => {
-        const s = (window as unknown as { attnkit?: PageState }).attnkit;
-        return s !== undefined && (s.translations > 0 || s.error !== null);
-      }, undefined, { timeout: 90_000 });
+      await page.waitForFunction(
+        () => {
+          const s = (window as unknown as { attnkit?: PageState }).attnkit;
+          return s !== undefined && (s.translations > 0 || s.error !== null);
+        },
+        undefined,
+        { timeout: 90_000 },
+      );
       expect((await pageState(page)).error).toBeNull();
       expect((await pageState(page)).model).toBe('ding');
       await expect(page.inputValue('#model')).resolves.toBe('ding');
@@ -211,7 +222,10 @@ describeInChromium('web page in Chromium', () => {
       await expect(page.textContent('#output')).resolves.toBe(expected!.output);
       await expect(page.locator('#heatmap td.cell').count()).resolves.toBe(expected!.targetTokens.length * expected!.sourceTokens.length);
       await expect(page.textContent('#heatmap caption')).resolves.toContain(`Cross-attention, ${layerName(1)}, average of 4 heads`);
-      for (const [view, rows] of [['decoder', expected!.targetTokens.length], ['encoder', expected!.sourceTokens.length]] as const) {
+      for (const [view, rows] of [
+        ['decoder', expected!.targetTokens.length],
+        ['encoder', expected!.sourceTokens.length],
+      ] as const) {
         await page.selectOption('#view', view);
         await expect(page.locator('#heatmap tbody tr').count(), view).resolves.toBe(rows);
       }
@@ -227,7 +241,9 @@ describeInChromium('web page in Chromium', () => {
         await expect(page.textContent('#output')).resolves.toBe(t!.output);
         const enc = await encoderAttention(sentences!, s.text);
         const encoding = sentences!.encodeSource(s.text);
-        const parts = enc.weights.map((heads, l) => `${layerName(l)} ${wordWeight(averageHeads(heads), wordTokens(encoding, s.word), wordTokens(encoding, s.context)).toFixed(2)}`);
+        const parts = enc.weights.map(
+          (heads, l) => `${layerName(l)} ${wordWeight(averageHeads(heads), wordTokens(encoding, s.word), wordTokens(encoding, s.context)).toFixed(2)}`,
+        );
         await expect(page.textContent('#bank-info')).resolves.toBe(`Encoder self-attention of “bank” on “${s.context}” (mean of heads): ${parts.join(', ')}.`);
       }
       await page.screenshot({ path: join(SHOTS, 'sentence-bank.png'), fullPage: true });

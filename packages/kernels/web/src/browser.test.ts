@@ -73,7 +73,13 @@ describeInChromium('the wasm kernel in Chromium', () => {
       const { B, Hq, Hkv, Tq, Tk, Dk, Dv } = spec;
       const shapes = { query: [B, Hq, Tq, Dk], key: [B, Hkv, Tk, Dk], value: [B, Hkv, Tk, Dv], dy: [B, Hq, Tq, Dv] };
       const data = Object.fromEntries(
-        Object.entries(shapes).map(([name, shape], i) => [name, randomValues(shape.reduce((a, b) => a * b, 1), 100 * (index + 1) + i)]),
+        Object.entries(shapes).map(([name, shape], i) => [
+          name,
+          randomValues(
+            shape.reduce((a, b) => a * b, 1),
+            100 * (index + 1) + i,
+          ),
+        ]),
       ) as Record<keyof typeof shapes, Float32Array>;
       const inputs: Inputs = { query: Array.from(data.query), key: Array.from(data.key), value: Array.from(data.value), dy: Array.from(data.dy) };
       const got = await page!.evaluate(([at, s, x]) => (window as unknown as Record<Context, Kernels>)[at].run(s, x), [at, spec, inputs] as const);

@@ -78,7 +78,11 @@ export async function run(spec: Spec, x: Inputs): Promise<Outputs> {
  */
 export async function time(spec: Spec, repeats: number): Promise<number> {
   const { B, Hq, Hkv, Tq, Tk, Dk, Dv } = spec;
-  const [query, key, value] = [[B, Hq, Tq, Dk], [B, Hkv, Tk, Dk], [B, Hkv, Tk, Dv]].map((shape, i) => tf.randomNormal(shape, 0, 1, 'float32', i + 1));
+  const [query, key, value] = [
+    [B, Hq, Tq, Dk],
+    [B, Hkv, Tk, Dk],
+    [B, Hkv, Tk, Dv],
+  ].map((shape, i) => tf.randomNormal(shape, 0, 1, 'float32', i + 1));
   const options: AttentionOptions = { causal: spec.causal, window: spec.window === null ? null : { left: spec.window }, implementation: 'fused' };
   const times: number[] = [];
   for (let i = 0; i <= repeats; i++) {

@@ -23,7 +23,11 @@ export interface F64Weights {
 export function seedWeights(layer: MultiHeadAttention, seed: number, scale = 0.5): F64Weights {
   const values = layer.weights.map((w, i) => {
     const size = w.shape.reduce((a, b) => a! * b!, 1)!;
-    return tf.tensor(Array.from(randomValues(size, seed * 31 + i), (x) => x * scale), w.shape as number[], 'float32');
+    return tf.tensor(
+      Array.from(randomValues(size, seed * 31 + i), (x) => x * scale),
+      w.shape as number[],
+      'float32',
+    );
   });
   layer.setWeights(values);
   const f = values.map(toF64);
@@ -67,8 +71,7 @@ export function outputF64(attended: F64, kernel: F64, bias: F64 | null): F64 {
     for (let t = 0; t < T; t++)
       for (let o = 0; o < dOut; o++) {
         let acc = bias ? bias.data[o]! : 0;
-        for (let n = 0; n < N; n++)
-          for (let h = 0; h < Hv; h++) acc += attended.data[((b * N + n) * T + t) * Hv + h]! * kernel.data[(n * Hv + h) * dOut + o]!;
+        for (let n = 0; n < N; n++) for (let h = 0; h < Hv; h++) acc += attended.data[((b * N + n) * T + t) * Hv + h]! * kernel.data[(n * Hv + h) * dOut + o]!;
         out[(b * T + t) * dOut + o] = acc;
       }
   return { data: out, shape: [B, T, ...kernel.shape.slice(2)] };
@@ -191,8 +194,7 @@ function splitHeads(x: F64, N: number): F64 {
   const out = new Float64Array(x.data.length);
   for (let b = 0; b < B; b++)
     for (let t = 0; t < T; t++)
-      for (let n = 0; n < N; n++)
-        for (let h = 0; h < H; h++) out[((b * N + n) * T + t) * H + h] = x.data[(b * T + t) * E + n * H + h]!;
+      for (let n = 0; n < N; n++) for (let h = 0; h < H; h++) out[((b * N + n) * T + t) * H + h] = x.data[(b * T + t) * E + n * H + h]!;
   return { data: out, shape: [B, N, T, H] };
 }
 
@@ -201,8 +203,7 @@ function mergeHeads(x: F64): F64 {
   const out = new Float64Array(x.data.length);
   for (let b = 0; b < B; b++)
     for (let n = 0; n < N; n++)
-      for (let t = 0; t < T; t++)
-        for (let h = 0; h < H; h++) out[(b * T + t) * N * H + n * H + h] = x.data[((b * N + n) * T + t) * H + h]!;
+      for (let t = 0; t < T; t++) for (let h = 0; h < H; h++) out[(b * T + t) * N * H + n * H + h] = x.data[((b * N + n) * T + t) * H + h]!;
   return { data: out, shape: [B, T, N * H] };
 }
 
@@ -221,7 +222,17 @@ export function torchMhaF64(query: F64, key: F64, value: F64, w: TorchWeights, N
 
 /** Seeded random PyTorch-layout weights. */
 export function randomTorchWeights(E: number, kdim: number, vdim: number, bias: boolean, seed: number): TorchWeights {
-  const r = (shape: number[], s: number) => f64(Float32Array.from(randomValues(shape.reduce((a, b) => a * b, 1), seed * 13 + s), (x) => x * 0.5), shape);
+  const r = (shape: number[], s: number) =>
+    f64(
+      Float32Array.from(
+        randomValues(
+          shape.reduce((a, b) => a * b, 1),
+          seed * 13 + s,
+        ),
+        (x) => x * 0.5,
+      ),
+      shape,
+    );
   return {
     Wq: r([E, E], 1),
     Wk: r([E, kdim], 2),
@@ -238,6 +249,9 @@ export const tensorOf = (x: F64): tf.Tensor => tf.tensor(Float32Array.from(x.dat
 
 /** Seeded uniform [-1, 1) tensor and its float64 copy. */
 export function input(shape: number[], seed: number): { t: tf.Tensor; f: F64 } {
-  const data = randomValues(shape.reduce((a, b) => a * b, 1), seed);
+  const data = randomValues(
+    shape.reduce((a, b) => a * b, 1),
+    seed,
+  );
   return { t: tf.tensor(data, shape, 'float32'), f: f64(data, shape) };
 }
