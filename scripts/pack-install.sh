@@ -51,4 +51,19 @@ for p in "${packages[@]}"; do
   fi
   grep -v -e 'looks like you are running TensorFlow.js in Node.js' -e 'tfjs-node' -e '^=\+$' -e '^$' <<<"$out" | sed 's/^/  /' | head -20
 done
+# A tf.model of every layer: fit (every weight changes), save to files, reload in a new process,
+# same outputs (scripts/consumer/layers-model.mjs).
+mkdir -p saved
+cp "$root/scripts/consumer/layers-model.mjs" .
+first=$(timeout 300 node layers-model.mjs save saved 2>/dev/null | tail -n 1)
+second=$(timeout 300 node layers-model.mjs load saved 2>/dev/null | tail -n 1)
+node -e '
+  const [a, b] = process.argv.slice(1).map((s) => JSON.parse(s));
+  const diff = Math.max(...a.output.map((v, i) => Math.abs(v - b.output[i])));
+  if (a.weights !== b.weights || a.output.length !== b.output.length || !(diff <= 1e-6)) {
+    console.error(`pack-install: the reloaded model differs (weights ${a.weights} vs ${b.weights}, max |diff| ${diff})`);
+    process.exit(1);
+  }
+  console.log(`pack-install: a tf.model of every layer (${a.weights} weights) fit, saved, reloaded in a new process: same outputs (max |diff| ${diff})`);
+' "$first" "$second"
 echo "pack-install: ${#packages[@]} packages packed, installed with npm and their README examples run"
