@@ -6,18 +6,18 @@ const prefixed = (p: string, ws: NamedWeight[]) => ws.map((w) => ({ ...w, name: 
 const normWeights = (norm: tf.layers.Layer | null, name: string): NamedWeight[] =>
   norm ? norm.weights.map((variable, i) => ({ name: `${name}/${['gamma', 'beta'][i]}`, variable })) : [];
 
-/** A stack of encoder layers with an optional final layer norm, as PyTorch's `nn.TransformerEncoder`: [B, S, d] -> [B, S, d]. */
-export class TransformerEncoder {
+/** What the two stacks share: their layers, an optional final norm, structural weight names and disposal. */
+abstract class LayerStack<L extends TransformerEncoderLayer | TransformerDecoderLayer> {
   constructor(
-    readonly layers: TransformerEncoderLayer[],
+    readonly layers: L[],
     readonly norm: tf.layers.Layer | null = null,
   ) {}
 
-  /** Every layer gets the same options (masks, padding, training); returns the stack's output. */
-  call(src: tf.Tensor, options: Omit<EncoderCallOptions, 'returnAttentionScores'> = {}): tf.Tensor3D {
+  /** x through every layer with the same options, then the final norm. */
+  protected run(x: tf.Tensor, options: object): tf.Tensor3D {
     return tf.tidy(() => {
-      let h = src;
-      for (const layer of this.layers) h = layer.apply(h, options) as tf.Tensor;
+      let h = x;
+      for (const layer of this.layers) h = layer.apply(h, options as tf.serialization.ConfigDict) as tf.Tensor;
       return (this.norm ? this.norm.apply(h) : h) as tf.Tensor3D;
     });
   }
@@ -32,28 +32,19 @@ export class TransformerEncoder {
   }
 }
 
-/** A stack of decoder layers with an optional final layer norm, as PyTorch's `nn.TransformerDecoder`: [B, T, d] -> [B, T, d]. */
-export class TransformerDecoder {
-  constructor(
-    readonly layers: TransformerDecoderLayer[],
-    readonly norm: tf.layers.Layer | null = null,
-  ) {}
+/** A stack of encoder layers with an optional final layer norm, as PyTorch's `nn.TransformerEncoder`: [B, S, d] -> [B, S, d]. */
+export class TransformerEncoder extends LayerStack<TransformerEncoderLayer> {
+  /** Every layer gets the same options (masks, padding, training); returns the stack's output. */
+  call(src: tf.Tensor, options: Omit<EncoderCallOptions, 'returnAttentionScores'> = {}): tf.Tensor3D {
+    return this.run(src, options);
+  }
+}
 
+/** A stack of decoder layers with an optional final layer norm, as PyTorch's `nn.TransformerDecoder`: [B, T, d] -> [B, T, d]. */
+export class TransformerDecoder extends LayerStack<TransformerDecoderLayer> {
   /** Every layer gets the same options (memory, masks, padding, training); per-layer caches are not taken here. */
   call(tgt: tf.Tensor, options: Omit<DecoderCallOptions, 'returnAttentionScores' | 'selfCache' | 'memoryCache'>): tf.Tensor3D {
-    return tf.tidy(() => {
-      let h = tgt;
-      for (const layer of this.layers) h = layer.apply(h, options) as tf.Tensor;
-      return (this.norm ? this.norm.apply(h) : h) as tf.Tensor3D;
-    });
-  }
-
-  get namedWeights(): NamedWeight[] {
-    return [...this.layers.flatMap((l, i) => prefixed(`layers/${i}`, l.namedWeights)), ...normWeights(this.norm, 'norm')];
-  }
-
-  dispose(): void {
-    for (const layer of [...this.layers, ...(this.norm ? [this.norm] : [])]) disposeSublayer(layer);
+    return this.run(tgt, options);
   }
 }
 
