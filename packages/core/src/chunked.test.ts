@@ -349,7 +349,7 @@ describe('chunked attention memory, T = 4096, H = 8, d = 64 [wasm]', () => {
   // A window of the diagonal alone keeps the test short: it visits only the 8 diagonal tiles
   // of each head, but each is a full 512 x 512 tile (with a mask, the costliest kind) and the
   // O(T) buffers (per-head tiles of the inputs, output, gradients) are those of full
-  // attention, so the peak is that of full attention. The bench (scripts/chunked-bench.mjs)
+  // attention, so the peak is that of full attention. The bench (apps/bench/scripts/chunked-memory.mjs)
   // measures full attention up to T = 16384.
   it('peaks under 32 MB forward and 64 MB forward + backward', () => {
     const shape = [1, 8, 4096, 64];

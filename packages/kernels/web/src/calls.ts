@@ -73,7 +73,7 @@ export async function run(spec: Spec, x: Inputs): Promise<Outputs> {
 
 /**
  * The median time (ms) of `repeats` forward calls of the fused kernel on seeded random inputs
- * of `spec`, each read back with `data()`, after one untimed call. For scripts/browser-speed.mjs:
+ * of `spec`, each read back with `data()`, after one untimed call. For apps/bench/scripts/kernels-browser.mjs:
  * timings are not tested.
  */
 export async function time(spec: Spec, repeats: number): Promise<number> {
@@ -96,7 +96,7 @@ export async function time(spec: Spec, repeats: number): Promise<number> {
   return times.sort((a, b) => a - b)[times.length >> 1]!;
 }
 
-/** What the page offers the test (and scripts/browser-speed.mjs), for its main thread and for its worker. */
+/** What the page offers the test (and apps/bench/scripts/kernels-browser.mjs), for its main thread and for its worker. */
 export interface Kernels {
   ready: Promise<Ready>;
   run(spec: Spec, x: Inputs): Promise<Outputs>;

@@ -1,13 +1,13 @@
 // Forward time of @attnkit/multi-head's MultiHeadAttention vs tfjs-layers' internal one.
-//   pnpm --filter @attnkit/multi-head build && node packages/multi-head/scripts/bench.mjs [--quick]
-// Runs against dist/. Prints one line per measurement: backend, layer, shape, median ms.
+//   pnpm build && node apps/bench/scripts/mha-layer.mjs [--quick]
+// Runs against the built packages. Prints one line per measurement: backend, layer, shape, median ms.
 // tfjs-layers' layer is timed once (a forward takes over 15 s on cpu) and only on cpu: it uses
 // einsum, which the wasm backend does not register.
 import { register } from 'node:module';
 import { performance } from 'node:perf_hooks';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
-import { KVCache, MultiHeadAttention } from '../dist/index.js';
+import { KVCache, MultiHeadAttention } from '@attnkit/multi-head';
 
 register('./tfjs-layers-esm.mjs', import.meta.url);
 const quick = process.argv.includes('--quick');

@@ -3,9 +3,9 @@
 // worker plus one helper Web Worker: 2 threads). Relaxed-SIMD build (Chromium has it).
 // B=1, H=8, d=64, forward, not causal; T=1024 unless given. Median of `repeats` calls each.
 //
-//   pnpm --filter @attnkit/kernels build && node packages/kernels/scripts/browser-speed.mjs [T] [repeats]
+//   pnpm build && node apps/bench/scripts/kernels-browser.mjs [T] [repeats]
 //
-// Needs Debian's chromium (or CHROMIUM_PATH). Builds and serves web/ (the browser test's page)
+// Needs Debian's chromium (or CHROMIUM_PATH). Builds and serves packages/kernels/web/ (the kernels' browser-test page)
 // with the cross-origin isolation headers shared WebAssembly memory needs.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -17,7 +17,7 @@ import { build, preview } from 'vite';
 const T = Number(process.argv[2] ?? 1024);
 const repeats = Number(process.argv[3] ?? 9);
 const spec = { B: 1, Hq: 8, Hkv: 8, Tq: T, Tk: T, Dk: 64, Dv: 64, causal: false, window: null };
-const configFile = fileURLToPath(new URL('../web/vite.config.mjs', import.meta.url));
+const configFile = fileURLToPath(new URL('../../../packages/kernels/web/vite.config.mjs', import.meta.url));
 const outDir = mkdtempSync(join(tmpdir(), 'attnkit-kernels-speed-'));
 await build({ configFile, logLevel: 'error', build: { outDir } });
 const server = await preview({ configFile, logLevel: 'error', build: { outDir }, preview: { port: 0, open: false } });

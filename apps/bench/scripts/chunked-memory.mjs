@@ -2,8 +2,8 @@
 // Peak memory and median time of chunked vs reference attention, forward and forward +
 // backward, B = 1, H = 8, d = 64, full (non-causal) attention, on the wasm backend.
 //
-//   pnpm --filter @attnkit/core build && node packages/core/scripts/chunked-bench.mjs
-//   node packages/core/scripts/chunked-bench.mjs --T=1024,4096 --impl=chunked,reference,sliced \
+//   pnpm build && node apps/bench/scripts/chunked-memory.mjs
+//   node apps/bench/scripts/chunked-memory.mjs --T=1024,4096 --impl=chunked,reference,sliced \
 //     --mode=fwd,fwdbwd --reps=3 --backend=wasm --chunk=512 --causal --cap=600
 //
 // Each configuration runs in a child process (a wasm heap that grows never shrinks, and an
@@ -14,7 +14,6 @@
 // ("no tape"; tfjs-wasm copies every tensor an op saves for its gradient), and tfjs's own
 // tf.memory().numBytes peak, which counts every view (reshape, clone) of a buffer again.
 import { spawnSync } from 'node:child_process';
-import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 
 const args = Object.fromEntries(
@@ -72,11 +71,10 @@ function sweep() {
 
 async function runOne({ T, impl, mode, backend, reps, causal, chunk }) {
   const tf = await import('@tensorflow/tfjs-core');
-  // Gradients are registered by the union package, a dependency of the private test-utils.
-  createRequire(new URL('../../test-utils/package.json', import.meta.url))('@tensorflow/tfjs');
+  await import('@tensorflow/tfjs'); // registers the gradients
   await import('@tensorflow/tfjs-backend-wasm');
   await import('@tensorflow/tfjs-backend-cpu');
-  const { scaledDotProductAttention } = await import('../dist/index.js');
+  const { scaledDotProductAttention } = await import('@attnkit/core');
   await tf.setBackend(backend);
   await tf.ready();
   const shape = [1, 8, T, 64];

@@ -1,5 +1,5 @@
 // Peak f32x4 arithmetic of this machine's WebAssembly engine (AssemblyScript, built by
-// scripts/peak.mjs; not part of the package). Independent dependency chains, 12 per loop
+// wasm-peak.mjs). Independent dependency chains, 12 per loop
 // (enough to hide the 4-cycle latencies on 3 ports), 14 live v128 values (V8 allocates 16 xmm
 // registers), no memory operands: the loops are bound by the SIMD ports alone.
 

@@ -1,6 +1,6 @@
 // Peak f32x4 GFLOP/s of this machine's WebAssembly engine, on 1 and on N threads at once:
-// `node scripts/peak.mjs [threads]` (plain SIMD: f32x4.mul + f32x4.add), and
-// `node --experimental-wasm-relaxed-simd scripts/peak.mjs` on Node 20 (adds f32x4.relaxed_madd).
+// `node apps/bench/scripts/wasm-peak.mjs [threads]` (plain SIMD: f32x4.mul + f32x4.add), and
+// `node --experimental-wasm-relaxed-simd apps/bench/scripts/wasm-peak.mjs` on Node 20 (adds f32x4.relaxed_madd).
 // Two loops each: independent dependency chains (arithmetic only), and the attention
 // kernel's inner-loop pattern (one vector load and 8 broadcast loads per 8 multiply-adds, data
 // in L1). Not part of the package: it tells how far the kernel is from what the engine issues.
@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 
 const ITERS = 20_000_000;
-// the package's asconfig.json (picked up by asc) imports a shared memory
+// the module imports a shared memory (asc flags in compile())
 const IMPORTS = {
   env: {
     memory: new WebAssembly.Memory({ initial: 1, maximum: 65536, shared: true }),
@@ -30,10 +30,26 @@ const LOOPS = [
 
 async function compile(relaxed) {
   const asc = (await import('assemblyscript/asc')).default;
-  const source = fileURLToPath(new URL('./peak.ts', import.meta.url));
+  const source = fileURLToPath(new URL('./wasm-peak.ts', import.meta.url));
   let binary = null;
   const { error, stderr } = await asc.main(
-    [source, '-O3', '--noAssert', '--runtime', 'stub', '--enable', relaxed ? 'simd,relaxed-simd' : 'simd', '--outFile', 'peak.wasm'],
+    [
+      source,
+      '-O3',
+      '--noAssert',
+      '--runtime',
+      'stub',
+      '--enable',
+      relaxed ? 'simd,relaxed-simd,threads' : 'simd,threads',
+      '--outFile',
+      'peak.wasm',
+      '--importMemory',
+      '--sharedMemory',
+      '--initialMemory',
+      '1',
+      '--maximumMemory',
+      '65536',
+    ],
     {
       writeFile: (name, contents) => {
         if (name.endsWith('.wasm')) binary = contents;
