@@ -2,7 +2,8 @@
 # The release as a user meets it: packs every published package (pnpm pack, which rewrites
 # workspace: ranges to versions), installs the tarballs with npm into a fresh project outside
 # the workspace, and runs each package README's first complete example there in Node. Fails on the
-# first example that fails. Called by .ci/run; needs the packages built (it runs the build,
+# first example that fails; then a tf.model of every layer (fit, save, reload) and a Vite page in
+# Chromium (dev server and production build). Called by .ci/run; needs the packages built (it runs the build,
 # which turbo serves from its cache when nothing changed) and the npm registry for tfjs.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -31,7 +32,7 @@ done
 cd "$work/app"
 printf '{ "name": "attnkit-consumer", "private": true, "type": "module" }\n' > package.json
 npm install --no-audit --no-fund --loglevel=error "$work"/tarballs/*.tgz \
-  @tensorflow/tfjs@4.22.0 @tensorflow/tfjs-backend-wasm@4.22.0 >/dev/null
+  @tensorflow/tfjs@4.22.0 @tensorflow/tfjs-backend-wasm@4.22.0 vite@7.3.8 playwright-core@1.65.1 >/dev/null
 
 # Each README's first complete js example (the first js block that imports @tensorflow/tfjs;
 # side-by-side fragments, e.g. a PyTorch call and its attnkit equivalent, are skipped), run as
@@ -66,4 +67,9 @@ node -e '
   }
   console.log(`pack-install: a tf.model of every layer (${a.weights} weights) fit, saved, reloaded in a new process: same outputs (max |diff| ${diff})`);
 ' "$first" "$second"
+# The bundler half: a page using core, kernels and positional, through Vite's dev server and
+# through `vite build` + preview, run in Debian's Chromium (scripts/consumer/vite/run.mjs).
+mkdir -p page
+cp "$root"/scripts/consumer/vite/* page/
+(cd page && timeout 300 node run.mjs 2>&1) | grep -v -e 'looks like you are running TensorFlow.js in Node.js' -e '^=\+$' -e '^$'
 echo "pack-install: ${#packages[@]} packages packed, installed with npm and their README examples run"

@@ -1,16 +1,14 @@
 /**
- * Loading the wasm module: which build (simd or relaxed), read from disk (Node) or fetched,
- * compiled, and started with as many helper threads as this thread may use.
+ * Loading the wasm module: which build (simd or relaxed), compiled from the bytes the build
+ * embeds, and started with as many helper threads as this thread may use.
  */
+import { WASM_BASE64 } from '../dist/wasm-bytes.js';
 import { WasmAttention, type WasmBuild } from './wasm-module.js';
 import { relaxedSimdSupported } from './wasm-probe.js';
 import { type NodeWorkerConstructor, type StartHelper, browserHelpers, canBlock, nodeHelpers } from './wasm-threads.js';
 
-/** Where the build puts the modules: the same URLs from src/ (tests) and from dist/. */
-const WASM_URLS: Record<WasmBuild, URL> = {
-  simd: new URL('../dist/attention.wasm', import.meta.url),
-  relaxed: new URL('../dist/attention-relaxed.wasm', import.meta.url),
-};
+/** Whether this is Node (or a runtime with its built-ins): helper threads are worker_threads there. */
+const isNode = typeof (globalThis as { process?: { versions?: { node?: unknown } } }).process?.versions?.node === 'string';
 
 let preferredBuild: WasmBuild | 'auto' = 'auto';
 
@@ -22,14 +20,16 @@ export function preferWasmBuild(build: WasmBuild | 'auto'): void {
   preferredBuild = build;
 }
 
-/** Reads (Node: from disk; elsewhere: fetch) and compiles one build of the module. */
+/**
+ * Compiles one build of the module from the bytes the build embeds in `dist/wasm-bytes.js`
+ * (the same path from src/, for tests, and from dist/): no file to fetch, so no bundler has to
+ * know about it (Vite's dev server served its HTML page in place of a fetched `.wasm`).
+ */
 export async function compileWasmModule(build: WasmBuild): Promise<WebAssembly.Module> {
-  const url = WASM_URLS[build];
-  if (url.protocol !== 'file:') return WebAssembly.compile(await (await fetch(url)).arrayBuffer());
-  // Computed specifiers keep bundlers for the browser from resolving Node built-ins.
-  const fsModule = 'node:fs/promises';
-  const { readFile } = (await import(/* @vite-ignore */ fsModule)) as { readFile(url: URL): Promise<Uint8Array> };
-  return WebAssembly.compile((await readFile(url)) as BufferSource);
+  const text = atob(WASM_BASE64[build]);
+  const bytes = new Uint8Array(text.length);
+  for (let i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i);
+  return WebAssembly.compile(bytes);
 }
 
 /**
@@ -47,7 +47,7 @@ export async function loadWasmAttention(requested?: number): Promise<WasmAttenti
   const module = await compileWasmModule(build);
   let cores: number;
   let startHelper: StartHelper | null = null;
-  if (WASM_URLS[build].protocol === 'file:') {
+  if (isNode) {
     const osModule = 'node:os';
     cores = ((await import(/* @vite-ignore */ osModule)) as { availableParallelism(): number }).availableParallelism();
     if (canBlock()) {

@@ -16,7 +16,7 @@ export default defineConfig({
   build: {
     target: 'es2022',
     emptyOutDir: true,
-    // the kernel's .wasm files stay files, fetched by URL as in an app
+    // tfjs-backend-wasm's .wasm files stay files, fetched by URL as in an app (the kernel's module is embedded JavaScript)
     assetsInlineLimit: (file) => (file.endsWith('.wasm') ? false : undefined),
     chunkSizeWarningLimit: 4096,
   },

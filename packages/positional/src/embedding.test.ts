@@ -148,10 +148,29 @@ describeEachBackend('PositionEmbedding', () => {
     disposeWeights(layer);
   });
 
+  it('takes Keras/tfjs initializer identifiers as strings', async () => {
+    for (const [identifier, className] of [
+      ['ones', 'Ones'],
+      ['random_normal', 'RandomNormal'],
+      ['truncatedNormal', 'TruncatedNormal'],
+    ] as const) {
+      const layer = new PositionEmbedding({ maxLength: 3, initializer: identifier });
+      expect(layer.initializer.getClassName()).toBe(className);
+    }
+    const layer = new PositionEmbedding({ maxLength: 3, initializer: 'ones' });
+    const y = layer.apply(tf.zeros([1, 2, 4])) as tf.Tensor; // builds the [3, 4] table of ones
+    expect(Array.from(await y.data())).toEqual(new Array(8).fill(1));
+    y.dispose();
+    disposeWeights(layer);
+  });
+
   it('rejects bad options, inputs and offsets with a message, leaking nothing', () => {
     expect(() => new PositionEmbedding({ maxLength: 0 })).toThrow(/PositionEmbedding: maxLength must be a positive integer, but got 0/);
     expect(() => new PositionEmbedding({ maxLength: 4, outputDim: 2.5 })).toThrow(/PositionEmbedding: outputDim must be a positive integer, but got 2.5/);
     expect(() => new PositionEmbedding({ maxLength: 4, initializer: { className: 'NoSuchInit', config: {} } })).toThrow(
+      /PositionEmbedding: initializer must be a registered tfjs initializer, but got 'NoSuchInit'/,
+    );
+    expect(() => new PositionEmbedding({ maxLength: 4, initializer: 'no_such_init' })).toThrow(
       /PositionEmbedding: initializer must be a registered tfjs initializer, but got 'NoSuchInit'/,
     );
     const layer = layerWithTable(5, 4, randomValues(5 * 4, 13));

@@ -22,7 +22,7 @@ export interface PositionEmbeddingArgs extends LayerArgs {
    */
   outputDim?: number;
   /** Initializer of the `embeddings` weight. Default `tf.initializers.glorotUniform({})` (as Keras-hub). */
-  initializer?: Initializer | tf.serialization.ConfigDict;
+  initializer?: Initializer | tf.serialization.ConfigDict | string;
 }
 
 /** Call-time options of {@link PositionEmbedding}. */
@@ -31,10 +31,16 @@ export interface PositionEmbeddingCallKwargs {
   offset?: number;
 }
 
-/** Rebuilds an initializer from the `{ className, config }` that getConfig wrote. */
-function initializerFrom(spec: Initializer | tf.serialization.ConfigDict | undefined): Initializer {
+/** A Keras/tfjs initializer identifier as its registered class name: `'ones'`, `'glorot_uniform'`, `'heNormal'` → `Ones`, `GlorotUniform`, `HeNormal`. */
+function initializerClassName(identifier: string): string {
+  return identifier.replace(/(^|_)([a-z])/g, (_, __, c: string) => c.toUpperCase());
+}
+
+/** Rebuilds an initializer from an instance, an identifier (`'ones'`) or the `{ className, config }` that getConfig wrote. */
+function initializerFrom(spec: Initializer | tf.serialization.ConfigDict | string | undefined): Initializer {
   if (spec == null) return tfl.initializers.glorotUniform({});
   if (spec instanceof tf.serialization.Serializable) return spec as Initializer;
+  if (typeof spec === 'string') spec = { className: initializerClassName(spec) };
   const className = spec.className as string;
   const entry = tf.serialization.SerializationMap.getMap().classNameMap[className];
   check(entry !== undefined, () => AttentionError.value('PositionEmbedding', 'initializer must be a registered tfjs initializer', className));
