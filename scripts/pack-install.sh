@@ -10,7 +10,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 pnpm=(npx --yes pnpm@10.34.8)
 packages=(masking core positional kernels multi-head cross-attention transformer)
 work=$(mktemp -d "${TMPDIR:-/tmp}/attnkit-consumer.XXXXXX")
-trap 'rm -rf "$work"' EXIT
+[ -n "${PACK_INSTALL_KEEP:-}" ] && echo "pack-install: keeping $work" || trap 'rm -rf "$work"' EXIT
 
 cd "$root"
 "${pnpm[@]}" exec turbo run build --filter='./packages/*' --output-logs=errors-only >/dev/null
@@ -32,7 +32,7 @@ done
 cd "$work/app"
 printf '{ "name": "attnkit-consumer", "private": true, "type": "module" }\n' > package.json
 npm install --no-audit --no-fund --loglevel=error "$work"/tarballs/*.tgz \
-  @tensorflow/tfjs@4.22.0 @tensorflow/tfjs-backend-wasm@4.22.0 vite@7.3.8 playwright-core@1.65.1 >/dev/null
+  @tensorflow/tfjs@4.22.0 @tensorflow/tfjs-backend-wasm@4.22.0 vite@7.3.8 playwright-core@1.65.1 typescript@5.9.3 >/dev/null
 
 # Each README's first complete js example (the first js block that imports @tensorflow/tfjs;
 # side-by-side fragments, e.g. a PyTorch call and its attnkit equivalent, are skipped), run as
@@ -67,6 +67,30 @@ node -e '
   }
   console.log(`pack-install: a tf.model of every layer (${a.weights} weights) fit, saved, reloaded in a new process: same outputs (max |diff| ${diff})`);
 ' "$first" "$second"
+# The published types as a TypeScript user compiles them: a file over every package, with
+# skipLibCheck false, under moduleResolution bundler and node16 (scripts/consumer/types/). Any
+# error in attnkit's .d.ts files or the consumer file fails; tfjs's own .d.ts files have errors
+# under strict + skipLibCheck false (tfjs-layers' keras_format index signatures, LayersModel vs
+# InferenceModel), which are counted and named, not ours to fix.
+mkdir -p types
+cp "$root"/scripts/consumer/types/* types/
+for resolution in bundler node16; do
+  out=$(cd types && npx --no-install tsc -p "tsconfig.$resolution.json" 2>&1) || true
+  node -e '
+    const [out, resolution] = process.argv.slice(1);
+    const errors = out.split("\n").filter((l) => /error TS\d+/.test(l) && !/^\s/.test(l));
+    const theirs = errors.filter((l) => l.startsWith("../node_modules/@tensorflow/"));
+    const ours = errors.filter((l) => !theirs.includes(l));
+    const files = [...new Set(theirs.map((l) => l.replace(/\(.*/, "").replace("../node_modules/", "")))];
+    if (ours.length > 0) {
+      console.error(ours.join("\n"));
+      console.error(`pack-install: tsc finds ${ours.length} errors in attnkit types or the consumer file (skipLibCheck false, moduleResolution ${resolution})`);
+      process.exit(1);
+    }
+    console.log(`pack-install: tsc on a consumer file over every package, skipLibCheck false, moduleResolution ${resolution}: no errors in attnkit types ` +
+      `(${theirs.length} in the tfjs files ${files.join(", ")})`);
+  ' "$out" "$resolution"
+done
 # The bundler half: a page using core, kernels and positional, through Vite's dev server and
 # through `vite build` + preview, run in Debian's Chromium (scripts/consumer/vite/run.mjs).
 mkdir -p page
