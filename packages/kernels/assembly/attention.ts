@@ -1030,3 +1030,6 @@ export function matmul(params: usize): void {
     }
   }
 }
+
+// Row-wise training ops (layer norm, bias + activation gradient): assembly/rows.ts.
+export { biasActivationBackward, layerNormBackward, layerNormForward } from './rows';

@@ -26,27 +26,30 @@ describe('training kernels on wasm', () => {
 
   describe('layerNorm', () => {
     const shape = [3, 5, 24];
-    it('fused equals the reference and float64, forward and gradients', () => {
-      const x = randomTensor(shape, 1, -3, 3);
-      const gamma = randomTensor([24], 2);
-      const beta = randomTensor([24], 3);
-      const run = (implementation: 'reference' | 'fused') =>
-        valueAndGrads((a, g, b) => layerNorm(a!, g!, b!, { epsilon: 1e-5, implementation }), [x, gamma, beta]);
-      const fused = run('fused');
-      const reference = run('reference');
-      expectTensorsClose(fused.y, reference.y, { ...FWD, label: 'y' });
-      for (const [i, label] of ['dx', 'dgamma', 'dbeta'].entries()) expectTensorsClose(fused.grads[i]!, reference.grads[i]!, { ...GRAD, label });
-      // float64: row 0 normalised by hand
-      const xs = x.dataSync();
-      const row = Array.from(xs.slice(0, 24));
-      const mean = row.reduce((a, b) => a + b, 0) / 24;
-      const variance = row.reduce((a, b) => a + (b - mean) ** 2, 0) / 24;
-      const g = gamma.dataSync();
-      const b = beta.dataSync();
-      const expected = row.map((v, j) => ((v - mean) / Math.sqrt(variance + 1e-5)) * g[j]! + b[j]!);
-      expectTensorsClose(fused.y.dataSync().slice(0, 24), expected, { ...FWD, label: 'float64 row 0' });
-      tf.dispose([x, gamma, beta, fused.y, reference.y, ...fused.grads, ...reference.grads]);
-    });
+    // d = 24: whole SIMD lanes; d = 7 [2, 150]: a lane tail, and column sums over 300 rows
+    for (const [B, T, d] of [shape, [2, 150, 7]] as [number, number, number][]) {
+      it(`fused equals the reference and float64, forward and gradients, x [${B}, ${T}, ${d}]`, () => {
+        const x = randomTensor([B, T, d], 1, -3, 3);
+        const gamma = randomTensor([d], 2);
+        const beta = randomTensor([d], 3);
+        const run = (implementation: 'reference' | 'fused') =>
+          valueAndGrads((a, g, b) => layerNorm(a!, g!, b!, { epsilon: 1e-5, implementation }), [x, gamma, beta]);
+        const fused = run('fused');
+        const reference = run('reference');
+        expectTensorsClose(fused.y, reference.y, { ...FWD, label: 'y' });
+        for (const [i, label] of ['dx', 'dgamma', 'dbeta'].entries()) expectTensorsClose(fused.grads[i]!, reference.grads[i]!, { ...GRAD, label });
+        // float64: row 0 normalised by hand
+        const xs = x.dataSync();
+        const row = Array.from(xs.slice(0, d));
+        const mean = row.reduce((a, b) => a + b, 0) / d;
+        const variance = row.reduce((a, b) => a + (b - mean) ** 2, 0) / d;
+        const g = gamma.dataSync();
+        const b = beta.dataSync();
+        const expected = row.map((v, j) => ((v - mean) / Math.sqrt(variance + 1e-5)) * g[j]! + b[j]!);
+        expectTensorsClose(fused.y.dataSync().slice(0, d), expected, { ...FWD, label: 'float64 row 0' });
+        tf.dispose([x, gamma, beta, fused.y, reference.y, ...fused.grads, ...reference.grads]);
+      });
+    }
 
     it('leaks no tensor', async () => {
       const x = randomTensor(shape, 4);
@@ -58,11 +61,17 @@ describe('training kernels on wasm', () => {
   });
 
   describe('dense', () => {
-    for (const activation of ['relu', 'linear'] as const) {
-      it(`fused ${activation} equals the reference, forward and gradients`, () => {
+    // 12 units: whole SIMD lanes; 13: a lane tail
+    for (const [activation, units] of [
+      ['relu', 12],
+      ['linear', 12],
+      ['relu', 13],
+      ['linear', 13],
+    ] as const) {
+      it(`fused ${activation} equals the reference, forward and gradients, ${units} units`, () => {
         const x = randomTensor([37, 16], 5, -2, 2) as tf.Tensor2D;
-        const w = randomTensor([16, 12], 6) as tf.Tensor2D;
-        const b = randomTensor([12], 7) as tf.Tensor1D;
+        const w = randomTensor([16, units], 6) as tf.Tensor2D;
+        const b = randomTensor([units], 7) as tf.Tensor1D;
         const run = (implementation: 'reference' | 'fused') =>
           valueAndGrads((a, k, c) => dense(a as tf.Tensor2D, k as tf.Tensor2D, c as tf.Tensor1D, { activation, implementation }), [x, w, b]);
         const fused = run('fused');

@@ -71,7 +71,25 @@ interface Exports {
   matmul(params: number): void;
   matmulScratch(params: number): number;
   matmulItems(params: number): number;
+  layerNormForward(x: number, gamma: number, beta: number, y: number, mean: number, rstd: number, n: number, d: number, epsilon: number): void;
+  layerNormBackward(
+    x: number,
+    gamma: number,
+    mean: number,
+    rstd: number,
+    dy: number,
+    dx: number,
+    dgamma: number,
+    dbeta: number,
+    acc: number,
+    n: number,
+    d: number,
+  ): void;
+  biasActivationBackward(y: number, dy: number, dz: number, dbias: number, acc: number, n: number, u: number, relu: number): void;
 }
+
+/** A row-wise op of assembly/rows.ts: its export, and the inputs, outputs (float32 lengths) and float64 scratch it takes. */
+export type RowOp = 'layerNormForward' | 'layerNormBackward' | 'biasActivationBackward';
 
 /**
  * A loaded attention module on one shared memory: the calling thread plus helper threads (Node
@@ -316,6 +334,27 @@ export class WasmAttention {
     new Float32Array(buffer, at.b, b.length).set(b);
     this.run(3, layout, this.threadsFor(m.M * m.N * m.K));
     return take(new Float32Array(this.memory.buffer, at.c, m.M * m.N));
+  }
+
+  /**
+   * Runs a row-wise op of assembly/rows.ts on the calling thread (memory-bound: helpers would
+   * cost more than they save): copies `inputs` into this module's memory, lays out outputs of
+   * the given float32 lengths and `scratch` float64 values, calls `op(...pointers, ...scalars)`
+   * with pointers in the order inputs, outputs, scratch, and hands `take` the outputs as views
+   * of this module's memory, valid only until `take` returns.
+   */
+  rows<T>(op: RowOp, inputs: Float32Array[], outputs: number[], scratch: number, scalars: number[], take: (outs: Float32Array[]) => T): T {
+    const layout = new Layout(this.base + MAX_THREADS * PARAM_BYTES);
+    const ins = inputs.map((a) => layout.take(a.byteLength));
+    const outs = outputs.map((n) => layout.take(n * 4));
+    const acc = layout.take(scratch * 8);
+    this.grow(layout.top);
+    const buffer = this.memory.buffer;
+    inputs.forEach((a, i) => new Float32Array(buffer, ins[i]!, a.length).set(a));
+    const call = this.exports[op] as (...args: number[]) => void;
+    call(...ins, ...outs, ...(scratch > 0 ? [acc] : []), ...scalars);
+    const after = this.memory.buffer;
+    return take(outs.map((at, i) => new Float32Array(after, at, outputs[i]!)));
   }
 }
 
