@@ -2,8 +2,8 @@
 // Peak memory and median time of chunked vs reference attention, forward and forward +
 // backward, B = 1, H = 8, d = 64, full (non-causal) attention, on the wasm backend.
 //
-//   pnpm build && node apps/bench/scripts/chunked-memory.mjs
-//   node apps/bench/scripts/chunked-memory.mjs --T=1024,4096 --impl=chunked,reference,sliced \
+//   pnpm build && pnpm --filter @attnkit/bench chunked-memory
+//   pnpm --filter @attnkit/bench chunked-memory --T=1024,4096 --impl=chunked,reference,sliced \
 //     --mode=fwd,fwdbwd --reps=3 --backend=wasm --chunk=512 --causal --cap=600
 //
 // Each configuration runs in a child process (a wasm heap that grows never shrinks, and an
@@ -51,7 +51,7 @@ function sweep() {
           continue;
         }
         const one = { T, impl, mode, backend, reps: T >= 4096 ? 1 : reps, causal, chunk };
-        const child = spawnSync(process.execPath, [fileURLToPath(import.meta.url), `--one=${JSON.stringify(one)}`], {
+        const child = spawnSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), `--one=${JSON.stringify(one)}`], {
           encoding: 'utf8',
           timeout: cap * 1000,
         });
@@ -72,6 +72,7 @@ function sweep() {
 async function runOne({ T, impl, mode, backend, reps, causal, chunk }) {
   const tf = await import('@tensorflow/tfjs-core');
   await import('@tensorflow/tfjs'); // registers the gradients
+  const { peakMemory } = await import('@attnkit/test-utils'); // TypeScript: the script runs under tsx
   await import('@tensorflow/tfjs-backend-wasm');
   await import('@tensorflow/tfjs-backend-cpu');
   const { scaledDotProductAttention } = await import('@attnkit/core');
@@ -92,7 +93,7 @@ async function runOne({ T, impl, mode, backend, reps, causal, chunk }) {
     }
   };
   const t0 = performance.now();
-  const memory = peakMemory(tf, call); // also the warm-up run, timed where reps is 1
+  const memory = peakMemory(call); // also the warm-up run, timed where reps is 1
   const times = reps <= 1 ? [performance.now() - t0] : [];
   for (let r = 0; r < reps && reps > 1; r++) {
     const t0 = performance.now();
@@ -109,51 +110,4 @@ async function runOne({ T, impl, mode, backend, reps, causal, chunk }) {
       median: times[Math.floor(times.length / 2)],
     }),
   );
-}
-
-/** Peak distinct-buffer bytes during fn (see chunked.test.ts for the same tracker, commented). */
-function peakMemory(tf, fn) {
-  const engine = tf.engine();
-  const { trackTensor, disposeTensor, clone } = engine;
-  const start = engine.state.numBytes;
-  const tapeIds = new Set();
-  let live = 0;
-  let tape = 0;
-  let inClone = false;
-  const peaks = { peak: 0, peakWithoutTape: 0, peakNumBytes: 0 };
-  engine.clone = function (x) {
-    inClone = true;
-    try {
-      return clone.call(this, x);
-    } finally {
-      inClone = false;
-    }
-  };
-  engine.trackTensor = function (a, backend) {
-    const fresh = !this.state.tensorInfo.has(a.dataId);
-    trackTensor.call(this, a, backend);
-    peaks.peakNumBytes = Math.max(peaks.peakNumBytes, this.state.numBytes - start);
-    if (!fresh) return;
-    const bytes = this.state.tensorInfo.get(a.dataId).bytes;
-    live += bytes;
-    if (inClone) {
-      tape += bytes;
-      tapeIds.add(a.dataId);
-    }
-    peaks.peak = Math.max(peaks.peak, live);
-    peaks.peakWithoutTape = Math.max(peaks.peakWithoutTape, live - tape);
-  };
-  engine.disposeTensor = function (a) {
-    const info = this.state.tensorInfo.get(a.dataId);
-    disposeTensor.call(this, a);
-    if (!info || this.state.tensorInfo.has(a.dataId)) return;
-    live -= info.bytes;
-    if (tapeIds.delete(a.dataId)) tape -= info.bytes;
-  };
-  try {
-    fn();
-  } finally {
-    Object.assign(engine, { trackTensor, disposeTensor, clone });
-  }
-  return peaks;
 }

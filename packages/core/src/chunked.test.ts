@@ -12,6 +12,7 @@ import {
   expectThrowsWithoutLeak,
   GRAD_NAMES,
   outputAndGrads,
+  peakMemory,
   randomCase,
   randomInt,
   randomTensor,
@@ -60,67 +61,6 @@ function referenceWithMultipliers(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, z: t
   const group = Hq / Hkv;
   const vRep = tf.reshape(tf.broadcastTo(tf.reshape(v, [B * Hkv, 1, Tk * Dv]), [B * Hkv, group, Tk * Dv]), [B, Hq, Tk, Dv]);
   return tf.matMul(tf.mul(w, z), vRep); // [B, Hq, Tq, Dv]
-}
-
-/**
- * Peak bytes of distinct tensor buffers allocated while `fn` runs, above what was alive
- * before. tf.memory().numBytes counts every view of a buffer (reshape, clone) again; this
- * counts each buffer once. `tapeCopies` is the peak of buffers the engine's clone made to
- * save tensors for a backward pass (tfjs-wasm's Identity kernel copies; chunked attention
- * saves views instead, see save.ts).
- */
-function peakMemory(fn: () => void): { peak: number; tapeCopies: number } {
-  interface Info {
-    bytes: number;
-  }
-  interface EngineInternals {
-    state: { tensorInfo: WeakMap<object, Info> };
-    trackTensor(a: tf.Tensor, backend: unknown): void;
-    disposeTensor(a: tf.Tensor): void;
-    clone(x: tf.Tensor): tf.Tensor;
-  }
-  const engine = tf.engine() as unknown as EngineInternals;
-  const { trackTensor, disposeTensor, clone } = engine;
-  const tapeIds = new Set<object>();
-  let live = 0;
-  let tape = 0;
-  let inClone = false;
-  let peak = 0;
-  let tapeCopies = 0;
-  engine.clone = function (this: EngineInternals, x) {
-    inClone = true;
-    try {
-      return clone.call(this, x);
-    } finally {
-      inClone = false;
-    }
-  };
-  engine.trackTensor = function (this: EngineInternals, a, backend) {
-    const fresh = !this.state.tensorInfo.has(a.dataId);
-    trackTensor.call(this, a, backend);
-    if (!fresh) return;
-    const bytes = this.state.tensorInfo.get(a.dataId)!.bytes;
-    live += bytes;
-    if (inClone) {
-      tape += bytes;
-      tapeIds.add(a.dataId);
-    }
-    peak = Math.max(peak, live);
-    tapeCopies = Math.max(tapeCopies, tape);
-  };
-  engine.disposeTensor = function (this: EngineInternals, a) {
-    const info = this.state.tensorInfo.get(a.dataId);
-    disposeTensor.call(this, a);
-    if (!info || this.state.tensorInfo.has(a.dataId)) return;
-    live -= info.bytes;
-    if (tapeIds.delete(a.dataId)) tape -= info.bytes;
-  };
-  try {
-    fn();
-  } finally {
-    Object.assign(engine, { trackTensor, disposeTensor, clone });
-  }
-  return { peak, tapeCopies };
 }
 
 /** Names of the kernels `fn` runs. */
