@@ -50,8 +50,18 @@ export async function readH5(bytes: Uint8Array, op: string, entry: string): Prom
     } catch (e) {
       throw new AttentionError(op, `${entry} could not be opened as HDF5 (${(e as Error).message})`);
     }
+    // h5wasm reports a file HDF5 cannot open (e.g. truncated) with a negative id, not an exception
+    if (Number(file.file_id) < 0) {
+      file = null;
+      throw new AttentionError(op, `${entry} could not be opened as HDF5 (truncated or corrupted; ${bytes.length} bytes)`);
+    }
     const out: H5Weights = { arrays: new Map(), groups: new Set() };
-    walk(file, '', out, op, entry);
+    try {
+      walk(file, '', out, op, entry);
+    } catch (e) {
+      if (e instanceof AttentionError) throw e;
+      throw new AttentionError(op, `${entry} could not be read as HDF5 (${(e as Error).message})`);
+    }
     return out;
   } finally {
     file?.close();
