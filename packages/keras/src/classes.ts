@@ -89,8 +89,9 @@ export function findAttnkitClass(className: string, module: string | null, regis
   const name = className.replace(/^attnkit>/, '');
   const found = ATTNKIT_CLASSES.find((c) => c.keras === name);
   if (!found) return null;
-  // Keras itself has MultiHeadAttention; the others exist only as attnkit classes (by name in Keras 2 files)
-  return ours || module === null || module.startsWith('keras') || found.keras !== 'MultiHeadAttention' ? found : null;
+  if (ours || module === null) return found; // attnkit's, or a Keras 2 file that names classes only
+  // Keras' own MultiHeadAttention; a same-named class of another library (keras_hub.layers.PositionEmbedding) is not ours
+  return found.keras === 'MultiHeadAttention' && (module === 'keras' || module.startsWith('keras.')) ? found : null;
 }
 
 const isRef = (x: unknown): x is TensorRef => x !== null && typeof x === 'object' && 'layer' in x && 'node' in x && 'tensor' in x;

@@ -296,3 +296,18 @@ describe('memory [cpu]', () => {
     expect(archive.weights!.length).toBeGreaterThan(1000);
   });
 });
+
+describe('class mapping [cpu]', () => {
+  beforeAll(() => useBackend('cpu'));
+
+  it("a same-named class of another library is not taken for attnkit's", async () => {
+    const archive = editedArchive('attnkit.keras', (config) => {
+      const layer = (config.config as { layers: Array<Record<string, unknown>> }).layers.find((l) => l.name === 'pos')!;
+      Object.assign(layer, { module: 'keras_hub.src.layers.modeling.position_embedding', registered_name: 'keras_hub>PositionEmbedding' });
+    });
+    await expectRejectsWithoutLeak(
+      () => loadKerasModel(archive),
+      "layer 'pos' has class PositionEmbedding (module 'keras_hub.src.layers.modeling.position_embedding'",
+    );
+  });
+});
