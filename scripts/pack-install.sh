@@ -8,7 +8,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 pnpm=(npx --yes pnpm@10.34.8)
-packages=(masking core positional kernels multi-head cross-attention transformer)
+packages=(masking core positional kernels multi-head cross-attention transformer keras)
 work=$(mktemp -d "${TMPDIR:-/tmp}/attnkit-consumer.XXXXXX")
 [ -n "${PACK_INSTALL_KEEP:-}" ] && echo "pack-install: keeping $work" || trap 'rm -rf "$work"' EXIT
 

@@ -1,0 +1,3 @@
+import { attnkitVitestConfig } from '../../vitest.shared.mjs';
+
+export default attnkitVitestConfig();
