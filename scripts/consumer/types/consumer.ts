@@ -5,6 +5,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { type AttentionOptions, scaledDotProductAttention } from '@attnkit/core';
 import { CrossAttention, type CrossAttentionCallOptions } from '@attnkit/cross-attention';
+import { type KerasSource, loadKerasModel, modelFromKerasJson } from '@attnkit/keras';
 import { registerFusedAttention, wasmKernelInfo } from '@attnkit/kernels';
 import { causalMask, combineMasks, paddingMask } from '@attnkit/masking';
 import { MultiHeadAttention, type MultiHeadAttentionCallOptions } from '@attnkit/multi-head';
@@ -31,7 +32,9 @@ export async function main(): Promise<number[]> {
   const encoded = new TransformerEncoderLayer({ dModel: 16, numHeads: 2, ffDim: 32 }).apply(learned) as tf.SymbolicTensor;
   const decoded = new TransformerDecoderLayer({ dModel: 16, numHeads: 2, ffDim: 32 }).apply([encoded, memory]) as tf.SymbolicTensor;
   const model = tf.model({ inputs: [x, memory], outputs: [mha.apply(decoded) as tf.SymbolicTensor, xattn.apply([decoded, memory]) as tf.SymbolicTensor] });
-  void [call, typo, crossCall, greedyDecode, info];
+  const source: KerasSource = new Uint8Array(0);
+  const loaders: [(s: KerasSource) => Promise<tf.LayersModel>, typeof modelFromKerasJson] = [loadKerasModel, modelFromKerasJson];
+  void [call, typo, crossCall, greedyDecode, info, source, loaders];
   tf.dispose(out);
   return model.outputs.map((o) => o.shape.length);
 }
