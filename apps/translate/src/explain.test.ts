@@ -3,7 +3,18 @@ import { useBackend } from '@attnkit/test-utils';
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { numberPair } from './data/numbers.js';
-import { BANK_SENTENCES, headName, inputNotes, layerName, lookupNumberWords, numbersSource, wordTokens, wordWeight } from './explain.js';
+import {
+  BANK_SENTENCES,
+  LOW_CONFIDENCE,
+  headName,
+  inputNotes,
+  layerName,
+  lookupNumberWords,
+  numbersSource,
+  outputNotes,
+  wordTokens,
+  wordWeight,
+} from './explain.js';
 import { BPETokenizer } from './tokenizer/bpe.js';
 import { Translator } from './translator.js';
 
@@ -97,5 +108,43 @@ describe('inputNotes', () => {
     expect(inputNotes(sentences, 'The house is old. '.repeat(6))).toEqual([
       expect.stringMatching(/^Too long: \d+ tokens, but the model reads at most 16; the rest was cut off\.$/),
     ]);
+  });
+});
+
+describe('confidence and outputNotes', () => {
+  let numbers: Translator;
+  let untrained: Translator;
+  beforeAll(async () => {
+    await useBackend('cpu');
+    const loaded = Translator.load(fileURLToPath(new URL('../checkpoints/numbers.ckpt', import.meta.url)));
+    tf.dispose(Object.values(loaded.extra));
+    numbers = loaded.translator;
+    const tok = BPETokenizer.train(['The house is old.', 'Das Haus ist alt.'], { vocabSize: 60 });
+    untrained = Translator.create(tok, { task: 'ding', size: 'tiny', seed: 2, maxSourceTokens: 16 });
+  });
+  afterAll(() => {
+    numbers.dispose();
+    untrained.dispose();
+  });
+
+  it('is the geometric mean token probability: greedy exp(score / tokens), beam the same for the same output', () => {
+    const [greedy] = numbers.translate(['four thousand seven hundred twenty-one']);
+    const [beam] = numbers.translate(['four thousand seven hundred twenty-one'], { beamSize: 4 });
+    expect(greedy!.output).toBe(numberPair(4721).de);
+    expect(greedy!.confidence).toBeCloseTo(Math.exp(greedy!.score / greedy!.targetTokens.length), 12);
+    expect(greedy!.confidence).toBeGreaterThan(0.9); // a trained model on its own task
+    expect(beam!.output).toBe(greedy!.output);
+    expect(beam!.confidence).toBeCloseTo(greedy!.confidence, 5); // the beam's length penalty is undone
+    expect(outputNotes(greedy!)).toEqual([]);
+  });
+
+  it('flags an unsure output as a guess', () => {
+    const [t] = untrained.translate(['The house is old.'], { maxLength: 8 });
+    expect(t!.confidence).toBeLessThan(LOW_CONFIDENCE); // random weights over 60 tokens
+    expect(outputNotes(t!)).toEqual([
+      `Low confidence: the model gave its own output tokens a mean probability of ${t!.confidence.toFixed(2)} (below 0.5); treat this translation as a guess.`,
+    ]);
+    expect(outputNotes({ confidence: 0.5 })).toEqual([]);
+    expect(outputNotes({ confidence: Number.NaN })).toEqual([]);
   });
 });

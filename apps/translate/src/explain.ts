@@ -13,7 +13,7 @@
 import { MAX_NUMBER, numberPair } from './data/numbers.js';
 import { normalizeText } from './text.js';
 import { UNK_ID } from './tokenizer/bpe.js';
-import type { Translator } from './translator.js';
+import type { Translation, Translator } from './translator.js';
 
 /** How a person reads layer index `i` (0-based): `layer i+1`. */
 export const layerName = (i: number) => `layer ${i + 1}`;
@@ -118,4 +118,15 @@ export function inputNotes(translator: Translator, text: string): string[] {
     notes.push(`Too long: ${enc.ids.length} tokens, but the model reads at most ${translator.config.maxSourceTokens}; the rest was cut off.`);
   }
   return notes;
+}
+
+/** Below this {@link Translation.confidence} an output is flagged as a guess. */
+export const LOW_CONFIDENCE = 0.5;
+
+/** Notes on an output (empty when none): a low-confidence translation is flagged, never answered as if sure. */
+export function outputNotes(t: Pick<Translation, 'confidence'>): string[] {
+  if (!(t.confidence < LOW_CONFIDENCE)) return [];
+  return [
+    `Low confidence: the model gave its own output tokens a mean probability of ${t.confidence.toFixed(2)} (below ${LOW_CONFIDENCE}); treat this translation as a guess.`,
+  ];
 }

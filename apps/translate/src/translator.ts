@@ -52,6 +52,12 @@ export interface Translation {
   truncated: boolean;
   /** Log-probability of the output (length-normalised with beams). */
   score: number;
+  /**
+   * The geometric mean of the probabilities the model gave its own output tokens (`<eos>`
+   * included), 0..1: exp of the mean token log-probability. Low values mean the model is unsure
+   * (see `outputNotes` in explain.ts, which flags them).
+   */
+  confidence: number;
   /** cross[layer][head][target][source], when asked for. */
   cross?: number[][][][];
   /** self[layer][head][target][target] (zero above the diagonal), when asked for. */
@@ -148,7 +154,7 @@ export class Translator {
     const { source, encodings, decode } = this.prepare(texts, options);
     try {
       const hyps = decode.beamSize === 1 ? greedyDecode(this.model, source, decode) : beamSearch(this.model, source, decode);
-      return this.toTranslations(hyps, encodings);
+      return this.toTranslations(hyps, encodings, decode.beamSize);
     } finally {
       source.dispose();
     }
@@ -163,7 +169,7 @@ export class Translator {
     const { source, encodings, decode } = this.prepare(texts, options);
     try {
       const hyps = decode.beamSize === 1 ? await greedyDecodeAsync(this.model, source, decode) : await beamSearchAsync(this.model, source, decode);
-      return this.toTranslations(hyps, encodings);
+      return this.toTranslations(hyps, encodings, decode.beamSize);
     } finally {
       source.dispose();
     }
@@ -179,9 +185,12 @@ export class Translator {
     return { source, encodings, decode: { maxLength, beamSize, returnAttention } };
   }
 
-  private toTranslations(hyps: Hypothesis[], encodings: Encoding[]): Translation[] {
+  private toTranslations(hyps: Hypothesis[], encodings: Encoding[], beamSize: number): Translation[] {
     return hyps.map((h, i) => {
       const enc = encodings[i]!;
+      const length = h.tokens.length + 1; // <eos> included
+      // beamSearch divides a finished beam's log-probability by its default GNMT length penalty ((5 + L) / 6)^0.6
+      const logProb = beamSize === 1 ? h.score : h.score * ((5 + length) / 6) ** 0.6;
       const Ts = enc.ids.length; // real source length; padding columns are dropped
       const targetIds = [...h.tokens, EOS_ID].slice(0, h.attention?.length ?? h.tokens.length + 1);
       const result: Translation = {
@@ -191,6 +200,7 @@ export class Translator {
         targetTokens: this.tokenizer.idsToTokens(targetIds),
         truncated: enc.truncated,
         score: h.score,
+        confidence: Math.exp(logProb / length),
       };
       if (h.attention) {
         const layers = h.attention[0]!.length;

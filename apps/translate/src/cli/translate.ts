@@ -11,7 +11,7 @@
 import { existsSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
 import { checkInput } from '../browser.js';
-import { headName, inputNotes, layerName, numbersSource } from '../explain.js';
+import { headName, inputNotes, layerName, numbersSource, outputNotes } from '../explain.js';
 import { DING_CHECKPOINT, NUMBERS_CHECKPOINT } from '../tasks.js';
 import { type Translation, Translator, averageHeads } from '../translator.js';
 import { numberArg, parseArgs } from './args.js';
@@ -142,6 +142,7 @@ async function main(): Promise<number> {
     const [t] = translator.translate([source], { returnAttention: true, beamSize: beam });
     console.log(alignmentView(t!, layer - 1));
     if (reference !== null) notes.push(t!.output === reference ? 'Matches the reference (n2words).' : `The reference (n2words) is “${reference}”.`);
+    notes.push(...outputNotes(t!));
     for (const note of notes) console.log(`note: ${note}`);
     return 0;
   } finally {

@@ -7,7 +7,7 @@
 import * as tf from '@tensorflow/tfjs';
 import models from 'virtual:attnkit-models';
 import { checkInput, encoderAttention, translatorFromBytes } from '../../src/browser.js';
-import { BANK_SENTENCES, inputNotes, layerName, numbersSource, wordTokens, wordWeight } from '../../src/explain.js';
+import { BANK_SENTENCES, inputNotes, layerName, numbersSource, outputNotes, wordTokens, wordWeight } from '../../src/explain.js';
 import { type Translation, type Translator, averageHeads } from '../../src/translator.js';
 import { requestedBackend, startBackend } from './backend.js';
 import { type HeatmapData, HeatmapView } from './heatmap-view.js';
@@ -142,7 +142,7 @@ async function translate(): Promise<void> {
       source.reference === null ? '' : translation!.output === source.reference ? ' Matches the reference ✓.' : ` The reference is “${source.reference}” ✗.`;
     sourceInfo.textContent = `${source.note}${verdict}`.trim();
     notesList.replaceChildren(
-      ...inputNotes(translator, source.words).map((n) => {
+      ...[...inputNotes(translator, source.words), ...outputNotes(translation!)].map((n) => {
         const li = document.createElement('li');
         li.textContent = n;
         return li;

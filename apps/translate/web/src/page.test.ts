@@ -16,7 +16,7 @@ import { CHROMIUM, CHROMIUM_FLAGS, describeInChromium } from '@attnkit/test-util
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { encoderAttention } from '../../src/browser.js';
 import { numberPair } from '../../src/data/numbers.js';
-import { BANK_SENTENCES, layerName, wordTokens, wordWeight } from '../../src/explain.js';
+import { BANK_SENTENCES, LOW_CONFIDENCE, layerName, wordTokens, wordWeight } from '../../src/explain.js';
 import { readPairs } from '../../src/tasks.js';
 import { BPETokenizer } from '../../src/tokenizer/bpe.js';
 import { Translator, averageHeads } from '../../src/translator.js';
@@ -251,9 +251,15 @@ describeInChromium('web page in Chromium', () => {
       // 4) input the model does not know is flagged beside the translation
       await translate(page, 'I have 3 cats ☃.');
       const notes = await page.$$eval('#notes li', (lis) => lis.map((li) => li.textContent));
-      expect(notes).toHaveLength(2);
+      // this test's sentence model is untrained: its output is flagged as a guess too
+      const [unsure] = sentences!.translate(['I have 3 cats ☃.']);
+      expect(unsure!.confidence).toBeLessThan(LOW_CONFIDENCE);
+      expect(notes).toHaveLength(3);
       expect(notes[0]).toMatch(/^Unknown to the model: “☃” \(U\+2603\)/);
       expect(notes[1]).toMatch(/^Digits: the sentence model saw few numbers written with digits/);
+      expect(notes[2]).toMatch(
+        /^Low confidence: the model gave its own output tokens a mean probability of \d\.\d\d \(below 0\.5\); treat this translation as a guess\.$/,
+      );
 
       // 5) errors replace the previous result (no stale German or heatmap under the message)
       expect(await refuse(page, '   ')).toBe('Type an English sentence first.');
