@@ -1031,5 +1031,5 @@ export function matmul(params: usize): void {
   }
 }
 
-// Row-wise training ops (layer norm, bias + activation gradient): assembly/rows.ts.
-export { biasActivationBackward, layerNormBackward, layerNormForward } from './rows';
+// Row-wise training ops (layer norm, bias + activation gradient, softmax cross-entropy): assembly/rows.ts.
+export { biasActivationBackward, crossEntropyBackward, crossEntropyForward, layerNormBackward, layerNormForward } from './rows';

@@ -1,7 +1,7 @@
 // Row-wise training ops for WebAssembly SIMD (AssemblyScript), on the calling thread: layer norm
-// forward and backward, and a dense layer's bias + activation gradient. Memory-bound: one or two
-// passes over [n, d] rows, four lanes at a time; column sums (dgamma, dbeta, dbias) accumulate
-// in float64, as @attnkit/core's reference path sums in float32 over far fewer terms per add.
+// forward and backward, a dense layer's bias + activation gradient, softmax cross-entropy with
+// label smoothing forward and backward. Memory-bound: one or two passes over [n, d] rows, four
+// lanes at a time; column sums (dgamma, dbeta, dbias) and row sums of logits accumulate in float64, as @attnkit/core's reference path sums in float32 over far fewer terms per add.
 // The JS side (src/wasm-module.ts) lays inputs and outputs out in this module's memory.
 
 @inline function at(base: usize, i: i32): usize {
@@ -159,4 +159,67 @@ export function biasActivationBackward(y: usize, dy: usize, dz: usize, dbias: us
     }
   }
   storeColumns(acc, u, dbias);
+}
+
+/**
+ * Softmax cross-entropy with label smoothing ε over logits x [n, v], given their softmax p and
+ * int32 labels [n] (a label outside [0, v) has no one-hot part): loss[r] = -Σ_j t_j·(x_j - lse),
+ * t = (1-ε)·onehot + ε/v, with lse = max x - log(max p) (the largest probability is at least
+ * 1/v: it never underflows). The row sums of x accumulate in float64.
+ */
+export function crossEntropyForward(x: usize, p: usize, labels: usize, loss: usize, n: i32, v: i32, epsilon: f32): void {
+  const v4 = v & ~3;
+  for (let r = 0; r < n; r++) {
+    const xr = x + (<usize>(r * v) << 2);
+    const pr = p + (<usize>(r * v) << 2);
+    let lo = f64x2.splat(0);
+    let hi = f64x2.splat(0);
+    let mx = f32x4.splat(-Infinity);
+    let mp = f32x4.splat(0);
+    for (let j = 0; j < v4; j += 4) {
+      const xs = v128.load(at(xr, j));
+      lo = f64x2.add(lo, f64x2.promote_low_f32x4(xs));
+      hi = f64x2.add(hi, f64x2.promote_low_f32x4(v128.shuffle<f32>(xs, xs, 2, 3, 0, 1)));
+      mx = f32x4.max(mx, xs);
+      mp = f32x4.max(mp, v128.load(at(pr, j)));
+    }
+    let total: f64 = f64x2.extract_lane(lo, 0) + f64x2.extract_lane(lo, 1) + f64x2.extract_lane(hi, 0) + f64x2.extract_lane(hi, 1);
+    let xMax = max(max(f32x4.extract_lane(mx, 0), f32x4.extract_lane(mx, 1)), max(f32x4.extract_lane(mx, 2), f32x4.extract_lane(mx, 3)));
+    let pMax = max(max(f32x4.extract_lane(mp, 0), f32x4.extract_lane(mp, 1)), max(f32x4.extract_lane(mp, 2), f32x4.extract_lane(mp, 3)));
+    for (let j = v4; j < v; j++) {
+      const xj = load<f32>(at(xr, j));
+      total += <f64>xj;
+      xMax = max(xMax, xj);
+      pMax = max(pMax, load<f32>(at(pr, j)));
+    }
+    const lse: f64 = <f64>xMax - Math.log(<f64>pMax);
+    const id = load<i32>(labels + (<usize>r << 2));
+    const hit = id >= 0 && id < v;
+    const e = <f64>epsilon;
+    const own: f64 = hit ? (1 - e) * <f64>load<f32>(at(xr, id)) : 0;
+    store<f32>(at(loss, r), <f32>(lse * (e + (hit ? 1 - e : 0)) - own - (e / <f64>v) * total));
+  }
+}
+
+/**
+ * Its gradient times the upstream dy [n]: dx_j = ((Σt)·p_j - t_j)·dy, from the softmax p [n, v]
+ * and labels [n] alone.
+ */
+export function crossEntropyBackward(p: usize, labels: usize, dy: usize, dx: usize, n: i32, v: i32, epsilon: f32): void {
+  const v4 = v & ~3;
+  const floor: f32 = epsilon / <f32>v;
+  for (let r = 0; r < n; r++) {
+    const pr = p + (<usize>(r * v) << 2);
+    const dr = dx + (<usize>(r * v) << 2);
+    const g = load<f32>(at(dy, r));
+    const id = load<i32>(labels + (<usize>r << 2));
+    const hit = id >= 0 && id < v;
+    const scale: f32 = (epsilon + (hit ? 1 - epsilon : 0)) * g;
+    const off: f32 = floor * g;
+    const s4 = f32x4.splat(scale);
+    const o4 = f32x4.splat(off);
+    for (let j = 0; j < v4; j += 4) v128.store(at(dr, j), f32x4.sub(f32x4.mul(v128.load(at(pr, j)), s4), o4));
+    for (let j = v4; j < v; j++) store<f32>(at(dr, j), load<f32>(at(pr, j)) * scale - off);
+    if (hit) store<f32>(at(dr, id), load<f32>(at(dr, id)) - (1 - epsilon) * g);
+  }
 }

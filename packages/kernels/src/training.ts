@@ -4,9 +4,9 @@
  * bias + activation gradient, softmax cross-entropy with label smoothing forward and backward,
  * the gather gradient tfjs-wasm lacks (UnsortedSegmentSum), and one Adam update over every
  * variable (ADAM_KERNEL). These ops are memory-bound, and tfjs runs each of them as 5–30
- * kernels of its own. Layer norm and the bias + activation gradient run in the kernels' wasm
- * module (SIMD, assembly/rows.ts: 4–14× faster than the JavaScript loops they replaced); the others are one
- * pass over the backend's heap in JavaScript.
+ * kernels of its own. Layer norm, the bias + activation gradient and the cross-entropy run in
+ * the kernels' wasm module (SIMD, assembly/rows.ts: 4–14× faster than the JavaScript loops they
+ * replaced); the gather gradient and Adam are one pass over the backend's heap in JavaScript.
  *
  * Every kernel allocates its outputs first and takes views of its inputs after: an allocation
  * may grow the heap, which detaches earlier views.
@@ -79,24 +79,9 @@ function crossEntropyForward({ inputs, backend, attrs }: Args): tf.TensorInfo {
   const { logits, probs, labels } = inputs as Record<string, tf.TensorInfo>;
   const [N, V] = logits!.shape as [number, number];
   const eps = (attrs as { labelSmoothing: number }).labelSmoothing;
-  const out = wasm.makeOutput([N], 'float32');
-  const [x, p, loss] = views(wasm, logits!, probs!, out) as Float32Array[];
+  const [x, p] = views(wasm, logits!, probs!);
   const ids = wasm.typedArrayFromHeap(labels!) as Int32Array;
-  for (let r = 0, o = 0; r < N; r++, o += V) {
-    let at = o;
-    let total = 0;
-    for (let j = o; j < o + V; j++) {
-      total += x![j]!;
-      if (x![j]! > x![at]!) at = j;
-    }
-    // log-sum-exp from the largest entry's probability (>= 1/V: never underflows): lse = x_max - log p_max
-    const lse = x![at]! - Math.log(p![at]!);
-    // -Σ t_j (x_j - lse), t = (1-ε)·onehot + ε/V, Σ t = ε + (1-ε)·[label in range]
-    const id = ids[r]!;
-    const hit = id >= 0 && id < V;
-    loss![r] = lse * (eps + (hit ? 1 - eps : 0)) - (hit ? (1 - eps) * x![o + id]! : 0) - (eps / V) * total;
-  }
-  return out;
+  return rowModule!.rows('crossEntropyForward', [x!, p!, ids], [N], 0, [N, V, eps], (outs) => outputsFrom(wasm, [[N]], outs))[0]!;
 }
 
 function crossEntropyBackward({ inputs, backend, attrs }: Args): tf.TensorInfo {
@@ -104,20 +89,9 @@ function crossEntropyBackward({ inputs, backend, attrs }: Args): tf.TensorInfo {
   const { probs, labels, dy } = inputs as Record<string, tf.TensorInfo>;
   const [N, V] = probs!.shape as [number, number];
   const eps = (attrs as { labelSmoothing: number }).labelSmoothing;
-  const out = wasm.makeOutput([N, V], 'float32');
-  const [p, g, dx] = views(wasm, probs!, dy!, out) as Float32Array[];
+  const [p, g] = views(wasm, probs!, dy!);
   const ids = wasm.typedArrayFromHeap(labels!) as Int32Array;
-  const floor = eps / V;
-  for (let r = 0, o = 0; r < N; r++, o += V) {
-    const id = ids[r]!;
-    const hit = id >= 0 && id < V;
-    // d/dx_j = (Σt)·p_j - t_j, times the row's upstream gradient
-    const scale = (eps + (hit ? 1 - eps : 0)) * g![r]!;
-    const off = floor * g![r]!;
-    for (let j = 0; j < V; j++) dx![o + j] = p![o + j]! * scale - off;
-    if (hit) dx![o + id] = dx![o + id]! - (1 - eps) * g![r]!;
-  }
-  return out;
+  return rowModule!.rows('crossEntropyBackward', [p!, ids, g!], [N * V], 0, [N, V, eps], (outs) => outputsFrom(wasm, [[N, V]], outs))[0]!;
 }
 
 /** tfjs' UnsortedSegmentSum (the gradient of gather): x [S..., inner...], segmentIds [S...] -> [numSegments, inner...]. */

@@ -86,10 +86,12 @@ interface Exports {
     d: number,
   ): void;
   biasActivationBackward(y: number, dy: number, dz: number, dbias: number, acc: number, n: number, u: number, relu: number): void;
+  crossEntropyForward(x: number, p: number, labels: number, loss: number, n: number, v: number, epsilon: number): void;
+  crossEntropyBackward(p: number, labels: number, dy: number, dx: number, n: number, v: number, epsilon: number): void;
 }
 
 /** A row-wise op of assembly/rows.ts: its export, and the inputs, outputs (float32 lengths) and float64 scratch it takes. */
-export type RowOp = 'layerNormForward' | 'layerNormBackward' | 'biasActivationBackward';
+export type RowOp = 'layerNormForward' | 'layerNormBackward' | 'biasActivationBackward' | 'crossEntropyForward' | 'crossEntropyBackward';
 
 /**
  * A loaded attention module on one shared memory: the calling thread plus helper threads (Node
@@ -343,14 +345,14 @@ export class WasmAttention {
    * with pointers in the order inputs, outputs, scratch, and hands `take` the outputs as views
    * of this module's memory, valid only until `take` returns.
    */
-  rows<T>(op: RowOp, inputs: Float32Array[], outputs: number[], scratch: number, scalars: number[], take: (outs: Float32Array[]) => T): T {
+  rows<T>(op: RowOp, inputs: (Float32Array | Int32Array)[], outputs: number[], scratch: number, scalars: number[], take: (outs: Float32Array[]) => T): T {
     const layout = new Layout(this.base + MAX_THREADS * PARAM_BYTES);
     const ins = inputs.map((a) => layout.take(a.byteLength));
     const outs = outputs.map((n) => layout.take(n * 4));
     const acc = layout.take(scratch * 8);
     this.grow(layout.top);
     const buffer = this.memory.buffer;
-    inputs.forEach((a, i) => new Float32Array(buffer, ins[i]!, a.length).set(a));
+    inputs.forEach((a, i) => (a instanceof Int32Array ? new Int32Array(buffer, ins[i]!, a.length) : new Float32Array(buffer, ins[i]!, a.length)).set(a));
     const call = this.exports[op] as (...args: number[]) => void;
     call(...ins, ...outs, ...(scratch > 0 ? [acc] : []), ...scalars);
     const after = this.memory.buffer;
