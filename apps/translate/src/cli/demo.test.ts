@@ -58,6 +58,8 @@ describe('demo command', () => {
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(/Ding test split, 6 sentences \(.*checkpoints\/ding\/test\.tsv\); greedy [\d.]+ s, beam 4 [\d.]+ s:/);
     for (const row of ['greedy', 'beam 4', 'copy-the-source baseline']) expect(r.stdout).toMatch(new RegExp(`\\n  ${row} +\\d+\\.\\d\\d +\\d+\\.\\d\\d\\n`));
+    // an untrained model: the demo says it is below the bar, and how to read its output
+    expect(r.stdout).toContain('the bar this model is built for (apps/translate/README.md): BLEU >= 15, chrF2 >= 40: NOT reached');
     for (const s of BANK_SENTENCES) {
       const [t] = model.translate([s.text]);
       expect(r.stdout).toContain(`\n"${s.text}"  →  ${t!.output}\n`);
