@@ -15,11 +15,6 @@ export const DATA_DIR = fileURLToPath(new URL('../.data/', import.meta.url));
 export const DING_DIR = fileURLToPath(new URL('../checkpoints/ding/', import.meta.url));
 /** The shipped sentence model: `checkpoints/ding/model.ckpt`. */
 export const DING_CHECKPOINT = join(DING_DIR, 'model.ckpt');
-/**
- * A sentence model still in training (committed so that `train --resume` continues it): not
- * used by the demo, `translate` or the page until it is good enough to become `model.ckpt`.
- */
-export const DING_PARTIAL_CHECKPOINT = join(DING_DIR, 'partial.ckpt');
 /** The Ding test split committed beside it (`english<TAB>german` per line), so the demo scores with no network. */
 export const DING_TEST_FILE = join(DING_DIR, 'test.tsv');
 /** The shipped numbers model (MIT-clean). */
