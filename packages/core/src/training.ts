@@ -155,7 +155,7 @@ export function dense(x: tf.Tensor2D, kernel: tf.Tensor2D, bias: tf.Tensor1D | n
       return activate(bias ? tf.add(y, bias) : y, activation) as tf.Tensor2D;
     });
   }
-  return fusedDense(x, kernel, bias, activation as 'relu' | 'linear');
+  return fusedDense(x, kernel, bias, activation as FusableActivation);
 }
 
 /**
@@ -168,7 +168,10 @@ function fusableBias(bias: tf.Tensor): boolean {
   return shape === undefined || shape.length === 1;
 }
 
-function fusedDense(x: tf.Tensor2D, kernel: tf.Tensor2D, bias: tf.Tensor1D, activation: 'relu' | 'linear'): tf.Tensor2D {
+/** The activations tf.fused.matMul and BIAS_ACTIVATION_GRAD_KERNEL take. */
+type FusableActivation = Extract<Activation, 'relu' | 'linear'>;
+
+function fusedDense(x: tf.Tensor2D, kernel: tf.Tensor2D, bias: tf.Tensor1D, activation: FusableActivation): tf.Tensor2D {
   const engine = tf.engine();
   if (!recordingGradients() && fusableBias(bias)) return tf.fused.matMul({ a: x, b: kernel, bias, activation }) as tf.Tensor2D;
   const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {

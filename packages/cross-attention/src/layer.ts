@@ -1,5 +1,8 @@
-import { AttentionError, broadcastShapes, check, formatShape } from '@attnkit/masking';
-import { MultiHeadAttention, type MultiHeadAttentionArgs, defaultLayerName, registerAttnkitClass, withNameScope } from '@attnkit/multi-head';
+import { AttentionError } from '@attnkit/masking';
+import { andKeyPaddingMask, broadcastShapes, check, formatShape, toBoolMask } from '@attnkit/masking/internal';
+import { type AttentionPathReport, MultiHeadAttention, type MultiHeadAttentionArgs, withNameScope } from '@attnkit/multi-head';
+import { countBuiltLayer } from '@attnkit/multi-head/internal';
+import { defaultLayerName, registerAttnkitClass } from '@attnkit/masking/internal';
 import * as tf from '@tensorflow/tfjs';
 import { MemoryCache } from './cache.js';
 
@@ -124,6 +127,15 @@ export class CrossAttention extends tf.layers.Layer {
     return this.trainable ? this.attention.nonTrainableWeights : this.attention.weights;
   }
 
+  /**
+   * The attention path the last call ran (core's `'fused'`, `'chunked'`, `'sliced'`,
+   * `'reference'`, or `'custom'`), null before any: calls returning weights never run a fused
+   * kernel. See MultiHeadAttention's `lastAttentionPath`.
+   */
+  get lastAttentionPath(): AttentionPathReport | null {
+    return this.attention.lastAttentionPath;
+  }
+
   /** The weights with Keras names (`query/kernel`, …, `attention_output/bias`). */
   get namedWeights(): Array<{ name: string; variable: tf.LayerVariable }> {
     return this.attention.namedWeights;
@@ -181,7 +193,7 @@ export class CrossAttention extends tf.layers.Layer {
       const padding = memoryCache ? memoryCache.mask : memoryMask ? keyMask(memoryMask) : null; // [B, 1, Ts]
       const q = this.attention.projectQuery(query); // [B, N, Tq, H]
       const { output, weights } = this.attention.attendProjected(q, kv, {
-        attentionMask: andMasks(padding, attentionMask),
+        attentionMask: andKeyPaddingMask(padding, attentionMask), // [B, 1, Ts] & mask
         attentionBias,
         training,
         returnAttentionScores,
@@ -214,7 +226,7 @@ export class CrossAttention extends tf.layers.Layer {
   /** Disposes the weights (held by the inner attention layer). */
   override dispose(): ReturnType<tf.layers.Layer['dispose']> {
     const inner = this.attention.dispose();
-    if (this._refCount === null && this.built) this._refCount = 1;
+    countBuiltLayer(this);
     const outer = super.dispose();
     return { refCountAfterDispose: outer.refCountAfterDispose, numDisposedVariables: inner.numDisposedVariables };
   }
@@ -229,14 +241,6 @@ export class CrossAttention extends tf.layers.Layer {
   }
 }
 registerAttnkitClass(CrossAttention, 'CrossAttention');
-
-/** A padding mask [B, 1, Ts] ANDed with an attention mask (rank <= 3 broadcasting to [B, Tq, Ts], or rank 4 per head). */
-function andMasks(padding: tf.Tensor | null, mask: tf.Tensor | null): tf.Tensor | null {
-  if (!mask) return padding;
-  const bool = mask.dtype === 'bool' ? mask : tf.notEqual(mask, 0);
-  if (!padding) return bool;
-  return bool.rank === 4 ? tf.logicalAnd(tf.expandDims(padding, 1), bool) : tf.logicalAnd(padding, bool); // [B, N, Tq, Ts] or [B, Tq, Ts]
-}
 
 /** Rank <= 3 must broadcast to [B, Tq, Ts], rank 4 to [B, N, Tq, Ts]. */
 function checkMaskShape(name: string, x: tf.Tensor | null, [B, N, Tq, Ts]: number[]) {
@@ -253,8 +257,7 @@ function checkMaskShape(name: string, x: tf.Tensor | null, [B, N, Tq, Ts]: numbe
 
 /** [B, Ts] padding mask -> Keras attention mask [B, 1, Ts] (broadcasts over Tq), bool. */
 function keyMask(mask: tf.Tensor): tf.Tensor3D {
-  const bool = mask.dtype === 'bool' ? mask : tf.notEqual(mask, 0);
-  return tf.expandDims(bool, 1) as tf.Tensor3D; // [B, 1, Ts]
+  return tf.expandDims(toBoolMask(mask), 1) as tf.Tensor3D; // [B, 1, Ts]
 }
 
 function checkMemory(op: string, memory: tf.Tensor, memoryMask: tf.Tensor | null, query?: tf.Tensor) {

@@ -220,3 +220,24 @@ export function maskToBias(mask: tf.Tensor, options: { fill?: number } = {}): tf
   check(Number.isFinite(fill), () => AttentionError.value(op, 'fill must be finite', fill));
   return tf.tidy(() => tf.where(mask, tf.zeros(mask.shape), tf.fill(mask.shape, fill)));
 }
+
+/**
+ * A layer's mask as a bool mask: a bool tensor as it is, any other dtype `true` where nonzero
+ * (Keras' and PyTorch's 0/1 masks). The one coercion every attnkit layer applies to the masks
+ * it is given.
+ */
+export function toBoolMask(mask: tf.Tensor): tf.Tensor {
+  return mask.dtype === 'bool' ? mask : tf.notEqual(mask, 0);
+}
+
+/**
+ * A key padding mask [B, 1, Tk] (bool) ANDed with an attention mask (coerced by
+ * {@link toBoolMask}; rank <= 3 broadcasting to [B, Tq, Tk], or rank 4 per head [B, N, Tq, Tk]).
+ * Either may be null; null when both are.
+ */
+export function andKeyPaddingMask(padding: tf.Tensor | null, mask: tf.Tensor | null): tf.Tensor | null {
+  if (!mask) return padding;
+  const bool = toBoolMask(mask);
+  if (!padding) return bool;
+  return bool.rank === 4 ? tf.logicalAnd(tf.expandDims(padding, 1), bool) : tf.logicalAnd(padding, bool); // [B, N, Tq, Tk] or [B, Tq, Tk]
+}

@@ -1,17 +1,16 @@
 /**
  * Keras <-> tfjs configuration plumbing for MultiHeadAttention: resolving initializer,
  * regularizer and constraint identifiers through the tfjs serialization registry, serialising
- * them back, and reading a Keras (snake_case) layer config.
+ * them back, and reading a Keras (snake_case) or tfjs layer config into constructor arguments
+ * ({@link argsFromConfig}). The layer's own `getConfig` writes what argsFromConfig reads; a
+ * custom `attentionFn` and the `positionHook` are functions and are never in a config.
  */
 import { AttentionError } from '@attnkit/masking';
+import { check } from '@attnkit/masking/internal';
 import * as tf from '@tensorflow/tfjs';
+import type { Constraint, Identifier, Initializer, MultiHeadAttentionArgs, Regularizer } from './args.js';
 
-export type Initializer = ReturnType<typeof tf.initializers.ones>;
-export type Regularizer = ReturnType<typeof tf.regularizers.l2>;
-export type Constraint = ReturnType<typeof tf.constraints.nonNeg>;
-
-/** A tfjs identifier (`'glorotUniform'`), a Keras one (`'glorot_uniform'`), a serialized config or an instance. */
-export type Identifier<T> = string | T | { className: string; config: tf.serialization.ConfigDict };
+const OP = 'MultiHeadAttention';
 
 /** snake_case -> camelCase, as tfjs converts Python configs: `fan_avg` -> `fanAvg`. */
 export function toCamelCase(s: string): string {
@@ -79,4 +78,61 @@ export function serialize(x: tf.serialization.Serializable | null): tf.serializa
   if (!x) return null;
   const config = Object.fromEntries(Object.entries(x.getConfig()).map(([k, v]) => [k, v === undefined ? null : v]));
   return { className: x.getClassName(), config };
+}
+
+/** Keras arguments that do not change a forward pass: accepted with a warning. */
+const IGNORED_KERAS_ARGS: Array<[string, string, string]> = [
+  ['seed', 'seed', "dropout draws from tfjs' random state, not from this seed"],
+  ['flashAttention', 'flash_attention', 'the implementation option chooses the attention path'],
+];
+
+/** Keras or tfjs config -> constructor arguments; rejects what this layer cannot honour. */
+export function argsFromConfig(config: tf.serialization.ConfigDict): MultiHeadAttentionArgs {
+  const snake = Object.keys(config).some((k) => k.includes('_'));
+  const c = (snake ? pythonicToTs(config) : config) as Record<string, unknown>;
+  const axes = c.attentionAxes;
+  check(axes == null || JSON.stringify(axes) === '[1]' || axes === 1, () =>
+    AttentionError.value(OP, 'only attention over the time axis of [B, T, d] inputs is supported (attention_axes null or [1])', axes),
+  );
+  check(c.activityRegularizer == null, () =>
+    AttentionError.value(OP, 'activity regularizers are not supported (tfjs layers cannot apply them)', JSON.stringify(c.activityRegularizer)),
+  );
+  const dtype = c.dtype && typeof c.dtype === 'object' ? (c.dtype as { config?: { name?: string } }).config?.name : c.dtype;
+  const keep = [
+    'name',
+    'trainable',
+    'numHeads',
+    'keyDim',
+    'valueDim',
+    'numKeyValueHeads',
+    'dropout',
+    'useBias',
+    'outputShape',
+    'kernelInitializer',
+    'biasInitializer',
+    'kernelRegularizer',
+    'biasRegularizer',
+    'kernelConstraint',
+    'biasConstraint',
+    'implementation',
+    'useCausalMask',
+    'returnAttentionScores',
+    'queryShape',
+    'valueShape',
+    'keyShape',
+    'batchInputShape',
+  ];
+  check(dtype == null || dtype === 'float32', () =>
+    AttentionError.value(OP, 'only the float32 dtype policy is supported (mixed precision would change the numbers)', String(dtype)),
+  );
+  for (const [k, keras, why] of IGNORED_KERAS_ARGS) {
+    if (c[k] != null && c[k] !== false) {
+      // tfjs warns in the same way about what it cannot honour when loading models
+      console.warn(`MultiHeadAttention: Keras argument ${keras}=${JSON.stringify(c[k])} is accepted but ignored: ${why}`);
+    }
+  }
+  const args: Record<string, unknown> = {};
+  for (const k of keep) if (c[k] !== undefined) args[k] = c[k];
+  if (typeof dtype === 'string') args.dtype = dtype;
+  return args as unknown as MultiHeadAttentionArgs;
 }

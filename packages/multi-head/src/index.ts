@@ -1,10 +1,20 @@
 export { AttentionError } from '@attnkit/masking';
 export { KVCache } from './cache.js';
 export type { CachedKV, KVCacheOptions } from './cache.js';
-export type { Constraint, Identifier, Initializer, Regularizer } from './config.js';
+export type {
+  Constraint,
+  Identifier,
+  Initializer,
+  MultiHeadAttentionApplyOptions,
+  MultiHeadAttentionArgs,
+  MultiHeadAttentionCallOptions,
+  Regularizer,
+} from './args.js';
+export { coreAttentionFn } from './attention.js';
+export type { AttentionFn, AttentionFnOptions, AttentionFnResult, AttentionPathReport } from './attention.js';
 export type { PositionHook } from './hook.js';
-export { MultiHeadAttention, argsFromConfig } from './layer.js';
-export type { MultiHeadAttentionApplyOptions, MultiHeadAttentionArgs, MultiHeadAttentionCallOptions } from './layer.js';
+export { argsFromConfig } from './config.js';
+export { MultiHeadAttention } from './layer.js';
 export { REGISTRATION_PREFIX, defaultLayerName, registerAttnkitClass } from './register.js';
 export { buildSublayer, disposeSublayer, withNameScope } from './scope.js';
 export { checkTorchConfig, fromTorchMultiheadAttention, torchMultiheadAttentionWeights } from './torch.js';

@@ -1,125 +1,27 @@
-import { type Implementation, IMPLEMENTATIONS, attentionWithWeights, dense, scaledDotProductAttention } from '@attnkit/core';
-import { AttentionError, broadcastShapes, check, formatShape } from '@attnkit/masking';
+import { type Implementation, IMPLEMENTATIONS, dense } from '@attnkit/core';
+import { AttentionError } from '@attnkit/masking';
+import { broadcastShapes, check, formatShape, toBoolMask } from '@attnkit/masking/internal';
 import * as tf from '@tensorflow/tfjs';
+import type {
+  Constraint,
+  Initializer,
+  LayerArgs,
+  MultiHeadAttentionApplyOptions,
+  MultiHeadAttentionArgs,
+  MultiHeadAttentionCallOptions,
+  Regularizer,
+} from './args.js';
+import { type AttentionFn, type AttentionPathReport, coreAttentionFn } from './attention.js';
 import { type CachedKV, KVCache } from './cache.js';
-import {
-  type Constraint,
-  type Identifier,
-  type Initializer,
-  type Regularizer,
-  pythonicToTs,
-  resolveConstraint,
-  resolveInitializer,
-  resolveRegularizer,
-  serialize,
-} from './config.js';
+import { argsFromConfig, resolveConstraint, resolveInitializer, resolveRegularizer, serialize } from './config.js';
 import type { PositionHook } from './hook.js';
 import { defaultLayerName, registerAttnkitClass } from './register.js';
+import { countBuiltLayer } from './scope.js';
 
 const OP = 'MultiHeadAttention';
 
-type LayerArgs = NonNullable<ConstructorParameters<typeof tf.layers.Layer>[0]>;
 type Kwargs = Record<string, unknown>;
 type AnyTensor = tf.Tensor | tf.SymbolicTensor;
-
-export interface MultiHeadAttentionArgs extends LayerArgs {
-  /** Number of query heads N. Required. */
-  numHeads: number;
-  /** Size of each query and key head H. Required. */
-  keyDim: number;
-  /** Size of each value head Hv. Default `keyDim`. */
-  valueDim?: number | null;
-  /**
-   * Number of key/value heads for grouped-query attention; must divide `numHeads`. `1` is
-   * multi-query attention. Default `numHeads` (plain multi-head attention).
-   */
-  numKeyValueHeads?: number | null;
-  /** Dropout rate on the attention weights, applied only when `training`. Default 0. */
-  dropout?: number;
-  /** Whether the four projections have biases. Default true. */
-  useBias?: boolean;
-  /** Output feature shape (a number or a list of dims). Default: the query's last dim. */
-  outputShape?: number | number[] | null;
-  /** Default `'glorotUniform'`. Keras names (`'glorot_uniform'`) and serialized configs are accepted. */
-  kernelInitializer?: Identifier<Initializer>;
-  /** Default `'zeros'`. */
-  biasInitializer?: Identifier<Initializer>;
-  /** Default none. */
-  kernelRegularizer?: Identifier<Regularizer> | null;
-  /** Default none. */
-  biasRegularizer?: Identifier<Regularizer> | null;
-  /** Default none. */
-  kernelConstraint?: Identifier<Constraint> | null;
-  /** Default none. */
-  biasConstraint?: Identifier<Constraint> | null;
-  /** Passed to @attnkit/core's attention. Default `'auto'`. */
-  implementation?: Implementation;
-  /**
-   * Applied to projected queries and new keys [B, H, T, D] (e.g. rotary embeddings). Not
-   * serialized: pass it again after `fromConfig`. Default none.
-   */
-  positionHook?: PositionHook | null;
-  /**
-   * Causal masking for calls that do not say (`useCausalMask` call option), serialized in the
-   * config. This is how a causal layer goes into a `tf.model`: tfjs' model executor calls
-   * layers without their graph-node options. Default false.
-   */
-  useCausalMask?: boolean;
-  /**
-   * Return `[output, scores]` for calls that do not say (`returnAttentionScores` call option),
-   * serialized in the config; inside a `tf.model` the scores are the layer's second output.
-   * Default false.
-   */
-  returnAttentionScores?: boolean;
-  /** Input shapes to build the weights from at construction, as Keras' config stores them. Default: build on first call. */
-  queryShape?: tf.Shape | null;
-  valueShape?: tf.Shape | null;
-  keyShape?: tf.Shape | null;
-}
-
-export interface MultiHeadAttentionCallOptions {
-  /** Value input [B, Tk, dv]. Required unless passed as the second input. */
-  value?: tf.Tensor;
-  /** Key input [B, Tk, dk]. Default: `value`. */
-  key?: tf.Tensor | null;
-  /**
-   * Bool mask (true = attend; other dtypes: nonzero = attend) broadcastable to [B, Tq, Tk],
-   * as in Keras, or rank 4 [B, N, Tq, Tk] per head; Tk counts cached tokens too. Default none.
-   */
-  attentionMask?: tf.Tensor | null;
-  /**
-   * Additive float32 bias on the logits, beside `attentionMask`: rank <= 3 broadcasts to
-   * [B, Tq, Tk] (every head), rank 4 to [B, N, Tq, Tk] (per head). PyTorch's 0/-inf float masks
-   * convert with `fromTorchAttentionMask`. Default none.
-   */
-  attentionBias?: tf.Tensor | null;
-  /**
-   * Causal masking, ANDed with `attentionMask`. Aligned bottom-right when Tq != Tk (query i sees
-   * keys j <= i + Tk - Tq), which is what decoding with a cache needs. Default: the
-   * constructor's `useCausalMask` (false).
-   */
-  useCausalMask?: boolean;
-  /**
-   * Return `[output, scores]`, scores per query head [B, N, Tq, Tk] before dropout. Default:
-   * the constructor's `returnAttentionScores` (false).
-   */
-  returnAttentionScores?: boolean;
-  /** With scores: average them over heads, [B, Tq, Tk], as PyTorch's `average_attn_weights=True`. Default false. */
-  averageWeights?: boolean;
-  /** Whether dropout is active. Default false. */
-  training?: boolean;
-  /** Cache of this layer's projected keys/values; new ones are appended before attending. Default none. */
-  cache?: KVCache | null;
-}
-
-/**
- * Options of `apply()`: the call options, with `value`/`key` also as SymbolicTensors (inside a
- * `tf.model`, where only `training` and options equal to the constructor's are allowed).
- */
-export type MultiHeadAttentionApplyOptions = Omit<MultiHeadAttentionCallOptions, 'value' | 'key'> & {
-  value?: tf.Tensor | tf.SymbolicTensor;
-  key?: tf.Tensor | tf.SymbolicTensor | null;
-};
 
 interface Weights {
   queryKernel: tf.LayerVariable;
@@ -157,6 +59,10 @@ export class MultiHeadAttention extends tf.layers.Layer {
   readonly useBias: boolean;
   readonly outputShapeArg: number[] | null;
   readonly implementation: Implementation;
+  /** The attention between projecting and merging the heads; not serialized (see {@link MultiHeadAttentionArgs.attentionFn}). */
+  readonly attentionFn: AttentionFn;
+  /** Whether {@link attentionFn} was given (true) or is core's with {@link implementation}. */
+  readonly customAttention: boolean;
   readonly kernelInitializer: Initializer;
   readonly biasInitializer: Initializer;
   readonly kernelRegularizer: Regularizer | null;
@@ -176,6 +82,7 @@ export class MultiHeadAttention extends tf.layers.Layer {
    * own apply()) or that the owner chose ({@link buildUnscoped}): no own-name prefix then.
    */
   private applying = false;
+  private lastPath: AttentionPathReport | null = null;
 
   constructor(args: MultiHeadAttentionArgs) {
     const { numHeads, keyDim } = args ?? ({} as MultiHeadAttentionArgs);
@@ -197,12 +104,21 @@ export class MultiHeadAttention extends tf.layers.Layer {
     check(out === null || (out.length > 0 && out.every(isPositiveInt)), () =>
       AttentionError.value(OP, 'outputShape must be a positive integer or a non-empty list of them', args.outputShape),
     );
+    const attentionFn = args.attentionFn ?? null;
+    check(attentionFn === null || typeof attentionFn === 'function', () => AttentionError.value(OP, 'attentionFn must be a function', typeof attentionFn));
+    check(attentionFn === null || implementation === 'auto', () =>
+      AttentionError.value(
+        OP,
+        "pass either attentionFn or implementation, not both (implementation is shorthand for attentionFn: coreAttentionFn(implementation); only 'auto' may go with a custom attentionFn)",
+        implementation,
+      ),
+    );
     const hook = args.positionHook ?? null;
     check(hook === null || typeof hook.apply === 'function', () => AttentionError.value(OP, 'positionHook must have an apply(x, offset) method', typeof hook));
     for (const name of ['useCausalMask', 'returnAttentionScores'] as const) {
       check(optionalBoolean(args[name]), () => AttentionError.value(OP, `${name} must be a boolean`, args[name]));
     }
-    const { queryShape, valueShape, keyShape, ...base } = args;
+    const { queryShape, valueShape, keyShape, attentionFn: _fn, ...base } = args;
     super(baseArgs(base));
     this.useCausalMask = args.useCausalMask === true;
     this.returnAttentionScores = args.returnAttentionScores === true;
@@ -214,6 +130,8 @@ export class MultiHeadAttention extends tf.layers.Layer {
     this.useBias = args.useBias ?? true;
     this.outputShapeArg = out;
     this.implementation = implementation;
+    this.attentionFn = attentionFn ?? coreAttentionFn(implementation);
+    this.customAttention = attentionFn !== null;
     this.kernelInitializer = resolveInitializer(OP, args.kernelInitializer ?? 'glorotUniform')!;
     this.biasInitializer = resolveInitializer(OP, args.biasInitializer ?? 'zeros')!;
     this.kernelRegularizer = resolveRegularizer(OP, args.kernelRegularizer);
@@ -225,6 +143,18 @@ export class MultiHeadAttention extends tf.layers.Layer {
       this.build(keyShape ? [queryShape, valueShape, keyShape] : [queryShape, valueShape]);
       this.built = true;
     }
+  }
+
+  /**
+   * The attention path the last call ran (eager, inside a `tf.model`, or through
+   * {@link attendProjected}): one of @attnkit/core's (`'fused'`, `'chunked'`, `'sliced'`,
+   * `'reference'`), or `'custom'` for an `attentionFn` that does not report one; null before
+   * the first call. A report, not an option: it never changes what the next call does. Calls
+   * returning scores run `'reference'` or `'sliced'`, never a registered fused kernel: read it
+   * to see whether asking for scores left the fast path.
+   */
+  get lastAttentionPath(): AttentionPathReport | null {
+    return this.lastPath;
   }
 
   /** Input shapes the weights were built for (batch and time null), or null before build. */
@@ -478,8 +408,9 @@ export class MultiHeadAttention extends tf.layers.Layer {
 
   /**
    * Attention of projected queries [B, N, Tq, H] over projected keys/values (from
-   * {@link projectKeyValue} or a cache), then heads merged and projected out: output
-   * [B, Tq, ...outputShape] and, when `returnAttentionScores`, weights [B, N, Tq, Tk].
+   * {@link projectKeyValue} or a cache), through the layer's {@link attentionFn}, then heads
+   * merged and projected out: output [B, Tq, ...outputShape], when `returnAttentionScores`
+   * weights [B, N, Tq, Tk], and the path that ran (also kept as {@link lastAttentionPath}).
    * `attentionMask` is Keras' [B, Tq, Tk] (true = attend) or per head [B, N, Tq, Tk];
    * `attentionBias` likewise, additive float32. Options default to false / none (not to the
    * constructor's `useCausalMask`).
@@ -488,18 +419,26 @@ export class MultiHeadAttention extends tf.layers.Layer {
     query: tf.Tensor,
     keyValue: CachedKV,
     options: Pick<MultiHeadAttentionCallOptions, 'attentionMask' | 'attentionBias' | 'useCausalMask' | 'training' | 'returnAttentionScores'> = {},
-  ): { output: tf.Tensor; weights: tf.Tensor4D | null } {
+  ): { output: tf.Tensor; weights: tf.Tensor4D | null; path: AttentionPathReport } {
     const w = this.builtWeights('attendProjected');
     const { attentionMask = null, attentionBias = null, useCausalMask = false, training = false, returnAttentionScores = false } = options;
     // Keras' [B, Tq, Tk] mask applies to every head; a rank-4 one is per head already
     const mask = attentionMask ? maskForHeads(attentionMask) : null; // broadcasts to [B, N, Tq, Tk]
     const bias = attentionBias ? forHeads(attentionBias) : null; // broadcasts to [B, N, Tq, Tk]
-    const core = { mask, bias, causal: useCausalMask, dropout: this.dropout, training, implementation: this.implementation };
+    const q = query as tf.Tensor4D;
     const { key, value } = keyValue;
-    const { output, weights } = returnAttentionScores
-      ? attentionWithWeights(query, key, value, core)
-      : { output: scaledDotProductAttention(query, key, value, core), weights: null };
-    return { output: this.projectOut(output, w), weights };
+    const result = this.attentionFn(q, key, value, {
+      mask,
+      bias,
+      causal: useCausalMask,
+      dropout: this.dropout,
+      training,
+      returnWeights: returnAttentionScores,
+    });
+    checkAttended(result, q, key, value, returnAttentionScores);
+    const path = result.path ?? 'custom';
+    this.lastPath = path;
+    return { output: this.projectOut(result.output, w), weights: returnAttentionScores ? result.weights : null, path };
   }
 
   private builtWeights(op: string): Weights {
@@ -520,7 +459,7 @@ export class MultiHeadAttention extends tf.layers.Layer {
 
   /** Disposes the weights; unlike tfjs' Layer, also for a layer built but never applied. */
   override dispose(): ReturnType<tf.layers.Layer['dispose']> {
-    if (this._refCount === null && this.built) this._refCount = 1;
+    countBuiltLayer(this);
     return super.dispose();
   }
 
@@ -576,63 +515,6 @@ export class MultiHeadAttention extends tf.layers.Layer {
 // 'MultiHeadAttention' also loads ours: models saved before the prefix, and Keras configs (tfjs-layers' own class of that name is internal)
 registerAttnkitClass(MultiHeadAttention, 'MultiHeadAttention');
 
-/** Keras arguments that do not change a forward pass: accepted with a warning. */
-const IGNORED_KERAS_ARGS: Array<[string, string, string]> = [
-  ['seed', 'seed', "dropout draws from tfjs' random state, not from this seed"],
-  ['flashAttention', 'flash_attention', 'the implementation option chooses the attention path'],
-];
-
-/** Keras or tfjs config -> constructor arguments; rejects what this layer cannot honour. */
-export function argsFromConfig(config: tf.serialization.ConfigDict): MultiHeadAttentionArgs {
-  const snake = Object.keys(config).some((k) => k.includes('_'));
-  const c = (snake ? pythonicToTs(config) : config) as Record<string, unknown>;
-  const axes = c.attentionAxes;
-  check(axes == null || JSON.stringify(axes) === '[1]' || axes === 1, () =>
-    AttentionError.value(OP, 'only attention over the time axis of [B, T, d] inputs is supported (attention_axes null or [1])', axes),
-  );
-  check(c.activityRegularizer == null, () =>
-    AttentionError.value(OP, 'activity regularizers are not supported (tfjs layers cannot apply them)', JSON.stringify(c.activityRegularizer)),
-  );
-  const dtype = c.dtype && typeof c.dtype === 'object' ? (c.dtype as { config?: { name?: string } }).config?.name : c.dtype;
-  const keep = [
-    'name',
-    'trainable',
-    'numHeads',
-    'keyDim',
-    'valueDim',
-    'numKeyValueHeads',
-    'dropout',
-    'useBias',
-    'outputShape',
-    'kernelInitializer',
-    'biasInitializer',
-    'kernelRegularizer',
-    'biasRegularizer',
-    'kernelConstraint',
-    'biasConstraint',
-    'implementation',
-    'useCausalMask',
-    'returnAttentionScores',
-    'queryShape',
-    'valueShape',
-    'keyShape',
-    'batchInputShape',
-  ];
-  check(dtype == null || dtype === 'float32', () =>
-    AttentionError.value(OP, 'only the float32 dtype policy is supported (mixed precision would change the numbers)', String(dtype)),
-  );
-  for (const [k, keras, why] of IGNORED_KERAS_ARGS) {
-    if (c[k] != null && c[k] !== false) {
-      // tfjs warns in the same way about what it cannot honour when loading models
-      console.warn(`MultiHeadAttention: Keras argument ${keras}=${JSON.stringify(c[k])} is accepted but ignored: ${why}`);
-    }
-  }
-  const args: Record<string, unknown> = {};
-  for (const k of keep) if (c[k] !== undefined) args[k] = c[k];
-  if (typeof dtype === 'string') args.dtype = dtype;
-  return args as unknown as MultiHeadAttentionArgs;
-}
-
 /** What tfjs' Layer constructor takes from our arguments. */
 function baseArgs(args: Partial<MultiHeadAttentionArgs>): LayerArgs {
   const out: LayerArgs = { name: defaultLayerName(args.name, 'multi_head_attention') };
@@ -676,9 +558,25 @@ function project(x: tf.Tensor, kernel: tf.LayerVariable, bias: tf.LayerVariable 
   return tf.transpose(tf.reshape(y, [B, T, heads, size]), [0, 2, 1, 3]); // [B, heads, T, size]
 }
 
+/** An attention function's result must have the shapes the layer merges: output [B, N, Tq, Hv], weights [B, N, Tq, Tk] when asked for. */
+function checkAttended(r: unknown, query: tf.Tensor4D, key: tf.Tensor4D, value: tf.Tensor4D, wantsWeights: boolean) {
+  const op = `${OP}.attentionFn`;
+  const [B, N, Tq] = query.shape;
+  const [Tk, Hv] = [key.shape[2], value.shape[3]];
+  const { output, weights } = (r ?? {}) as { output?: unknown; weights?: unknown };
+  const shape = (x: unknown) => (x instanceof tf.Tensor ? x.shape : []);
+  const is = (x: unknown, want: number[]) => x instanceof tf.Tensor && x.shape.join() === want.join();
+  check(is(output, [B, N, Tq, Hv]), () =>
+    AttentionError.shapes(op, `must return output [B, N, Tq, Hv] = ${formatShape([B, N, Tq, Hv])}`, { output: shape(output) }),
+  );
+  check(!wantsWeights || is(weights, [B, N, Tq, Tk]), () =>
+    AttentionError.shapes(op, `must return weights [B, N, Tq, Tk] = ${formatShape([B, N, Tq, Tk])} when returnWeights`, { weights: shape(weights) }),
+  );
+}
+
 /** Keras' attention mask, broadcastable to [B, Tq, Tk] (or [B, N, Tq, Tk]), as a bool mask broadcastable to [B, N, Tq, Tk]. */
 function maskForHeads(mask: tf.Tensor): tf.Tensor {
-  return forHeads(mask.dtype === 'bool' ? mask : tf.notEqual(mask, 0));
+  return forHeads(toBoolMask(mask));
 }
 
 /** [B, Tq, Tk] -> [B, 1, Tq, Tk]; ranks below 3 broadcast as they are, rank 4 is per head already. */

@@ -49,13 +49,27 @@ export function buildSublayer(layer: tf.layers.Layer, inputShape: tf.Shape | tf.
   });
 }
 
+/** tfjs' protected reference count of a layer: null until `apply()` builds it, 0 once disposed. */
+type Counted = { _refCount: number | null };
+
+/**
+ * Lets tfjs' `Layer.dispose()` dispose a layer built by `build()` (or by its parent) rather
+ * than by `apply()`: tfjs counts references only from `apply()`, and refuses a layer whose count
+ * is still null. Call it at the top of a layer's `dispose()` override; a no-op for a layer that
+ * is unbuilt, applied or already disposed.
+ */
+export function countBuiltLayer(layer: tf.layers.Layer): void {
+  const counted = layer as unknown as Counted;
+  if (counted._refCount === null && layer.built) counted._refCount = 1;
+}
+
 /**
  * Disposes the weights of a sublayer that its parent built (tfjs' `dispose()` refuses a layer
  * built by `build()` rather than by a call); returns how many variables it disposed. Unbuilt
  * or already disposed layers are skipped.
  */
 export function disposeSublayer(layer: tf.layers.Layer): number {
-  const counted = layer as unknown as { _refCount: number | null };
+  const counted = layer as unknown as Counted;
   if (!layer.built || counted._refCount === 0) return 0;
   counted._refCount = 1;
   return layer.dispose().numDisposedVariables;

@@ -8,7 +8,8 @@
 import { AttentionError, check } from '@attnkit/masking';
 import * as tf from '@tensorflow/tfjs';
 import { toCamelCase } from './config.js';
-import { MultiHeadAttention, type MultiHeadAttentionArgs } from './layer.js';
+import type { MultiHeadAttentionArgs } from './args.js';
+import { MultiHeadAttention } from './layer.js';
 import { type TorchTensorLike, torchTensor } from './torch-state.js';
 
 const OP = 'fromTorchMultiheadAttention';

@@ -119,6 +119,26 @@ describeEachBackend('PositionEmbedding', () => {
     loaded.dispose();
   });
 
+  it('a model saved under the old classNames (PositionEmbedding, SinusoidalPositionEncoding) still loads, with the same outputs', async () => {
+    const input = tfl.input({ shape: [5, 4] });
+    const learned = new PositionEmbedding({ maxLength: 5, initializer: tfl.initializers.randomNormal({ seed: 4 }) });
+    const summed = tfl.layers.add().apply([input, learned.apply(input) as tfl.SymbolicTensor]) as tfl.SymbolicTensor;
+    const model = tfl.model({ inputs: input, outputs: new SinusoidalPositionEncoding({}).apply(summed) as tfl.SymbolicTensor });
+    const { artifacts } = await saveAndLoad(model);
+    // what the layers saved before the attnkit> prefix: their className without it
+    const topology = JSON.stringify(artifacts.modelTopology).replaceAll('"class_name":"attnkit>', '"class_name":"');
+    expect(topology).toContain('"class_name":"PositionEmbedding"');
+    expect(topology).toContain('"class_name":"SinusoidalPositionEncoding"');
+    const old = await tfl.loadLayersModel(tf.io.fromMemory({ ...artifacts, modelTopology: JSON.parse(topology) }));
+    expect(old.layers.some((l) => l instanceof PositionEmbedding) && old.layers.some((l) => l instanceof SinusoidalPositionEncoding)).toBe(true);
+    const x = randomTensor([2, 5, 4], 13);
+    const [a, b] = [model.predict(x) as tf.Tensor, old.predict(x) as tf.Tensor];
+    expectTensorsClose(b, a, { rtol: 0, atol: 0 });
+    tf.dispose([x, a, b]);
+    model.dispose();
+    old.dispose();
+  });
+
   it('inside tf.model, fit trains the table (weights exist after symbolic apply) and the trained model reloads', async () => {
     const input = tfl.input({ shape: [4, 3] });
     const learned = new PositionEmbedding({ maxLength: 4, name: 'positions', initializer: tfl.initializers.randomNormal({ seed: 3 }) });

@@ -5,6 +5,7 @@
  * `tokens + positions.apply(tokens)`.
  */
 import { AttentionError, check } from '@attnkit/masking';
+import { registerAttnkitClass } from '@attnkit/masking/internal';
 import * as tfl from '@tensorflow/tfjs';
 import * as tf from '@tensorflow/tfjs-core';
 import { type LayerArgs, checkOffset, checkPositiveInteger, withDefaultName } from './validate.js';
@@ -133,4 +134,5 @@ export class PositionEmbedding extends tfl.layers.Layer {
     };
   }
 }
-tf.serialization.registerClass(PositionEmbedding);
+// 'PositionEmbedding': the className models carried before the prefix
+registerAttnkitClass(PositionEmbedding, 'PositionEmbedding');

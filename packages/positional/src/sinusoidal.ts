@@ -8,6 +8,7 @@
  * so it stays accurate at large positions where a float32 angle would not.
  */
 import { AttentionError, check } from '@attnkit/masking';
+import { registerAttnkitClass } from '@attnkit/masking/internal';
 import * as tfl from '@tensorflow/tfjs';
 import * as tf from '@tensorflow/tfjs-core';
 import { type LayerArgs, checkBase, checkOffset, checkPositiveInteger, withDefaultName } from './validate.js';
@@ -107,4 +108,5 @@ export class SinusoidalPositionEncoding extends tfl.layers.Layer {
     return { ...super.getConfig(), base: this.base };
   }
 }
-tf.serialization.registerClass(SinusoidalPositionEncoding);
+// 'SinusoidalPositionEncoding': the className models carried before the prefix
+registerAttnkitClass(SinusoidalPositionEncoding, 'SinusoidalPositionEncoding');

@@ -1,4 +1,5 @@
 import { AttentionError, check } from '@attnkit/masking';
+import { defaultLayerName } from '@attnkit/masking/internal';
 import type * as tfl from '@tensorflow/tfjs';
 
 export function checkPositiveInteger(op: string, name: string, n: unknown): asserts n is number {
@@ -16,15 +17,11 @@ export function checkBase(op: string, base: unknown): asserts base is number {
 /** The base options every tfjs layer takes (`name`, `trainable`, `inputShape`, `dtype`, …). */
 export type LayerArgs = NonNullable<ConstructorParameters<typeof tfl.layers.Layer>[0]>;
 
-const layerCounts = new Map<string, number>();
-
 /**
- * `args` with a default `name` (`<prefix>_<n>`) when none is given. Our classNames carry the
- * `attnkit>` prefix, which tfjs would otherwise put into layer names, where `>` is not allowed.
+ * `args` with a default `name` (`<prefix>_<n>`, masking's `defaultLayerName`) when none is
+ * given. Our classNames carry the `attnkit>` prefix, which tfjs would otherwise put into layer
+ * names, where `>` is not allowed.
  */
 export function withDefaultName<T extends LayerArgs>(args: T, prefix: string): T {
-  if (args.name) return args;
-  const n = (layerCounts.get(prefix) ?? 0) + 1;
-  layerCounts.set(prefix, n);
-  return { ...args, name: `${prefix}_${n}` };
+  return args.name ? args : { ...args, name: defaultLayerName(undefined, prefix) };
 }

@@ -1,23 +1,40 @@
 import { CrossAttention, type MemoryCache } from '@attnkit/cross-attention';
-import { AttentionError, check } from '@attnkit/masking';
-import {
-  type KVCache,
-  MultiHeadAttention,
-  type MultiHeadAttentionArgs,
-  REGISTRATION_PREFIX,
-  buildSublayer,
-  defaultLayerName,
-  disposeSublayer,
-  registerAttnkitClass,
-  withNameScope,
-} from '@attnkit/multi-head';
+import { AttentionError } from '@attnkit/masking';
+import { REGISTRATION_PREFIX, andKeyPaddingMask, check, defaultLayerName, registerAttnkitClass, toBoolMask } from '@attnkit/masking/internal';
+import { type KVCache, MultiHeadAttention, type MultiHeadAttentionArgs, buildSublayer, disposeSublayer, withNameScope } from '@attnkit/multi-head';
+import { countBuiltLayer } from '@attnkit/multi-head/internal';
 import type { Activation, Implementation } from '@attnkit/core';
 import * as tf from '@tensorflow/tfjs';
 import { Linear } from './linear.js';
+import { tidy } from './tidy.js';
 import { LayerNorm } from './norm.js';
 
 type Kwargs = Record<string, unknown>;
 export type NamedWeight = { name: string; variable: tf.LayerVariable };
+
+/** What an encoder layer's {@link TransformerEncoderLayer.forward} returns: y [B, T, d], and the self-attention weights [B, N, T, T] when asked for. */
+export interface EncoderLayerOutput {
+  y: tf.Tensor3D;
+  self?: tf.Tensor4D;
+}
+
+/** What a decoder layer's {@link TransformerDecoderLayer.forward} returns: y [B, T, d], and when asked for the self [B, N, T, Tk] and cross [B, N, T, Ts] weights. */
+export interface DecoderLayerOutput {
+  y: tf.Tensor3D;
+  self?: tf.Tensor4D;
+  cross?: tf.Tensor4D;
+}
+
+/** One residual branch's output, and the weights of the attention inside it (null for the feed-forward, or when not asked for). */
+interface Branch {
+  output: tf.Tensor;
+  weights: tf.Tensor4D | null;
+}
+
+/** An attention sublayer's `apply()` result as a branch: `[output, weights]` when scores were asked for, else the output. */
+function attended(r: tf.Tensor | tf.Tensor[] | tf.SymbolicTensor | tf.SymbolicTensor[]): Branch {
+  return Array.isArray(r) ? { output: r[0] as tf.Tensor, weights: r[1] as tf.Tensor4D } : { output: r as tf.Tensor, weights: null };
+}
 
 export interface TransformerBlockArgs {
   /** Model width d. Required. */
@@ -178,15 +195,24 @@ abstract class Block extends tf.layers.Layer {
     return null;
   }
 
-  /** One residual branch: pre-norm x + drop(f(norm(x))), or post-norm norm(x + drop(f(x))). */
-  protected residual(x: tf.Tensor, norm: tf.layers.Layer, f: (h: tf.Tensor) => tf.Tensor, training: boolean): tf.Tensor {
+  /**
+   * One residual branch: pre-norm x + drop(f(norm(x))), or post-norm norm(x + drop(f(x))); the
+   * weights of an attention `f` pass through as they are.
+   */
+  protected residual(x: tf.Tensor, norm: tf.layers.Layer, f: (h: tf.Tensor) => Branch, training: boolean): Branch {
     const drop = (h: tf.Tensor) => (training && this.config.dropout > 0 ? tf.dropout(h, this.config.dropout) : h);
-    if (this.config.normFirst) return tf.add(x, drop(f(norm.apply(x) as tf.Tensor)));
-    return norm.apply(tf.add(x, drop(f(x)))) as tf.Tensor;
+    const branch = f(this.config.normFirst ? (norm.apply(x) as tf.Tensor) : x);
+    const y = tf.add(x, drop(branch.output));
+    return { output: this.config.normFirst ? y : (norm.apply(y) as tf.Tensor), weights: branch.weights };
   }
 
-  protected feedForward(x: tf.Tensor, training: boolean): tf.Tensor {
-    return this.residual(x, this.ffNorm, (h) => this.ffOut.apply(this.ffIn.apply(h)) as tf.Tensor, training);
+  protected feedForward(x: tf.Tensor, training: boolean): tf.Tensor3D {
+    return this.residual(x, this.ffNorm, (h) => ({ output: this.ffOut.apply(this.ffIn.apply(h)) as tf.Tensor, weights: null }), training).output as tf.Tensor3D;
+  }
+
+  /** Builds the weights when {@link forward} is called before any apply() (the stacks and the seq2seq model call it directly). */
+  protected ensureBuilt(inputShape: tf.Shape | tf.Shape[]): void {
+    if (!this.built) this.build(inputShape);
   }
 
   protected abstract sublayers(): tf.layers.Layer[];
@@ -219,7 +245,7 @@ abstract class Block extends tf.layers.Layer {
 
   /** Disposes every sublayer's weights (also for a layer built but never called). */
   override dispose(): ReturnType<tf.layers.Layer['dispose']> {
-    if (this._refCount === null && this.built) this._refCount = 1;
+    countBuiltLayer(this);
     return super.dispose();
   }
 
@@ -286,22 +312,30 @@ export class TransformerEncoderLayer extends Block {
     return super.apply(inputs, options);
   }
 
+  /** tfjs' entry: `x` or `[x, paddingMask]` (inside a tf.model), through {@link forward}. Returns y, or `[y, selfWeights]` when `returnAttentionScores`. */
   override call(inputs: tf.Tensor | tf.Tensor[], o: EncoderCallOptions = {}): tf.Tensor | tf.Tensor[] {
     const x = Array.isArray(inputs) ? inputs[0]! : inputs;
     const paddingMask = (Array.isArray(inputs) ? inputs[1] : undefined) ?? o.paddingMask ?? null;
-    const { attentionMask = null, attentionBias = null, training = false, returnAttentionScores = false } = o;
+    const { y, self } = this.forward(x, { ...o, paddingMask });
+    return self ? [y, self] : y;
+  }
+
+  /**
+   * @internal The typed forward pass that {@link call}, the encoder stack and the seq2seq model
+   * share: x [B, T, d] -> y [B, T, d], and the self-attention weights [B, N, T, T] when
+   * `returnAttentionScores`. Builds the layer on first use.
+   */
+  forward(x: tf.Tensor, o: EncoderCallOptions = {}): EncoderLayerOutput {
+    const { paddingMask = null, attentionMask = null, attentionBias = null, training = false, returnAttentionScores = false } = o;
     checkInput('TransformerEncoderLayer', x, this.config.dModel);
     checkPadding('TransformerEncoderLayer', 'paddingMask', paddingMask, x.shape[0]!, x.shape[1]!);
-    return tf.tidy(() => {
-      let weights: tf.Tensor | null = null;
-      const mask = andMasks(paddingMask ? tf.expandDims(toBool(paddingMask), 1) : null, attentionMask); // [B, 1, T] & mask
-      const attend = (h: tf.Tensor) => {
-        const r = this.selfAttention.apply(h, { value: h, attentionMask: mask, attentionBias, training, returnAttentionScores });
-        if (Array.isArray(r)) weights = (r[1] as tf.Tensor | undefined) ?? null;
-        return (Array.isArray(r) ? r[0] : r) as tf.Tensor;
-      };
-      const y = this.feedForward(this.residual(x, this.attentionNorm, attend, training), training);
-      return weights ? [y, weights] : y;
+    this.ensureBuilt(x.shape);
+    return tidy(() => {
+      const mask = andKeyPaddingMask(paddingMask ? tf.expandDims(toBoolMask(paddingMask), 1) : null, attentionMask); // [B, 1, T] & mask
+      const attend = (h: tf.Tensor) => attended(this.selfAttention.apply(h, { value: h, attentionMask: mask, attentionBias, training, returnAttentionScores }));
+      const { output: h, weights } = this.residual(x, this.attentionNorm, attend, training);
+      const y = this.feedForward(h, training);
+      return weights ? { y, self: weights } : { y };
     });
   }
 }
@@ -396,26 +430,32 @@ export class TransformerDecoderLayer extends Block {
     return super.apply(inputs, options);
   }
 
+  /** tfjs' entry: `x` or `[x, memory(, memoryMask)]` (inside a tf.model), through {@link forward}. Returns y, or `[y, selfWeights, crossWeights]` when `returnAttentionScores`. */
   override call(inputs: tf.Tensor | tf.Tensor[], o: DecoderCallOptions = {}): tf.Tensor | tf.Tensor[] {
     const list = Array.isArray(inputs) ? inputs : [inputs];
-    const x = list[0]!;
     const memory = list[1] ?? o.memory ?? null;
     const memoryMask = list[2] ?? o.memoryMask ?? null;
-    const { memoryCache = null, selfCache = null, training = false, useCausalMask = true, paddingMask = null } = o;
+    const { y, self, cross } = this.forward(list[0]!, { ...o, memory, memoryMask });
+    return self && cross ? [y, self, cross] : y;
+  }
+
+  /**
+   * @internal The typed forward pass that {@link call}, the decoder stack and the seq2seq
+   * model's decoding share: x [B, T, d] -> y [B, T, d], and when `returnAttentionScores` the
+   * self [B, N, T, Tk] and cross [B, N, T, Ts] weights. Builds the layer on first use.
+   */
+  forward(x: tf.Tensor, o: DecoderCallOptions = {}): DecoderLayerOutput {
+    const { memory = null, memoryMask = null, memoryCache = null, selfCache = null, training = false, useCausalMask = true, paddingMask = null } = o;
     const { selfAttentionMask = null, selfAttentionBias = null, crossAttentionMask = null, crossAttentionBias = null } = o;
-    const scores = o.returnAttentionScores === true;
+    const returnAttentionScores = o.returnAttentionScores === true;
     checkInput('TransformerDecoderLayer', x, this.config.dModel);
     check(typeof useCausalMask === 'boolean', () => AttentionError.value('TransformerDecoderLayer', 'useCausalMask must be a boolean', useCausalMask));
     checkPadding('TransformerDecoderLayer', 'paddingMask', paddingMask, x.shape[0]!, (selfCache?.length ?? 0) + x.shape[1]!);
-    return tf.tidy(() => {
-      const found: tf.Tensor[] = [];
-      const pick = (r: tf.Tensor | tf.Tensor[]) => {
-        if (Array.isArray(r)) found.push(r[1]!);
-        return (Array.isArray(r) ? r[0] : r) as tf.Tensor;
-      };
-      const selfMask = andMasks(paddingMask ? tf.expandDims(toBool(paddingMask), 1) : null, selfAttentionMask); // [B, 1, Tk] & mask
-      const self = (h: tf.Tensor) =>
-        pick(
+    this.ensureBuilt(memory instanceof tf.Tensor && memory.rank === 3 ? [x.shape, memory.shape] : x.shape);
+    return tidy(() => {
+      const selfMask = andKeyPaddingMask(paddingMask ? tf.expandDims(toBoolMask(paddingMask), 1) : null, selfAttentionMask); // [B, 1, Tk] & mask
+      const attendSelf = (h: tf.Tensor) =>
+        attended(
           this.selfAttention.apply(h, {
             value: h,
             useCausalMask,
@@ -423,39 +463,27 @@ export class TransformerDecoderLayer extends Block {
             attentionBias: selfAttentionBias,
             cache: selfCache,
             training,
-            returnAttentionScores: scores,
-          }) as tf.Tensor,
+            returnAttentionScores,
+          }),
         );
-      const cross = (h: tf.Tensor) =>
-        pick(
+      const attendMemory = (h: tf.Tensor) =>
+        attended(
           this.crossAttention.apply(h, {
             ...(memoryCache ? { memoryCache } : { memory, memoryMask }),
             attentionMask: crossAttentionMask,
             attentionBias: crossAttentionBias,
             training,
-            returnAttentionScores: scores,
-          }) as tf.Tensor,
+            returnAttentionScores,
+          }),
         );
-      let y = this.residual(x, this.selfNorm, self, training);
-      y = this.residual(y, this.crossNorm, cross, training);
-      y = this.feedForward(y, training);
-      return scores ? [y, ...found] : y;
+      const self = this.residual(x, this.selfNorm, attendSelf, training);
+      const cross = this.residual(self.output, this.crossNorm, attendMemory, training);
+      const y = this.feedForward(cross.output, training);
+      return self.weights && cross.weights ? { y, self: self.weights, cross: cross.weights } : { y };
     });
   }
 }
 registerAttnkitClass(TransformerDecoderLayer, 'TransformerDecoderLayer');
-
-function toBool(mask: tf.Tensor): tf.Tensor {
-  return mask.dtype === 'bool' ? mask : tf.notEqual(mask, 0);
-}
-
-/** A padding mask [B, 1, Tk] ANDed with an attention mask (rank <= 3 broadcasting to [B, Tq, Tk], or rank 4 per head). */
-function andMasks(padding: tf.Tensor | null, mask: tf.Tensor | null): tf.Tensor | null {
-  if (!mask) return padding;
-  const bool = toBool(mask);
-  if (!padding) return bool;
-  return bool.rank === 4 ? tf.logicalAnd(tf.expandDims(padding, 1), bool) : tf.logicalAnd(padding, bool); // [B, N, Tq, Tk] or [B, Tq, Tk]
-}
 
 function checkShape(op: string, x: tf.Shape, dModel: number) {
   check(x.length === 3 && (x[2] === dModel || x[2] == null), () =>

@@ -1,6 +1,7 @@
 import { AttentionError, check } from '@attnkit/masking';
 import * as tf from '@tensorflow/tfjs';
 import type { DecoderState, Transformer } from './model.js';
+import { tidy } from './tidy.js';
 
 export interface DecodeOptions {
   /** Longest output in tokens (EOS not counted). Default source length + 50. */
@@ -129,7 +130,7 @@ class Stepper {
   /** Log-probabilities [B, V] of the next token after each prefix, and its attention per layer; the caller disposes them. */
   step(prefixes: number[][]): StepTensors {
     const { model, state, returnAttention } = this;
-    return tf.tidy(() => {
+    return tidy((): StepTensors => {
       const B = prefixes.length;
       const ids = state
         ? tf.tensor2d(
@@ -145,8 +146,8 @@ class Stepper {
       const logp = tf.logSoftmax(tf.squeeze(tf.slice(out.logits, [0, T - 1, 0], [-1, 1, -1]), [1])) as tf.Tensor2D; // [B, V]
       const lastQuery = (a: tf.Tensor4D) => tf.slice(a, [0, 0, T - 1, 0], [-1, -1, 1, -1]); // [B, N, 1, Tk]
       const attention = out.attention?.map((a) => ({ self: lastQuery(a.self), cross: lastQuery(a.cross) })) ?? null;
-      return { logp, attention } as unknown as tf.TensorContainer;
-    }) as unknown as StepTensors;
+      return { logp, attention };
+    });
   }
 
   /** Row `i` of the next batch continues row `parents[i]` of this one. */

@@ -1,4 +1,5 @@
 import { embeddingLookup, matMulT } from '@attnkit/core';
+import { defaultLayerName, registerAttnkitClass } from '@attnkit/masking/internal';
 import * as tf from '@tensorflow/tfjs';
 
 /**
@@ -7,7 +8,7 @@ import * as tf from '@tensorflow/tfjs';
  * output projection when weights are tied: logits = h·Eᵀ.
  */
 export class TokenEmbedding extends tf.layers.Layer {
-  static className = 'TokenEmbedding';
+  static className = 'attnkit>TokenEmbedding';
   readonly vocabSize: number;
   readonly dModel: number;
   private table: tf.LayerVariable | null = null;
@@ -15,7 +16,7 @@ export class TokenEmbedding extends tf.layers.Layer {
   readonly seed: number | null;
 
   constructor(args: { vocabSize: number; dModel: number; seed?: number | null; name?: string }) {
-    super(args.name !== undefined ? { name: args.name } : {});
+    super({ name: defaultLayerName(args.name, 'token_embedding') });
     this.vocabSize = args.vocabSize;
     this.dModel = args.dModel;
     this.seed = args.seed ?? null;
@@ -57,4 +58,5 @@ export class TokenEmbedding extends tf.layers.Layer {
     return { vocabSize: this.vocabSize, dModel: this.dModel, seed: this.seed, ...super.getConfig() };
   }
 }
-tf.serialization.registerClass(TokenEmbedding);
+// 'TokenEmbedding': the className models carried before the prefix
+registerAttnkitClass(TokenEmbedding, 'TokenEmbedding');

@@ -1,4 +1,5 @@
 import { type Activation, dense } from '@attnkit/core';
+import { defaultLayerName, registerAttnkitClass } from '@attnkit/masking/internal';
 import * as tf from '@tensorflow/tfjs';
 
 /**
@@ -9,7 +10,7 @@ import * as tf from '@tensorflow/tfjs';
  * form (PyTorch's and Keras's default), `gelu_tanh` the tanh approximation.
  */
 export class Linear extends tf.layers.Layer {
-  static className = 'AttnkitLinear';
+  static className = 'attnkit>Linear';
   readonly units: number;
   readonly activation: Activation;
   private readonly init: ReturnType<typeof tf.initializers.glorotUniform>;
@@ -17,7 +18,7 @@ export class Linear extends tf.layers.Layer {
   private bias: tf.LayerVariable | null = null;
 
   constructor(args: { units: number; activation?: Linear['activation']; kernelInitializer?: ReturnType<typeof tf.initializers.glorotUniform>; name?: string }) {
-    super(args.name !== undefined ? { name: args.name } : {});
+    super({ name: defaultLayerName(args.name, 'attnkit_linear') });
     this.units = args.units;
     this.activation = args.activation ?? 'linear';
     this.init = args.kernelInitializer ?? tf.initializers.glorotUniform({});
@@ -49,4 +50,5 @@ export class Linear extends tf.layers.Layer {
     return { units: this.units, activation: this.activation, ...super.getConfig() };
   }
 }
-tf.serialization.registerClass(Linear);
+// 'AttnkitLinear': the className models carried before the prefix
+registerAttnkitClass(Linear, 'AttnkitLinear');

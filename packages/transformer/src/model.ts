@@ -8,6 +8,7 @@ import { type DecoderCallOptions, type EncoderCallOptions, type NamedWeight, Tra
 import { TokenEmbedding } from './embedding.js';
 import { Linear } from './linear.js';
 import { LayerNorm } from './norm.js';
+import { tidy } from './tidy.js';
 
 const OP = 'Transformer';
 
@@ -196,22 +197,19 @@ export class Transformer {
   ): { memory: tf.Tensor3D; memoryMask: tf.Tensor2D; attention?: tf.Tensor4D[] } {
     checkIds('encode', 'source', source);
     const { training = false, returnAttention = false, attentionMask = null, attentionBias = null } = options;
-    const [memory, memoryMask, ...attention] = tf.tidy(() => {
+    const { memory, memoryMask, attention } = tidy(() => {
       const mask = tf.notEqual(source, this.config.padId) as tf.Tensor2D; // [B, Ts]
-      let h = this.embed(source, this.sourceEmbedding, this.sourcePosition, 0, training);
-      const weights: tf.Tensor[] = [];
+      let h: tf.Tensor = this.embed(source, this.sourceEmbedding, this.sourcePosition, 0, training);
+      const weights: tf.Tensor4D[] = [];
       for (const layer of this.encoderLayers) {
-        const r = layer.apply(h, { paddingMask: mask, attentionMask, attentionBias, training, returnAttentionScores: returnAttention });
-        if (Array.isArray(r)) {
-          h = r[0] as tf.Tensor;
-          weights.push(r[1] as tf.Tensor); // [B, H, Ts, Ts]
-        } else h = r as tf.Tensor;
+        const { y, self } = layer.forward(h, { paddingMask: mask, attentionMask, attentionBias, training, returnAttentionScores: returnAttention });
+        h = y;
+        if (self) weights.push(self); // [B, H, Ts, Ts]
       }
       if (this.encoderNorm) h = this.encoderNorm.apply(h) as tf.Tensor;
-      return [h, mask, ...weights];
+      return { memory: h as tf.Tensor3D, memoryMask: mask, attention: weights };
     });
-    const out = { memory: memory as tf.Tensor3D, memoryMask: memoryMask as tf.Tensor2D };
-    return returnAttention ? { ...out, attention: attention as tf.Tensor4D[] } : out;
+    return returnAttention ? { memory, memoryMask, attention } : { memory, memoryMask };
   }
 
   /**
@@ -237,11 +235,11 @@ export class Transformer {
       AttentionError.value(`${OP}.decode`, 'pass exactly one of memory and state', memory == null ? 'neither' : 'both'),
     );
     const offset = state ? state.selfCaches[0]!.length : 0;
-    const out = tf.tidy(() => {
-      let h = this.embed(target, this.targetEmbedding, this.targetPosition, offset, training);
-      const attention: tf.Tensor[] = [];
+    return tidy((): DecodeStepOutput => {
+      let h: tf.Tensor = this.embed(target, this.targetEmbedding, this.targetPosition, offset, training);
+      const attention: Array<{ self: tf.Tensor4D; cross: tf.Tensor4D }> = [];
       this.decoderLayers.forEach((layer, i) => {
-        const r = layer.apply(h, {
+        const { y, self, cross } = layer.forward(h, {
           ...(state ? { memoryCache: state.memoryCaches[i], selfCache: state.selfCaches[i] } : { memory, memoryMask }),
           selfAttentionMask,
           selfAttentionBias,
@@ -250,18 +248,13 @@ export class Transformer {
           training,
           returnAttentionScores: returnAttention,
         });
-        if (Array.isArray(r)) {
-          h = r[0] as tf.Tensor;
-          attention.push(r[1] as tf.Tensor, r[2] as tf.Tensor);
-        } else h = r as tf.Tensor;
+        h = y;
+        if (self && cross) attention.push({ self, cross }); // [B, N, T, Tk], [B, N, T, Ts]
       });
       if (this.decoderNorm) h = this.decoderNorm.apply(h) as tf.Tensor;
-      const logits = this.output ? (this.output.apply(h) as tf.Tensor) : this.targetEmbedding.logits(h); // [B, T, V]
-      return [logits, ...attention];
+      const logits = (this.output ? this.output.apply(h) : this.targetEmbedding.logits(h)) as tf.Tensor3D; // [B, T, V]
+      return { logits, attention: returnAttention ? attention : null };
     });
-    const [logits, ...att] = out;
-    const attention = returnAttention ? this.decoderLayers.map((_, i) => ({ self: att[2 * i] as tf.Tensor4D, cross: att[2 * i + 1] as tf.Tensor4D })) : null;
-    return { logits: logits as tf.Tensor3D, attention };
   }
 
   /** Teacher-forced logits [B, Tt, V] for source [B, Ts] and decoder input [B, Tt]. */

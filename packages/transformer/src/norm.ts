@@ -1,4 +1,5 @@
 import { layerNorm } from '@attnkit/core';
+import { defaultLayerName, registerAttnkitClass } from '@attnkit/masking/internal';
 import * as tf from '@tensorflow/tfjs';
 
 /**
@@ -9,13 +10,13 @@ import * as tf from '@tensorflow/tfjs';
  * per training step.
  */
 export class LayerNorm extends tf.layers.Layer {
-  static className = 'AttnkitLayerNorm';
+  static className = 'attnkit>LayerNorm';
   readonly epsilon: number;
   private gamma: tf.LayerVariable | null = null;
   private beta: tf.LayerVariable | null = null;
 
   constructor(args: { epsilon?: number; name?: string } = {}) {
-    super(args.name !== undefined ? { name: args.name } : {});
+    super({ name: defaultLayerName(args.name, 'attnkit_layer_norm') });
     this.epsilon = args.epsilon ?? 1e-5;
   }
 
@@ -40,4 +41,5 @@ export class LayerNorm extends tf.layers.Layer {
     return { epsilon: this.epsilon, ...super.getConfig() };
   }
 }
-tf.serialization.registerClass(LayerNorm);
+// 'AttnkitLayerNorm': the className models carried before the prefix
+registerAttnkitClass(LayerNorm, 'AttnkitLayerNorm');

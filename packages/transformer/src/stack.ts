@@ -6,18 +6,24 @@ const prefixed = (p: string, ws: NamedWeight[]) => ws.map((w) => ({ ...w, name: 
 const normWeights = (norm: tf.layers.Layer | null, name: string): NamedWeight[] =>
   norm ? norm.weights.map((variable, i) => ({ name: `${name}/${['gamma', 'beta'][i]}`, variable })) : [];
 
+/** A layer the stacks run: its typed forward pass (the blocks' `forward`). */
+interface StackedLayer<O> {
+  forward(x: tf.Tensor, options: O): { y: tf.Tensor3D };
+  readonly namedWeights: NamedWeight[];
+}
+
 /** What the two stacks share: their layers, an optional final norm, structural weight names and disposal. */
-abstract class LayerStack<L extends TransformerEncoderLayer | TransformerDecoderLayer> {
+abstract class LayerStack<L extends StackedLayer<O> & tf.layers.Layer, O> {
   constructor(
     readonly layers: L[],
     readonly norm: tf.layers.Layer | null = null,
   ) {}
 
   /** x through every layer with the same options, then the final norm. */
-  protected run(x: tf.Tensor, options: object): tf.Tensor3D {
+  protected run(x: tf.Tensor, options: O): tf.Tensor3D {
     return tf.tidy(() => {
-      let h = x;
-      for (const layer of this.layers) h = layer.apply(h, options as tf.serialization.ConfigDict) as tf.Tensor;
+      let h: tf.Tensor = x;
+      for (const layer of this.layers) h = layer.forward(h, options).y;
       return (this.norm ? this.norm.apply(h) : h) as tf.Tensor3D;
     });
   }
@@ -33,7 +39,7 @@ abstract class LayerStack<L extends TransformerEncoderLayer | TransformerDecoder
 }
 
 /** A stack of encoder layers with an optional final layer norm, as PyTorch's `nn.TransformerEncoder`: [B, S, d] -> [B, S, d]. */
-export class TransformerEncoder extends LayerStack<TransformerEncoderLayer> {
+export class TransformerEncoder extends LayerStack<TransformerEncoderLayer, EncoderCallOptions> {
   /** Every layer gets the same options (masks, padding, training); returns the stack's output. */
   call(src: tf.Tensor, options: Omit<EncoderCallOptions, 'returnAttentionScores'> = {}): tf.Tensor3D {
     return this.run(src, options);
@@ -41,7 +47,7 @@ export class TransformerEncoder extends LayerStack<TransformerEncoderLayer> {
 }
 
 /** A stack of decoder layers with an optional final layer norm, as PyTorch's `nn.TransformerDecoder`: [B, T, d] -> [B, T, d]. */
-export class TransformerDecoder extends LayerStack<TransformerDecoderLayer> {
+export class TransformerDecoder extends LayerStack<TransformerDecoderLayer, DecoderCallOptions> {
   /** Every layer gets the same options (memory, masks, padding, training); per-layer caches are not taken here. */
   call(tgt: tf.Tensor, options: Omit<DecoderCallOptions, 'returnAttentionScores' | 'selfCache' | 'memoryCache'>): tf.Tensor3D {
     return this.run(tgt, options);

@@ -9,6 +9,7 @@
  * same, with kernels transposed ([in, out]) and the attention weights converted as
  * `fromTorchMultiheadAttention` does.
  */
+import type { Activation } from '@attnkit/core';
 import { AttentionError, check } from '@attnkit/masking';
 import { type AttnkitMasks, type TorchTensorLike, checkTorchConfig, fromTorchMasks, torchMultiheadAttentionWeights, torchTensor } from '@attnkit/multi-head';
 import * as tf from '@tensorflow/tfjs';
@@ -33,13 +34,17 @@ export interface TorchImportExtras {
   implementation?: TransformerEncoderLayer['config']['implementation'];
 }
 
+/** The activations of PyTorch's transformer layers that name one of core's {@link Activation}s (gelu is the exact erf form in both). */
+const TORCH_ACTIVATIONS = ['relu', 'gelu'] as const satisfies readonly Activation[];
+type TorchActivation = (typeof TORCH_ACTIVATIONS)[number];
+
 const LAYER_OPTIONS = ['dModel', 'nhead', 'dimFeedforward', 'dropout', 'activation', 'layerNormEps', 'batchFirst', 'normFirst', 'bias', 'device', 'dtype'];
 
 /** PyTorch layer arguments -> attnkit block arguments (dModel from the state when not given). */
 function blockArgs(op: string, config: TorchLayerConfig, dModelFromState: number, extras: TorchImportExtras) {
   const c = checkTorchConfig(op, config, LAYER_OPTIONS);
   const activation = c.activation ?? 'relu';
-  check(activation === 'relu' || activation === 'gelu', () =>
+  check(TORCH_ACTIVATIONS.includes(activation as TorchActivation), () =>
     AttentionError.value(
       op,
       "activation must be 'relu' or 'gelu' (a callable cannot be imported)",
@@ -57,7 +62,7 @@ function blockArgs(op: string, config: TorchLayerConfig, dModelFromState: number
     numHeads: c.nhead as number,
     ffDim: (c.dimFeedforward as number | undefined) ?? 2048,
     dropout: (c.dropout as number | undefined) ?? 0.1,
-    activation: activation as 'relu' | 'gelu',
+    activation: activation as TorchActivation,
     normFirst: c.normFirst === true,
     layerNormEpsilon: (c.layerNormEps as number | undefined) ?? 1e-5,
     ...(extras.implementation ? { implementation: extras.implementation } : {}),
