@@ -41,7 +41,7 @@ let rowModule: WasmAttention | null = null;
 /** Copies the module's views into fresh tfjs outputs (allocated first: an allocation may grow the heap). */
 function outputsFrom(wasm: WasmBackend, shapes: number[][], views: Float32Array[]): tf.TensorInfo[] {
   const outs = shapes.map((shape) => wasm.makeOutput(shape, 'float32'));
-  outs.forEach((o, i) => (wasm.typedArrayFromHeap(o) as Float32Array).set(views[i]!));
+  for (const [i, o] of outs.entries()) (wasm.typedArrayFromHeap(o) as Float32Array).set(views[i]!);
   return outs;
 }
 

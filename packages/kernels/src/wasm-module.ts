@@ -352,7 +352,10 @@ export class WasmAttention {
     const acc = layout.take(scratch * 8);
     this.grow(layout.top);
     const buffer = this.memory.buffer;
-    inputs.forEach((a, i) => (a instanceof Int32Array ? new Int32Array(buffer, ins[i]!, a.length) : new Float32Array(buffer, ins[i]!, a.length)).set(a));
+    for (const [i, a] of inputs.entries()) {
+      if (a instanceof Int32Array) new Int32Array(buffer, ins[i]!, a.length).set(a);
+      else new Float32Array(buffer, ins[i]!, a.length).set(a);
+    }
     const call = this.exports[op] as (...args: number[]) => void;
     call(...ins, ...outs, ...(scratch > 0 ? [acc] : []), ...scalars);
     const after = this.memory.buffer;
