@@ -1,4 +1,5 @@
-import { AttentionError, check } from '@attnkit/masking';
+import { AttentionError } from '@attnkit/masking';
+import { check } from '@attnkit/masking/internal';
 import { KVCache } from '@attnkit/multi-head';
 import * as tf from '@tensorflow/tfjs-core';
 

@@ -1,8 +1,7 @@
 import { AttentionError } from '@attnkit/masking';
-import { andKeyPaddingMask, broadcastShapes, check, formatShape, toBoolMask } from '@attnkit/masking/internal';
+import { andKeyPaddingMask, broadcastShapes, check, defaultLayerName, formatShape, registerAttnkitClass, toBoolMask } from '@attnkit/masking/internal';
 import { type AttentionPathReport, MultiHeadAttention, type MultiHeadAttentionArgs, withNameScope } from '@attnkit/multi-head';
 import { countBuiltLayer } from '@attnkit/multi-head/internal';
-import { defaultLayerName, registerAttnkitClass } from '@attnkit/masking/internal';
 import * as tf from '@tensorflow/tfjs';
 import { MemoryCache } from './cache.js';
 

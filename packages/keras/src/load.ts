@@ -2,7 +2,8 @@
  * The public loaders: a Keras 3 `.keras` archive, a bare `.weights.h5` file, and a Keras 2
  * model.json topology.
  */
-import { AttentionError, formatShape } from '@attnkit/masking';
+import { AttentionError } from '@attnkit/masking';
+import { formatShape } from '@attnkit/masking/internal';
 import { MultiHeadAttention } from '@attnkit/multi-head';
 import * as tf from '@tensorflow/tfjs';
 import { bytesOf, readKerasArchive } from './archive.js';

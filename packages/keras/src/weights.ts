@@ -13,7 +13,8 @@
  * attnkit's composite layers are laid out as a Python port would save them: sublayers under
  * their role names (`self_attention/query_dense/vars/0`, `attention_norm/vars/0`, ...).
  */
-import { AttentionError, formatShape } from '@attnkit/masking';
+import { AttentionError } from '@attnkit/masking';
+import { formatShape } from '@attnkit/masking/internal';
 import * as tf from '@tensorflow/tfjs';
 import { attnkitClassOf } from './classes.js';
 import type { H5Array, H5Weights } from './h5.js';

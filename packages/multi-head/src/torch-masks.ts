@@ -11,7 +11,8 @@
  * zeroed, so that a row PyTorch masks completely gives attnkit's zeros instead of NaN, and
  * partly masked rows give PyTorch's numbers. The caller owns the returned tensors.
  */
-import { AttentionError, check } from '@attnkit/masking';
+import { AttentionError } from '@attnkit/masking';
+import { check } from '@attnkit/masking/internal';
 import * as tf from '@tensorflow/tfjs';
 
 /** A mask and a bias ready for MultiHeadAttention's call options; either may be null. */

@@ -4,7 +4,8 @@
  * `{shape, dtype: 'float32', base64}` (little-endian float32 bytes), e.g. from a JSON file
  * written by `json.dump({k: {'shape': list(v.shape), 'data': v.flatten().tolist()} ...})`.
  */
-import { AttentionError, check } from '@attnkit/masking';
+import { AttentionError } from '@attnkit/masking';
+import { check } from '@attnkit/masking/internal';
 import * as tf from '@tensorflow/tfjs';
 
 /** Nested arrays of numbers, as `tensor.tolist()` writes them. */

@@ -5,7 +5,8 @@
  * `out = concat · Woᵀ + bo`. In Keras layout that is `query/kernel[i, n, h] = Wq[n·H + h, i]`
  * and `attention_output/kernel[n, h, o] = Wo[o, n·H + h]`.
  */
-import { AttentionError, check } from '@attnkit/masking';
+import { AttentionError } from '@attnkit/masking';
+import { check } from '@attnkit/masking/internal';
 import * as tf from '@tensorflow/tfjs';
 import { toCamelCase } from './config.js';
 import type { MultiHeadAttentionArgs } from './args.js';

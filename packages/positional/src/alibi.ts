@@ -3,7 +3,8 @@
  * adds `-slope * distance` to its attention logits, so far-away keys are penalised linearly with
  * a head-specific slope.
  */
-import { AttentionError, check } from '@attnkit/masking';
+import { AttentionError } from '@attnkit/masking';
+import { check } from '@attnkit/masking/internal';
 import * as tf from '@tensorflow/tfjs-core';
 import { checkPositiveInteger } from './validate.js';
 

@@ -4,8 +4,8 @@
  * (it does not add them), broadcast to the input's shape, so the caller writes
  * `tokens + positions.apply(tokens)`.
  */
-import { AttentionError, check } from '@attnkit/masking';
-import { registerAttnkitClass } from '@attnkit/masking/internal';
+import { AttentionError } from '@attnkit/masking';
+import { check, registerAttnkitClass } from '@attnkit/masking/internal';
 import * as tfl from '@tensorflow/tfjs';
 import * as tf from '@tensorflow/tfjs-core';
 import { type LayerArgs, checkOffset, checkPositiveInteger, withDefaultName } from './validate.js';

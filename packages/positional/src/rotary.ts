@@ -6,7 +6,8 @@
  * The rotation angles are computed in float64 on the CPU and rounded once to float32 (as
  * cos/sin tables); the rotation itself is tfjs ops on the input and so is differentiable.
  */
-import { AttentionError, check } from '@attnkit/masking';
+import { AttentionError } from '@attnkit/masking';
+import { check } from '@attnkit/masking/internal';
 import * as tf from '@tensorflow/tfjs-core';
 import { checkBase, checkOffset, checkPositiveInteger } from './validate.js';
 

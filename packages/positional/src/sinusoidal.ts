@@ -7,8 +7,8 @@
  * with `base = 10000`. The table is computed in float64 on the CPU and rounded once to float32,
  * so it stays accurate at large positions where a float32 angle would not.
  */
-import { AttentionError, check } from '@attnkit/masking';
-import { registerAttnkitClass } from '@attnkit/masking/internal';
+import { AttentionError } from '@attnkit/masking';
+import { check, registerAttnkitClass } from '@attnkit/masking/internal';
 import * as tfl from '@tensorflow/tfjs';
 import * as tf from '@tensorflow/tfjs-core';
 import { type LayerArgs, checkBase, checkOffset, checkPositiveInteger, withDefaultName } from './validate.js';

@@ -1,5 +1,5 @@
-import { AttentionError, check } from '@attnkit/masking';
-import { defaultLayerName } from '@attnkit/masking/internal';
+import { AttentionError } from '@attnkit/masking';
+import { check, defaultLayerName } from '@attnkit/masking/internal';
 import type * as tfl from '@tensorflow/tfjs';
 
 export function checkPositiveInteger(op: string, name: string, n: unknown): asserts n is number {

@@ -1,4 +1,5 @@
-import { AttentionError, check } from '@attnkit/masking';
+import { AttentionError } from '@attnkit/masking';
+import { check } from '@attnkit/masking/internal';
 import * as tf from '@tensorflow/tfjs';
 import type { DecoderState, Transformer } from './model.js';
 import { tidy } from './tidy.js';

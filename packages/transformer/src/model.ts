@@ -1,6 +1,7 @@
 import { type Activation, type Implementation, softmaxCrossEntropy } from '@attnkit/core';
 import type { MemoryCache } from '@attnkit/cross-attention';
-import { AttentionError, check } from '@attnkit/masking';
+import { AttentionError } from '@attnkit/masking';
+import { check } from '@attnkit/masking/internal';
 import { KVCache, disposeSublayer } from '@attnkit/multi-head';
 import { PositionEmbedding, sinusoidalEncoding } from '@attnkit/positional';
 import * as tf from '@tensorflow/tfjs';

@@ -10,7 +10,8 @@
  * `fromTorchMultiheadAttention` does.
  */
 import type { Activation } from '@attnkit/core';
-import { AttentionError, check } from '@attnkit/masking';
+import { AttentionError } from '@attnkit/masking';
+import { check } from '@attnkit/masking/internal';
 import { type AttnkitMasks, type TorchTensorLike, checkTorchConfig, fromTorchMasks, torchMultiheadAttentionWeights, torchTensor } from '@attnkit/multi-head';
 import * as tf from '@tensorflow/tfjs';
 import { type DecoderCallOptions, type EncoderCallOptions, TransformerDecoderLayer, TransformerEncoderLayer } from './blocks.js';
