@@ -13,7 +13,10 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/attnkit-consumer.XXXXXX")
 [ -n "${PACK_INSTALL_KEEP:-}" ] && echo "pack-install: keeping $work" || trap 'rm -rf "$work"' EXIT
 
 cd "$root"
-"${pnpm[@]}" exec turbo run build --filter='./packages/*' --output-logs=errors-only >/dev/null
+# turbo straight from node_modules/.bin, with that folder on PATH as an absolute path: under
+# `pnpm exec` PATH starts with a relative ./node_modules/.bin, and turbo cannot spawn a task's
+# pnpm from a package's folder through it.
+PATH="$root/node_modules/.bin:$PATH" "$root/node_modules/.bin/turbo" run build --filter='./packages/*' --output-logs=errors-only >/dev/null
 
 mkdir -p "$work/tarballs" "$work/app"
 for p in "${packages[@]}"; do
