@@ -2,8 +2,9 @@
 # The release as a user meets it: packs every published package (pnpm pack, which rewrites
 # workspace: ranges to versions), installs the tarballs with npm into a fresh project outside
 # the workspace, and runs each package README's first complete example there in Node. Fails on the
-# first example that fails; then a tf.model of every layer (fit, save, reload) and a Vite page in
-# Chromium (dev server and production build). Called by .ci/run; needs the packages built (it runs the build,
+# first example that fails; before that publint --strict on each package, after it a tf.model of
+# every layer (fit, save, reload), tsc over the published types and a Vite page in Chromium (dev
+# server and production build). Called by .ci/run; needs the packages built (it runs the build,
 # which turbo serves from its cache when nothing changed) and the npm registry for tfjs.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -31,6 +32,16 @@ for p in "${packages[@]}"; do
     echo "pack-install: $tgz still has a workspace: range" >&2; exit 1
   fi
 done
+
+# publint (strict: warnings fail too) on every published package, as a user's tooling would check it
+for p in "${packages[@]}"; do
+  if ! out=$(cd "packages/$p" && timeout 300 npx --yes publint@0.3.25 --strict 2>&1); then
+    echo "$out" >&2
+    echo "pack-install: publint finds problems in packages/$p" >&2
+    exit 1
+  fi
+done
+echo "pack-install: publint --strict: all good for ${#packages[@]} packages"
 
 cd "$work/app"
 printf '{ "name": "attnkit-consumer", "private": true, "type": "module" }\n' > package.json
