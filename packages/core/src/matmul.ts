@@ -26,6 +26,8 @@ export const matMul2d = tf.customGrad((a, b, save) => {
  */
 export interface MatMulKernelConfig extends tf.KernelConfig {
   transposesFree?: boolean;
+  /** On a _FusedMatMul registration: it takes any bias of size N, whatever shape its buffer was made with. */
+  anyBias?: boolean;
 }
 
 /**

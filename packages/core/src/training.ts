@@ -25,7 +25,7 @@
 import { AttentionError } from '@attnkit/masking';
 import { check } from '@attnkit/masking/internal';
 import * as tf from '@tensorflow/tfjs-core';
-import { matMul2d, matMulT } from './matmul.js';
+import { type MatMulKernelConfig, matMul2d, matMulT } from './matmul.js';
 import { recordingGradients, saveViews } from './save.js';
 
 export const LAYER_NORM_KERNEL = 'AttnkitLayerNorm';
@@ -163,6 +163,7 @@ export function dense(x: tf.Tensor2D, kernel: tf.Tensor2D, bias: tf.Tensor1D | n
  * first created, so a reshaped view of a rank-2 weight ([heads, size] -> [heads·size]) fails.
  */
 function fusableBias(bias: tf.Tensor): boolean {
+  if ((tf.getKernel('_FusedMatMul', tf.getBackend()) as MatMulKernelConfig | undefined)?.anyBias) return true;
   const storage = (tf.backend() as unknown as { dataIdMap?: { get(id: object): { shape?: number[] } | undefined } }).dataIdMap;
   const shape = storage?.get(bias.dataId)?.shape;
   return shape === undefined || shape.length === 1;

@@ -930,19 +930,28 @@ function scatterBias(dbias: usize, ds: usize, b: i32, h: i32, i0: i32, c0: i32, 
 // --- Dense matrix product C [M, N] = op(A) · op(B) (the BatchMatMul kernel on wasm) ---------
 //
 // The attention micro-kernel `scores` does the multiply-adds: A's rows travel 4 at a time
-// interleaved, B's columns as key panels. Work items are blocks of MM_ROWS rows x MM_COLS
+// interleaved, B's columns as key panels. Work items are blocks of up to MM_ROWS rows x MM_COLS
 // columns, column-block-major, so a thread taking consecutive items keeps its packed B block.
-// Parameter slots: M, K, N, transposeA, transposeB at 0..4; A at P_Q, B at P_K, C at P_OUT.
+// Parameter slots: M, K, N, transposeA, transposeB at 0..4, the epilogue's activation at 5 (0
+// linear, 1 relu); A at P_Q, B at P_K, C at P_OUT, the epilogue's bias [N] at P_BIAS (0: none).
 
 const MM_ROWS: i32 = 64;
 const MM_COLS: i32 = 256;
+
+// A product with few row and column blocks (a weight gradient [d, d] over a long K) gets shorter
+// row blocks, so that every thread has work: at least MM_MIN_ITEMS items where M allows.
+const MM_MIN_ITEMS: i32 = 4;
 
 @inline function mmDims(params: usize): void {
   mmM = pi(params, 0);
   mmK = pi(params, 1);
   mmN = pi(params, 2);
   mmKP = roundUp(mmK, 8);
+  const colBlocks = (mmN + MM_COLS - 1) / MM_COLS;
+  const rowBlocks = (MM_MIN_ITEMS + colBlocks - 1) / colBlocks;
+  mmRows = max(R, min(MM_ROWS, roundUp((mmM + rowBlocks - 1) / rowBlocks, R)));
 }
+let mmRows: i32 = MM_ROWS;
 let mmM: i32 = 0;
 let mmK: i32 = 0;
 let mmN: i32 = 0;
@@ -950,11 +959,11 @@ let mmKP: i32 = 0;
 
 export function matmulItems(params: usize): i32 {
   mmDims(params);
-  return ((mmM + MM_ROWS - 1) / MM_ROWS) * ((mmN + MM_COLS - 1) / MM_COLS);
+  return ((mmM + mmRows - 1) / mmRows) * ((mmN + MM_COLS - 1) / MM_COLS);
 }
 
 function matmulScratchOf(): usize {
-  return <usize>(mmKP * MM_COLS + MM_ROWS * mmKP + R * C) << 2;
+  return <usize>(mmKP * MM_COLS + mmRows * mmKP + R * C) << 2;
 }
 
 export function matmulScratch(params: usize): usize {
@@ -982,9 +991,32 @@ function packColumnPanels(b: usize, c0: i32, cols: i32, dst: usize, colsP: i32):
 /** Rows r0.. of Aᵀ (A stored [K, M]) interleaved [rowsP/4][KP][4], zero padded. */
 function packTransposedRows(a: usize, r0: i32, rows: i32, dst: usize, rowsP: i32): void {
   memory.fill(dst, 0, <usize>(rowsP * mmKP) << 2);
+  const group = <usize>mmKP << 4; // bytes from one group of 4 rows to the next
+  const full = rows & ~3;
   for (let d = 0; d < mmK; d++) {
     const s = a + (<usize>(d * mmM + r0) << 2);
-    for (let r = 0; r < rows; r++) store<f32>(dst + (<usize>((r >> 2) * mmKP * 4 + d * 4 + (r & 3)) << 2), load<f32>(s + (<usize>r << 2)));
+    const to = dst + (<usize>d << 4);
+    // Rows r..r+3 of Aᵀ at depth d are 4 consecutive floats of A's row d, and 4 consecutive floats of the packing.
+    for (let r = 0; r < full; r += 4) v128.store(to + <usize>(r >> 2) * group, v128.load(s + (<usize>r << 2)));
+    for (let r = full; r < rows; r++) store<f32>(to + <usize>(r >> 2) * group + (<usize>(r & 3) << 2), load<f32>(s + (<usize>r << 2)));
+  }
+}
+
+/** to[e] = act(from[e] + bias[e]) for e < n (bias 0: none; act relu or the identity). */
+function storeWithBias(to: usize, from: usize, bias: usize, n: i32, relu: bool): void {
+  const n4 = n & ~3;
+  const zero = f32x4.splat(0);
+  for (let e = 0; e < n4; e += 4) {
+    const at = <usize>e << 2;
+    let y = v128.load(from + at);
+    if (bias != 0) y = f32x4.add(y, v128.load(bias + at));
+    v128.store(to + at, relu ? f32x4.max(y, zero) : y);
+  }
+  for (let e = n4; e < n; e++) {
+    const at = <usize>e << 2;
+    let y = load<f32>(from + at);
+    if (bias != 0) y += load<f32>(bias + at);
+    store<f32>(to + at, relu ? max<f32>(y, 0) : y);
   }
 }
 
@@ -997,16 +1029,19 @@ export function matmul(params: usize): void {
   const c = <usize>pi(params, P_OUT);
   const bp = <usize>pi(params, P_SCRATCH);
   const ai = bp + (<usize>(mmKP * MM_COLS) << 2);
-  const s = ai + (<usize>(MM_ROWS * mmKP) << 2);
+  const s = ai + (<usize>(mmRows * mmKP) << 2);
   ensure(bp + matmulScratchOf());
   const counter = <usize>pi(params, P_COUNTER);
-  const rowBlocks = (mmM + MM_ROWS - 1) / MM_ROWS;
+  const bias = <usize>pi(params, P_BIAS);
+  const relu = pi(params, 5) != 0;
+  const epilogue = bias != 0 || relu;
+  const rowBlocks = (mmM + mmRows - 1) / mmRows;
   const items = rowBlocks * ((mmN + MM_COLS - 1) / MM_COLS);
   let packed = -1;
   for (let item = atomic.add<i32>(counter, 1); item < items; item = atomic.add<i32>(counter, 1)) {
     const cb = item / rowBlocks;
-    const r0 = (item % rowBlocks) * MM_ROWS;
-    const rows = min(MM_ROWS, mmM - r0);
+    const r0 = (item % rowBlocks) * mmRows;
+    const rows = min(mmRows, mmM - r0);
     const c0 = cb * MM_COLS;
     const cols = min(MM_COLS, mmN - c0);
     const colsP = roundUp(cols, 8);
@@ -1024,12 +1059,15 @@ export function matmul(params: usize): void {
         scores(x, bp, mmKP, t0, w, s);
         const real = min(w, cols - t0);
         for (let r = 0; r < R && i0 + r < rows; r++) {
-          memory.copy(c + (<usize>((r0 + i0 + r) * mmN + c0 + t0) << 2), s + <usize>(r * ROW_BYTES), <usize>real << 2);
+          const to = c + (<usize>((r0 + i0 + r) * mmN + c0 + t0) << 2);
+          const from = s + <usize>(r * ROW_BYTES);
+          if (epilogue) storeWithBias(to, from, bias + (<usize>(c0 + t0) << 2), real, relu);
+          else memory.copy(to, from, <usize>real << 2);
         }
       }
     }
   }
 }
 
-// Row-wise training ops (layer norm, bias + activation gradient, softmax cross-entropy): assembly/rows.ts.
-export { biasActivationBackward, crossEntropyBackward, crossEntropyForward, layerNormBackward, layerNormForward } from './rows';
+// Row-wise training ops (layer norm, bias + activation gradient, softmax cross-entropy, Adam): assembly/rows.ts.
+export { adamUpdate, biasActivationBackward, crossEntropyBackward, crossEntropyForward, layerNormBackward, layerNormForward } from './rows';

@@ -223,3 +223,37 @@ export function crossEntropyBackward(p: usize, labels: usize, dy: usize, dx: usi
     if (hit) store<f32>(at(dr, id), load<f32>(at(dr, id)) - (1 - epsilon) * g);
   }
 }
+
+/**
+ * One Adam step over n values in place, in float32 with tf.train.adam's order of operations:
+ * m = m·β1 + g·(1 - β1), v = v·β2 + g²·(1 - β2), value += (m/c1) / (sqrt(v/c2) + ε) · -lr, with
+ * c1 = 1 - β1^t and c2 = 1 - β2^t; ob1 = 1 - β1 and ob2 = 1 - β2 rounded to float32 by the caller.
+ */
+export function adamUpdate(value: usize, m: usize, v: usize, g: usize, n: i32, lr: f32, b1: f32, b2: f32, ob1: f32, ob2: f32, epsilon: f32, c1: f32, c2: f32): void {
+  const n4 = n & ~3;
+  const B1 = f32x4.splat(b1);
+  const B2 = f32x4.splat(b2);
+  const OB1 = f32x4.splat(ob1);
+  const OB2 = f32x4.splat(ob2);
+  const EPS = f32x4.splat(epsilon);
+  const C1 = f32x4.splat(c1);
+  const C2 = f32x4.splat(c2);
+  const NLR = f32x4.splat(-lr);
+  for (let j = 0; j < n4; j += 4) {
+    const gj = v128.load(at(g, j));
+    const m1 = f32x4.add(f32x4.mul(v128.load(at(m, j)), B1), f32x4.mul(gj, OB1));
+    const v1 = f32x4.add(f32x4.mul(v128.load(at(v, j)), B2), f32x4.mul(f32x4.mul(gj, gj), OB2));
+    v128.store(at(m, j), m1);
+    v128.store(at(v, j), v1);
+    const step = f32x4.mul(f32x4.div(f32x4.div(m1, C1), f32x4.add(f32x4.sqrt(f32x4.div(v1, C2)), EPS)), NLR);
+    v128.store(at(value, j), f32x4.add(v128.load(at(value, j)), step));
+  }
+  for (let j = n4; j < n; j++) {
+    const gj = load<f32>(at(g, j));
+    const m1 = load<f32>(at(m, j)) * b1 + gj * ob1;
+    const v1 = load<f32>(at(v, j)) * b2 + gj * gj * ob2;
+    store<f32>(at(m, j), m1);
+    store<f32>(at(v, j), v1);
+    store<f32>(at(value, j), load<f32>(at(value, j)) + (m1 / c1 / (Mathf.sqrt(v1 / c2) + epsilon)) * -lr);
+  }
+}

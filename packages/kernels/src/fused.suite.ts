@@ -16,7 +16,7 @@ import {
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { registerFusedAttention, unregisterFusedAttention, wasmKernelInfo } from './index.js';
-import { preferWasmBuild, relaxedSimdSupported, setMinMacsPerThread, type WasmBuild } from './wasm.js';
+import { setMinMacsPerThread, type WasmBuild } from './wasm.js';
 
 // The tests of the fused kernel, run once per build of the wasm module (fused.test.ts,
 // fused-relaxed.test.ts, threads*.test.ts: one process each, as registration is once per process).
@@ -42,26 +42,12 @@ function checkCase(c: AttentionCase, withOracle: boolean) {
   built.dispose();
 }
 
-/**
- * Makes later loads use `build`. Node 20 has relaxed SIMD behind a V8 flag, which is set here
- * (before any module compiles) for the relaxed build.
- */
-async function useBuild(build: WasmBuild) {
-  if (build === 'relaxed' && !relaxedSimdSupported()) {
-    const v8Module = 'node:v8'; // this package has no Node types
-    const v8 = (await import(/* @vite-ignore */ v8Module)) as { setFlagsFromString(flags: string): void };
-    v8.setFlagsFromString('--experimental-wasm-relaxed-simd');
-  }
-  preferWasmBuild(build);
-}
-
 /** The fused kernel of `build` against the reference and the oracle: the whole table, 200 random configurations, tile edges, dispatch, leaks. */
 export function fusedAttentionSuite(build: WasmBuild) {
   describe(`fused attention on wasm (${build} build)`, () => {
     beforeAll(async () => {
-      await useBuild(build);
       await useBackend('wasm');
-      await registerFusedAttention();
+      await registerFusedAttention({ build }); // relaxed on Node 20: turns V8's flag on
     });
 
     it(`loads the ${build} build, and says so`, () => {
@@ -164,9 +150,8 @@ export function threadsSuite(build: WasmBuild) {
   // helpers idle when a call has fewer items than threads. Same tolerances as the suite above.
   describe(`fused attention on three threads (${build} build)`, () => {
     beforeAll(async () => {
-      await useBuild(build);
       await useBackend('wasm');
-      await registerFusedAttention({ threads: 3 });
+      await registerFusedAttention({ threads: 3, build });
       setMinMacsPerThread(0); // every call on every thread, however small
     });
     afterAll(() => setMinMacsPerThread(2 ** 19));

@@ -1,6 +1,6 @@
 import { FUSED_ATTENTION_GRAD_KERNEL, FUSED_ATTENTION_KERNEL, type FusedAttentionAttrs, type FusedKernelConfig } from '@attnkit/core';
 import * as tf from '@tensorflow/tfjs-core';
-import { type Broadcast, type CallShape, type WasmAttention, type WasmBuild, loadWasmAttention } from './wasm.js';
+import { type Broadcast, type CallShape, type WasmAttention, type WasmBuild, loadWasmAttention, preferWasmBuild, relaxedSimdSupported } from './wasm.js';
 import { webgpuBackward, webgpuForward, webgpuSupports } from './webgpu.js';
 import { stridesOf } from './strides.js';
 
@@ -75,11 +75,28 @@ function backwardKernel(module: WasmAttention): tf.KernelFunc {
 let loading: Promise<WasmAttention> | null = null;
 let loaded: WasmAttention | null = null;
 
-/** Loads the wasm module once (its first caller's `threads` wins). */
-export async function wasmModule(threads?: number): Promise<WasmAttention> {
-  loading ??= loadWasmAttention(threads);
+/** Loads the wasm module once (its first caller's `threads` and `build` win). */
+export async function wasmModule(threads?: number, build?: WasmBuild | 'auto'): Promise<WasmAttention> {
+  loading ??= (async () => {
+    if (build === 'relaxed') await enableRelaxedSimd();
+    if (build) preferWasmBuild(build);
+    return loadWasmAttention(threads);
+  })();
   loaded = await loading;
   return loaded;
+}
+
+/**
+ * Node 20 has relaxed SIMD behind a V8 flag (Node >= 22 and Chromium have it on): turns it on
+ * before the module compiles. Elsewhere it does nothing, and loading the relaxed build then says
+ * that the engine lacks it.
+ */
+async function enableRelaxedSimd(): Promise<void> {
+  const node = (globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node;
+  if (relaxedSimdSupported() || !node) return;
+  const v8Module = 'node:v8'; // this package has no Node types
+  const v8 = (await import(/* @vite-ignore */ v8Module)) as { setFlagsFromString(flags: string): void };
+  v8.setFlagsFromString('--experimental-wasm-relaxed-simd');
 }
 
 /** What {@link wasmKernelInfo} reports. */
@@ -106,6 +123,13 @@ export interface RegisterOptions {
    * Default: the number of logical cores, at most 4.
    */
   threads?: number;
+  /**
+   * Which build of the wasm module: `'auto'` (default) the relaxed-SIMD build (fused
+   * multiply-adds) where the engine runs relaxed SIMD, else the SIMD build; `'relaxed'` that
+   * build always, on Node 20 by turning on V8's `--experimental-wasm-relaxed-simd` (an error
+   * where the engine has no relaxed SIMD); `'simd'` the SIMD build. Read on the first call only.
+   */
+  build?: WasmBuild | 'auto';
 }
 
 /**
@@ -119,7 +143,7 @@ export interface RegisterOptions {
  */
 export async function registerFusedAttention(options: RegisterOptions = {}): Promise<void> {
   registerWebGPUAttention();
-  const module = await wasmModule(options.threads);
+  const module = await wasmModule(options.threads, options.build);
   if (tf.getKernel(FUSED_ATTENTION_KERNEL, 'wasm') == null) {
     const config: FusedKernelConfig = { kernelName: FUSED_ATTENTION_KERNEL, backendName: 'wasm', kernelFunc: forwardKernel(module), dropout: true };
     tf.registerKernel(config);

@@ -4,9 +4,9 @@
  * bias + activation gradient, softmax cross-entropy with label smoothing forward and backward,
  * the gather gradient tfjs-wasm lacks (UnsortedSegmentSum), and one Adam update over every
  * variable (ADAM_KERNEL). These ops are memory-bound, and tfjs runs each of them as 5–30
- * kernels of its own. Layer norm, the bias + activation gradient and the cross-entropy run in
- * the kernels' wasm module (SIMD, assembly/rows.ts: 4–14× faster than the JavaScript loops they
- * replaced); the gather gradient and Adam are one pass over the backend's heap in JavaScript.
+ * kernels of its own. Layer norm, the bias + activation gradient, the cross-entropy and Adam
+ * run in the kernels' wasm module (SIMD, assembly/rows.ts: 4–14× faster than the JavaScript
+ * loops they replaced); the gather gradient is one pass over the backend's heap in JavaScript.
  *
  * Every kernel allocates its outputs first and takes views of its inputs after: an allocation
  * may grow the heap, which detaches earlier views.
@@ -27,6 +27,8 @@ import type { WasmAttention } from './wasm.js';
 interface WasmBackend {
   typedArrayFromHeap(t: tf.TensorInfo): Float32Array | Int32Array | Uint8Array;
   makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
+  incRef(dataId: tf.DataId): void;
+  disposeData(dataId: tf.DataId): void;
 }
 
 type Args = { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap };
@@ -117,6 +119,45 @@ function unsortedSegmentSum({ inputs, backend, attrs }: Args): tf.TensorInfo {
 }
 
 /**
+ * tfjs' Identity (tf.clone, and the engine's copy of every tensor a gradient saves) without the
+ * copy tfjs-wasm makes: the output shares the input's data, as Reshape does on wasm and Identity
+ * does on cpu. No tfjs-wasm kernel writes into an input, so shared data stays unchanged.
+ */
+function identity({ inputs, backend }: Args): tf.TensorInfo {
+  const { x } = inputs as Record<string, tf.TensorInfo>;
+  (backend as WasmBackend).incRef(x!.dataId);
+  return { dataId: x!.dataId, shape: x!.shape, dtype: x!.dtype };
+}
+
+/**
+ * tfjs' GatherV2 for an embedding lookup (axis 0, no batch dims, one row per id) as row copies
+ * within the backend's heap: tfjs-wasm's gathers element by element, 5 ms for 1280 rows of 64.
+ * Anything else goes to tfjs-wasm's kernel. Out-of-range ids throw as tfjs' do.
+ */
+function gatherRows(fallback: tf.KernelConfig): tf.KernelFunc {
+  return (args) => {
+    const { inputs, backend, attrs } = args as Args;
+    const { x, indices } = inputs as Record<string, tf.TensorInfo>;
+    const { axis, batchDims } = attrs as { axis: number; batchDims: number };
+    if ((axis !== 0 && axis !== -x!.shape.length) || batchDims !== 0 || x!.dtype === 'string' || indices!.dtype !== 'int32') {
+      return fallback.kernelFunc(args);
+    }
+    const wasm = backend as WasmBackend;
+    const [rows, ...inner] = x!.shape as [number, ...number[]];
+    const width = tf.util.sizeFromShape(inner);
+    for (const id of wasm.typedArrayFromHeap(indices!) as Int32Array) {
+      if (!(id >= 0 && id < rows)) throw new Error(`GatherV2: the index value ${id} is not in [0, ${rows - 1}]`);
+    }
+    const out = wasm.makeOutput([...indices!.shape, ...inner], x!.dtype);
+    const ids = wasm.typedArrayFromHeap(indices!) as Int32Array;
+    const src = wasm.typedArrayFromHeap(x!);
+    const dst = wasm.typedArrayFromHeap(out);
+    for (let i = 0; i < ids.length; i++) dst.set(src.subarray(ids[i]! * width, ids[i]! * width + width), i * width);
+    return out;
+  };
+}
+
+/**
  * One Adam step over `count` variables: inputs value{i}, m{i}, v{i}, grad{i}; attrs lr, beta1,
  * beta2, epsilon and the bias corrections 1 - β1^t, 1 - β2^t -> [value'0, m'0, v'0, value'1, …],
  * the arithmetic of tf.train.adam in float32.
@@ -124,35 +165,22 @@ function unsortedSegmentSum({ inputs, backend, attrs }: Args): tf.TensorInfo {
 function adam({ inputs, backend, attrs }: Args): tf.TensorInfo[] {
   const wasm = backend as WasmBackend;
   const a = attrs as { count: number; lr: number; beta1: number; beta2: number; epsilon: number; correction1: number; correction2: number };
-  const f = Math.fround;
-  const [b1, b2, lr, epsilon, c1, c2] = [f(a.beta1), f(a.beta2), f(a.lr), f(a.epsilon), f(a.correction1), f(a.correction2)];
-  const [ob1, ob2] = [f(1 - a.beta1), f(1 - a.beta2)];
   const ins = inputs as Record<string, tf.TensorInfo>;
   const outs: tf.TensorInfo[] = [];
   for (let i = 0; i < a.count; i++) {
     const shape = ins[`value${i}`]!.shape;
     outs.push(wasm.makeOutput(shape, 'float32'), wasm.makeOutput(shape, 'float32'), wasm.makeOutput(shape, 'float32'));
   }
-  for (let i = 0; i < a.count; i++) {
-    const [value, m, v, g, nv, nm, ns] = views(
-      wasm,
-      ins[`value${i}`]!,
-      ins[`m${i}`]!,
-      ins[`v${i}`]!,
-      ins[`grad${i}`]!,
-      outs[3 * i]!,
-      outs[3 * i + 1]!,
-      outs[3 * i + 2]!,
-    ) as Float32Array[];
-    for (let j = 0; j < value!.length; j++) {
-      const gj = g![j]!;
-      const m1 = f(f(m![j]! * b1) + f(gj * ob1));
-      const v1 = f(f(v![j]! * b2) + f(f(gj * gj) * ob2));
-      nm![j] = m1;
-      ns![j] = v1;
-      nv![j] = f(value![j]! + f(f(f(m1 / c1) / f(f(Math.sqrt(f(v1 / c2))) + epsilon)) * -lr));
-    }
-  }
+  const variables = Array.from({ length: a.count }, (_, i) => {
+    const [value, m, v, grad] = views(wasm, ins[`value${i}`]!, ins[`m${i}`]!, ins[`v${i}`]!, ins[`grad${i}`]!) as Float32Array[];
+    return { value: value!, m: m!, v: v!, grad: grad! };
+  });
+  rowModule!.adam(variables, a, (i, value, m, v) => {
+    const [nv, nm, ns] = views(wasm, outs[3 * i]!, outs[3 * i + 1]!, outs[3 * i + 2]!);
+    nv!.set(value);
+    nm!.set(m);
+    ns!.set(v);
+  });
   return outs;
 }
 
@@ -166,66 +194,102 @@ const KERNELS: Array<[string, (args: Args) => tf.TensorInfo | tf.TensorInfo[]]> 
   [ADAM_KERNEL, adam],
 ];
 
-/** tfjs-wasm's own BatchMatMul, while ours is registered in its place. */
-let xnnMatMul: tf.KernelConfig | null = null;
+/** tfjs-wasm's own kernels that ours replace while registered (BatchMatMul, _FusedMatMul, Identity, GatherV2), to give back. */
+const replaced = new Map<string, tf.KernelConfig>();
+
+/** Registers `make(tfjs-wasm's kernel)` in place of tfjs-wasm's `kernelName` (once). */
+function replace(kernelName: string, make: (current: tf.KernelConfig) => tf.KernelConfig): void {
+  const current = tf.getKernel(kernelName, 'wasm');
+  if (replaced.has(kernelName) || !current) return;
+  replaced.set(kernelName, current);
+  tf.unregisterKernel(kernelName, 'wasm');
+  tf.registerKernel(make(current));
+}
 
 /** Products smaller than this many multiply-adds stay on tfjs-wasm's (XNNPACK, one thread): a call to the module costs more than they take. */
 export const MATMUL_MIN_MACS = 2 ** 18;
 
-function batchMatMul(module: WasmAttention, fallback: tf.KernelConfig): tf.KernelFunc {
+/**
+ * tfjs-wasm's _FusedMatMul with its bias [N] copied into a buffer made as rank 1: it reads the
+ * rank of the bias's buffer as first made, and takes a rank-1 view of a rank-2 weight
+ * ([heads, size] -> [heads·size]) for a broadcast it cannot do.
+ */
+function withRank1Bias(wasm: WasmBackend, args: Parameters<tf.KernelFunc>[0], fallback: tf.KernelConfig) {
+  const { bias } = args.inputs as Record<string, tf.TensorInfo>;
+  const flat = wasm.makeOutput([bias!.shape[bias!.shape.length - 1]!], 'float32');
+  wasm.typedArrayFromHeap(flat).set(wasm.typedArrayFromHeap(bias!));
+  try {
+    return fallback.kernelFunc({ ...args, inputs: { ...args.inputs, bias: flat } });
+  } finally {
+    wasm.disposeData(flat.dataId);
+  }
+}
+
+/**
+ * BatchMatMul, or with `fused` tfjs' _FusedMatMul (+ bias [N], then relu or linear), in the
+ * kernels' module for products of one batch and at least MATMUL_MIN_MACS multiply-adds; the
+ * rest (real batches, small products, other activations, prelu) go to tfjs-wasm's `fallback`.
+ */
+function moduleMatMul(module: WasmAttention, fallback: tf.KernelConfig, fused: boolean): tf.KernelFunc {
   return (args) => {
     const { inputs, backend, attrs } = args;
-    const { a, b } = inputs as Record<string, tf.TensorInfo>;
-    const { transposeA, transposeB } = attrs as { transposeA: boolean; transposeB: boolean };
+    const { a, b, bias, preluActivationWeights } = inputs as Record<string, tf.TensorInfo | undefined>;
+    const { transposeA, transposeB, activation = 'linear' } = attrs as { transposeA: boolean; transposeB: boolean; activation?: string };
     const [ra, rb] = [a!.shape.length, b!.shape.length];
     const single = (shape: number[]) => shape.slice(0, -2).every((d) => d === 1);
     const M = a!.shape[transposeA ? ra - 1 : ra - 2]!;
     const K = a!.shape[transposeA ? ra - 2 : ra - 1]!;
     const N = b!.shape[transposeB ? rb - 2 : rb - 1]!;
-    if (!single(a!.shape) || !single(b!.shape) || a!.dtype !== 'float32' || b!.dtype !== 'float32' || M * N * K < MATMUL_MIN_MACS) {
-      return fallback.kernelFunc(args);
-    }
+    const rowBias = bias != null && bias.shape[bias.shape.length - 1] === N && tf.util.sizeFromShape(bias.shape) === N;
+    const epilogueOk = !fused || (preluActivationWeights == null && (activation === 'linear' || activation === 'relu') && (bias == null || rowBias));
     const wasm = backend as WasmBackend;
+    if (!epilogueOk || !single(a!.shape) || !single(b!.shape) || a!.dtype !== 'float32' || b!.dtype !== 'float32' || M * N * K < MATMUL_MIN_MACS) {
+      return fused && rowBias ? withRank1Bias(wasm, args, fallback) : fallback.kernelFunc(args);
+    }
     const [av, bv] = views(wasm, a!, b!) as [Float32Array, Float32Array];
+    const epilogue = { bias: bias ? (wasm.typedArrayFromHeap(bias) as Float32Array) : undefined, relu: activation === 'relu' };
     const shape = [...new Array(Math.max(ra, rb) - 2).fill(1), M, N];
-    return module.matmul({ M, K, N, transposeA, transposeB }, av, bv, (c) => {
+    const take = (c: Float32Array) => {
       const out = wasm.makeOutput(shape, 'float32');
       wasm.typedArrayFromHeap(out).set(c);
       return out;
-    });
+    };
+    return module.matmul({ M, K, N, transposeA, transposeB }, av, bv, take, epilogue);
   };
 }
 
 /**
  * Registers the training kernels for tfjs's `wasm` backend. From then on @attnkit/core's
  * `layerNorm`, `dense`, `softmaxCrossEntropy`, `embeddingLookup` and `Adam` take their fused
- * paths on wasm, `tf.gather` has a gradient there, and matrix products of at least
- * {@link MATMUL_MIN_MACS} multiply-adds (one batch, any transposes) run in the kernels' wasm
- * module on several threads in place of tfjs-wasm's single-threaded one (same numbers within
- * float32 rounding: the sums are in another order). Loads the wasm module as
+ * paths on wasm, `tf.gather` has a gradient there (and gathers rows by row copies),
+ * `tf.clone` shares its input's data instead of copying it, and matrix products of at least
+ * {@link MATMUL_MIN_MACS} multiply-adds (one batch, any transposes; tf.matMul, and
+ * tf.fused.matMul with a bias and relu or no activation) run in the kernels' wasm module on
+ * several threads in place of tfjs-wasm's single-threaded one (same numbers within float32
+ * rounding: the sums are in another order). Loads the wasm module as
  * `registerFusedAttention` does; calling again does nothing more.
  */
 export async function registerTrainingKernels(options: RegisterOptions = {}): Promise<void> {
-  const module = await wasmModule(options.threads);
+  const module = await wasmModule(options.threads, options.build);
   rowModule = module;
   for (const [kernelName, kernelFunc] of KERNELS) {
     if (tf.getKernel(kernelName, 'wasm') == null) tf.registerKernel({ kernelName, backendName: 'wasm', kernelFunc: kernelFunc as tf.KernelFunc });
   }
-  const current = tf.getKernel('BatchMatMul', 'wasm');
-  if (xnnMatMul === null && current) {
-    xnnMatMul = current;
-    tf.unregisterKernel('BatchMatMul', 'wasm');
-    const config: MatMulKernelConfig = { ...current, kernelFunc: batchMatMul(module, current), transposesFree: true };
-    tf.registerKernel(config);
-  }
+  replace('BatchMatMul', (current): MatMulKernelConfig => ({ ...current, kernelFunc: moduleMatMul(module, current, false), transposesFree: true }));
+  replace(
+    '_FusedMatMul',
+    (current): MatMulKernelConfig => ({ ...current, kernelFunc: moduleMatMul(module, current, true), transposesFree: true, anyBias: true }),
+  );
+  replace('Identity', (current) => ({ ...current, kernelFunc: identity as tf.KernelFunc }));
+  replace('GatherV2', (current) => ({ ...current, kernelFunc: gatherRows(current) }));
 }
 
-/** Removes what {@link registerTrainingKernels} registered, and gives tfjs-wasm its own BatchMatMul back (core falls back to its reference paths). */
+/** Removes what {@link registerTrainingKernels} registered, and gives tfjs-wasm its own kernels back (core falls back to its reference paths). */
 export function unregisterTrainingKernels(): void {
   for (const [name] of KERNELS) if (tf.getKernel(name, 'wasm') != null) tf.unregisterKernel(name, 'wasm');
-  if (xnnMatMul) {
-    tf.unregisterKernel('BatchMatMul', 'wasm');
-    tf.registerKernel(xnnMatMul);
-    xnnMatMul = null;
+  for (const [name, config] of replaced) {
+    tf.unregisterKernel(name, 'wasm');
+    tf.registerKernel(config);
   }
+  replaced.clear();
 }

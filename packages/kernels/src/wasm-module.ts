@@ -88,6 +88,17 @@ interface Exports {
   biasActivationBackward(y: number, dy: number, dz: number, dbias: number, acc: number, n: number, u: number, relu: number): void;
   crossEntropyForward(x: number, p: number, labels: number, loss: number, n: number, v: number, epsilon: number): void;
   crossEntropyBackward(p: number, labels: number, dy: number, dx: number, n: number, v: number, epsilon: number): void;
+  adamUpdate(value: number, m: number, v: number, g: number, n: number, ...scalars: number[]): void;
+}
+
+/** Adam's scalars for {@link WasmAttention.adam}: float32 values, the bias corrections c1 = 1 - β1^t and c2 = 1 - β2^t. */
+export interface AdamScalars {
+  lr: number;
+  beta1: number;
+  beta2: number;
+  epsilon: number;
+  correction1: number;
+  correction2: number;
 }
 
 /** A row-wise op of assembly/rows.ts: its export, and the inputs, outputs (float32 lengths) and float64 scratch it takes. */
@@ -318,22 +329,24 @@ export class WasmAttention {
 
   /**
    * C [M, N] = op(A)·op(B), op a transpose where asked: A is [M, K] (or [K, M] with
-   * `transposeA`), B [K, N] (or [N, K] with `transposeB`). Hands `take` C as a view of this
-   * module's memory, valid only until `take` returns.
+   * `transposeA`), B [K, N] (or [N, K] with `transposeB`), then act(C + bias) where `epilogue`
+   * asks. Hands `take` C as a view of this module's memory, valid only until `take` returns.
    */
-  matmul<T>(m: MatMulShape, a: Float32Array, b: Float32Array, take: (c: Float32Array) => T): T {
+  matmul<T>(m: MatMulShape, a: Float32Array, b: Float32Array, take: (c: Float32Array) => T, epilogue: MatMulEpilogue = {}): T {
     const layout = new Layout(this.base + MAX_THREADS * PARAM_BYTES);
-    const at = { a: layout.take(a.byteLength), b: layout.take(b.byteLength), c: layout.take(m.M * m.N * 4) };
+    const at = { a: layout.take(a.byteLength), b: layout.take(b.byteLength), c: layout.take(m.M * m.N * 4), bias: epilogue.bias ? layout.take(m.N * 4) : 0 };
     this.grow(layout.top);
     const buffer = this.memory.buffer;
     const p = this.params();
     p.fill(0);
-    p.set([m.M, m.K, m.N, m.transposeA ? 1 : 0, m.transposeB ? 1 : 0]);
+    p.set([m.M, m.K, m.N, m.transposeA ? 1 : 0, m.transposeB ? 1 : 0, epilogue.relu ? 1 : 0]);
     p[SLOT.q] = at.a;
     p[SLOT.k] = at.b;
     p[SLOT.out] = at.c;
+    p[SLOT.bias] = at.bias;
     new Float32Array(buffer, at.a, a.length).set(a);
     new Float32Array(buffer, at.b, b.length).set(b);
+    if (epilogue.bias) new Float32Array(buffer, at.bias, m.N).set(epilogue.bias);
     this.run(3, layout, this.threadsFor(m.M * m.N * m.K));
     return take(new Float32Array(this.memory.buffer, at.c, m.M * m.N));
   }
@@ -361,6 +374,43 @@ export class WasmAttention {
     const after = this.memory.buffer;
     return take(outs.map((at, i) => new Float32Array(after, at, outputs[i]!)));
   }
+
+  /**
+   * One Adam step (assembly/rows.ts adamUpdate) over every variable at once: copies each
+   * variable's value, m, v and gradient into one run of this module's memory, updates it in one
+   * SIMD pass, and hands `take` the new value, m and v of variable i as views of this module's
+   * memory, valid only until `take` returns.
+   */
+  adam(
+    variables: Array<{ value: Float32Array; m: Float32Array; v: Float32Array; grad: Float32Array }>,
+    s: AdamScalars,
+    take: (i: number, value: Float32Array, m: Float32Array, v: Float32Array) => void,
+  ): void {
+    const n = variables.reduce((total, x) => total + x.value.length, 0);
+    const layout = new Layout(this.base + MAX_THREADS * PARAM_BYTES);
+    const at = [layout.take(n * 4), layout.take(n * 4), layout.take(n * 4), layout.take(n * 4)] as const;
+    this.grow(layout.top);
+    const region = at.map((p) => new Float32Array(this.memory.buffer, p, n));
+    let offset = 0;
+    for (const x of variables) {
+      for (const [r, values] of [x.value, x.m, x.v, x.grad].entries()) region[r]!.set(values, offset);
+      offset += x.value.length;
+    }
+    const f = Math.fround;
+    this.exports.adamUpdate(...at, n, f(s.lr), f(s.beta1), f(s.beta2), f(1 - s.beta1), f(1 - s.beta2), f(s.epsilon), f(s.correction1), f(s.correction2));
+    offset = 0;
+    for (const [i, x] of variables.entries()) {
+      const size = x.value.length;
+      take(i, region[0]!.subarray(offset, offset + size), region[1]!.subarray(offset, offset + size), region[2]!.subarray(offset, offset + size));
+      offset += size;
+    }
+  }
+}
+
+/** What a matrix product does to its output as it stores it: act(C + bias), bias [N]. */
+export interface MatMulEpilogue {
+  bias?: Float32Array;
+  relu?: boolean;
 }
 
 /** Sizes of a matrix product: op(A) [M, K] · op(B) [K, N]. */

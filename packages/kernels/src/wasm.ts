@@ -7,6 +7,6 @@
  */
 export { compileWasmModule, loadWasmAttention, preferWasmBuild } from './wasm-loader.js';
 export { WasmAttention, setMinMacsPerThread } from './wasm-module.js';
-export type { BackwardInputs, Broadcast, CallShape, ForwardInputs, Gradients, MatMulShape, WasmBuild } from './wasm-module.js';
+export type { BackwardInputs, Broadcast, CallShape, ForwardInputs, Gradients, MatMulEpilogue, MatMulShape, WasmBuild } from './wasm-module.js';
 export { relaxedSimdSupported } from './wasm-probe.js';
 export type { HelperData, StartHelper } from './wasm-threads.js';

@@ -8,6 +8,8 @@ export interface ModelArgs {
   backend: string;
   /** Register @attnkit/kernels' fused kernels (attention and training). Default true. */
   fused: boolean;
+  /** The kernels' wasm build: relaxed (fused multiply-adds; on Node 20 through V8's flag, as the translate app runs), simd, or auto. */
+  build: 'relaxed' | 'simd' | 'auto';
   warmup: number;
   steps: number;
   /** Alternating rounds of attnkit and PyTorch (model command). */
@@ -21,7 +23,7 @@ export interface ModelArgs {
 
 export const MODEL_USAGE = `usage: model [--modes train-step,decode] [--sizes tiny,small] [--batch 64x20,128x32]
              [--decode-batch 1,32] [--decode-steps 32] [--rounds 3] [--warmup 2] [--steps 5]
-             [--backend wasm] [--no-fused] [--out DIR]`;
+             [--backend wasm] [--build relaxed|simd|auto] [--no-fused] [--out DIR]`;
 
 export function parseModelArgs(argv: string[]): ModelArgs {
   const a: ModelArgs = {
@@ -29,6 +31,7 @@ export function parseModelArgs(argv: string[]): ModelArgs {
     batches: [[64, 20]],
     backend: 'wasm',
     fused: true,
+    build: 'relaxed',
     warmup: 2,
     steps: 5,
     rounds: 3,
@@ -80,6 +83,10 @@ export function parseModelArgs(argv: string[]): ModelArgs {
         break;
       case '--backend':
         a.backend = v;
+        break;
+      case '--build':
+        if (v !== 'relaxed' && v !== 'simd' && v !== 'auto') throw new Error(`--build: unknown build '${v}' (relaxed, simd, auto)`);
+        a.build = v;
         break;
       case '--warmup':
         a.warmup = int(flag, v);

@@ -70,8 +70,8 @@ function timeIt(n: number, f: () => void): number[] {
 async function main(a: ModelArgs): Promise<number> {
   await tf.setBackend(a.backend);
   if (a.fused) {
-    await registerFusedAttention();
-    await registerTrainingKernels();
+    await registerFusedAttention({ build: a.build });
+    await registerTrainingKernels({ build: a.build });
   }
   const missing = torchAvailable();
   let torchInfo = missing ?? '';

@@ -5,7 +5,7 @@
  * count, the sum of kernel times, the time outside kernels (wall - kernels: op dispatch,
  * tidy bookkeeping, JS), and a table of kernels by total time.
  */
-import { registerFusedAttention, registerTrainingKernels } from '@attnkit/kernels';
+import { registerFusedAttention, registerTrainingKernels, wasmKernelInfo } from '@attnkit/kernels';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { parseModelArgs } from './args.js';
@@ -15,8 +15,8 @@ async function main() {
   const args = parseModelArgs(process.argv.slice(2));
   await tf.setBackend(args.backend);
   if (args.fused) {
-    await registerFusedAttention();
-    await registerTrainingKernels();
+    await registerFusedAttention({ build: args.build });
+    await registerTrainingKernels({ build: args.build });
   }
   for (const size of args.sizes) {
     for (const [B, T] of args.batches) {
@@ -44,7 +44,7 @@ async function main() {
       }
       const kernelMs = leaves.reduce((s, k) => s + (k.kernelTimeMs as number), 0);
       const lines = [
-        `## ${size} ${B}x${T} (backend ${args.backend}${args.fused ? ', attnkit kernels registered' : ', no attnkit kernels'})`,
+        `## ${size} ${B}x${T} (backend ${args.backend}${args.fused ? `, attnkit kernels registered (${wasmKernelInfo()?.build} build)` : ', no attnkit kernels'})`,
         '',
         `step median ${median.toFixed(1)} ms over ${args.steps} steps (${times.map((t) => t.toFixed(0)).join(' ')})`,
         `profiled step: wall ${wall.toFixed(1)} ms, ${leaves.length} kernels, kernel time ${kernelMs.toFixed(1)} ms, outside kernels ${(wall - kernelMs).toFixed(1)} ms`,
