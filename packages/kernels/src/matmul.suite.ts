@@ -78,17 +78,19 @@ export function matmulSuite(build: WasmBuild) {
       tf.dispose([a, b, da!, db!]);
     });
 
-    // tf.fused.matMul: the bias + activation epilogue; the bias a rank-1 view of a rank-2 weight, as multi-head's.
-    for (const [M, K, N, activation] of [
-      [130, 64, 66, 'relu'], // a 2-column tail past the SIMD lanes
-      [96, 80, 64, 'linear'],
-      [6, 5, 8, 'relu'], // below MATMUL_MIN_MACS: tfjs-wasm's kernel, given the bias as a rank-1 buffer
-      [70, 33, 300, 'elu'], // an activation the epilogue lacks: tfjs-wasm's kernel
+    // tf.fused.matMul: the bias + activation epilogue; the bias a rank-1 view of a rank-2 weight
+    // (multi-head's projections), which tfjs-wasm's own kernel cannot take, or a plain rank-1 one.
+    for (const [M, K, N, activation, view] of [
+      [130, 64, 66, 'relu', true], // a 2-column tail past the SIMD lanes
+      [96, 80, 64, 'linear', true],
+      [6, 5, 8, 'relu', true], // below MATMUL_MIN_MACS: tfjs-wasm's product, then the bias and relu
+      [6, 5, 8, 'linear', false], // below MATMUL_MIN_MACS: tfjs-wasm's fused kernel as it is
+      [70, 33, 300, 'elu', true], // an activation the epilogue lacks: tfjs-wasm's kernel, on a rank-1 copy of the bias
     ] as const) {
-      it(`tf.fused.matMul [${M}, ${K}] x [${K}, ${N}] + bias, ${activation}, equals the cpu backend`, async () => {
+      it(`tf.fused.matMul [${M}, ${K}] x [${K}, ${N}] + bias${view ? ' (a view)' : ''}, ${activation}, equals the cpu backend`, async () => {
         const a = randomTensor([M, K], M);
         const b = randomTensor([K, N], N);
-        const weight = randomTensor([2, N / 2], 5); // [heads, size]
+        const weight = view ? randomTensor([2, N / 2], 5) : randomTensor([N], 5); // [heads, size] or [N]
         const bias = tf.reshape(weight, [N]) as tf.Tensor1D;
         const y = tf.fused.matMul({ a: a as tf.Tensor2D, b: b as tf.Tensor2D, bias, activation });
         const [av, bv, cv] = [a.dataSync(), b.dataSync(), bias.dataSync()];

@@ -29,6 +29,7 @@ interface WasmBackend {
   makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
   incRef(dataId: tf.DataId): void;
   disposeData(dataId: tf.DataId): void;
+  dataIdMap?: { get(id: tf.DataId): { shape?: number[] } | undefined };
 }
 
 type Args = { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap };
@@ -209,20 +210,39 @@ function replace(kernelName: string, make: (current: tf.KernelConfig) => tf.Kern
 /** Products smaller than this many multiply-adds stay on tfjs-wasm's (XNNPACK, one thread): a call to the module costs more than they take. */
 export const MATMUL_MIN_MACS = 2 ** 18;
 
+/** Whether the bias's buffer was made as rank 1: tfjs-wasm's _FusedMatMul reads that rank, not the tensor's, and fails on a rank-1 view of a rank-2 weight. */
+function madeRank1(wasm: WasmBackend, bias: tf.TensorInfo): boolean {
+  const shape = wasm.dataIdMap?.get(bias.dataId)?.shape;
+  return shape === undefined || shape.length === 1;
+}
+
 /**
- * tfjs-wasm's _FusedMatMul with its bias [N] copied into a buffer made as rank 1: it reads the
- * rank of the bias's buffer as first made, and takes a rank-1 view of a rank-2 weight
- * ([heads, size] -> [heads·size]) for a broadcast it cannot do.
+ * A small _FusedMatMul whose bias tfjs-wasm's kernel cannot take (madeRank1): tfjs-wasm's
+ * product, then act(y + bias) in place on its fresh output (relu or linear), or for another
+ * activation tfjs-wasm's fused kernel on a rank-1 copy of the bias. (A fresh bias buffer every
+ * call would cost more: XNNPACK caches its operator by the buffers it was made for.)
  */
-function withRank1Bias(wasm: WasmBackend, args: Parameters<tf.KernelFunc>[0], fallback: tf.KernelConfig) {
-  const { bias } = args.inputs as Record<string, tf.TensorInfo>;
-  const flat = wasm.makeOutput([bias!.shape[bias!.shape.length - 1]!], 'float32');
-  wasm.typedArrayFromHeap(flat).set(wasm.typedArrayFromHeap(bias!));
-  try {
-    return fallback.kernelFunc({ ...args, inputs: { ...args.inputs, bias: flat } });
-  } finally {
-    wasm.disposeData(flat.dataId);
+function smallFused(wasm: WasmBackend, args: Parameters<tf.KernelFunc>[0], fallback: tf.KernelConfig, relu: boolean | null): tf.TensorInfo {
+  const { a, b, bias } = args.inputs as Record<string, tf.TensorInfo>;
+  const { transposeA, transposeB } = args.attrs as { transposeA: boolean; transposeB: boolean };
+  if (relu === null) {
+    const flat = wasm.makeOutput([bias!.shape[bias!.shape.length - 1]!], 'float32');
+    wasm.typedArrayFromHeap(flat).set(wasm.typedArrayFromHeap(bias!));
+    try {
+      return fallback.kernelFunc({ ...args, inputs: { ...args.inputs, bias: flat } }) as tf.TensorInfo;
+    } finally {
+      wasm.disposeData(flat.dataId);
+    }
   }
+  const out = replaced.get('BatchMatMul')!.kernelFunc({ inputs: { a: a!, b: b! }, backend: args.backend, attrs: { transposeA, transposeB } }) as tf.TensorInfo;
+  const y = wasm.typedArrayFromHeap(out) as Float32Array;
+  const c = wasm.typedArrayFromHeap(bias!) as Float32Array;
+  const N = c.length;
+  for (let i = 0; i < y.length; i++) {
+    const v = y[i]! + c[i % N]!;
+    y[i] = relu && v < 0 ? 0 : v;
+  }
+  return out;
 }
 
 /**
@@ -244,7 +264,8 @@ function moduleMatMul(module: WasmAttention, fallback: tf.KernelConfig, fused: b
     const epilogueOk = !fused || (preluActivationWeights == null && (activation === 'linear' || activation === 'relu') && (bias == null || rowBias));
     const wasm = backend as WasmBackend;
     if (!epilogueOk || !single(a!.shape) || !single(b!.shape) || a!.dtype !== 'float32' || b!.dtype !== 'float32' || M * N * K < MATMUL_MIN_MACS) {
-      return fused && rowBias ? withRank1Bias(wasm, args, fallback) : fallback.kernelFunc(args);
+      if (!fused || !rowBias || madeRank1(wasm, bias!)) return fallback.kernelFunc(args);
+      return smallFused(wasm, args, fallback, epilogueOk ? activation === 'relu' : null);
     }
     const [av, bv] = views(wasm, a!, b!) as [Float32Array, Float32Array];
     const epilogue = { bias: bias ? (wasm.typedArrayFromHeap(bias) as Float32Array) : undefined, relu: activation === 'relu' };
