@@ -11,15 +11,17 @@ export type { AttentionDims, AttentionOptions, AttentionPath, AttentionResult, C
 export {
   ACTIVATIONS,
   BIAS_ACTIVATION_GRAD_KERNEL,
+  DROPOUT_KERNEL,
   LAYER_NORM_GRAD_KERNEL,
   LAYER_NORM_KERNEL,
   SOFTMAX_CROSS_ENTROPY_GRAD_KERNEL,
   SOFTMAX_CROSS_ENTROPY_KERNEL,
   activate,
   dense,
+  dropout,
   embeddingLookup,
   layerNorm,
   softmaxCrossEntropy,
 } from './training.js';
-export type { Activation, CrossEntropyOptions, DenseOptions, LayerNormOptions, OpImplementation } from './training.js';
+export type { Activation, CrossEntropyOptions, DenseOptions, DropoutOptions, LayerNormOptions, OpImplementation } from './training.js';
 export { ADAM_KERNEL, Adam } from './adam.js';

@@ -1,7 +1,7 @@
 import { describeEachBackend, expectTensorsClose, expectThrowsWithoutLeak, randomTensor } from '@attnkit/test-utils';
 import * as tf from '@tensorflow/tfjs-core';
 import { expect, it } from 'vitest';
-import { activate, dense, layerNorm, softmaxCrossEntropy } from './training.js';
+import { activate, dense, dropout, layerNorm, softmaxCrossEntropy } from './training.js';
 
 // Golden values from Python's math.erf / math.tanh in float64 (the recipe is the formula in
 // each case's comment, evaluated at XS).
@@ -90,6 +90,20 @@ describeEachBackend('reference training ops', () => {
       () => softmaxCrossEntropy(x, ids),
       /softmaxCrossEntropy: labels must be int32 with the shape of logits less its last axis, but got logits \[3,4\] and labels \[2\]/,
     );
+    expectThrowsWithoutLeak(() => dropout(x, 1), /dropout: rate must be in \[0, 1\)/);
+    expectThrowsWithoutLeak(() => dropout(ids, 0.5), /dropout: x must be float32, got int32/);
     tf.dispose([x, w, g, ids]);
+  });
+
+  it('dropout (reference: tf.dropout) zeroes about rate of the entries, scales the rest by 1/(1 - rate), and its gradient is that mask', () => {
+    const x = tf.fill([40, 50], 2);
+    const dy = tf.fill([40, 50], 3);
+    const [y, dx] = [dropout(x, 0.25, { seed: 7 }), tf.grads((a: tf.Tensor) => tf.sum(tf.mul(dropout(a, 0.25, { seed: 7 }), dy)))([x])[0]!];
+    const ys = Array.from(y.dataSync());
+    const kept = ys.filter((v) => v !== 0);
+    expect(kept.every((v) => Math.abs(v - 2 / 0.75) < 1e-6)).toBe(true);
+    expect(Math.abs(kept.length / 2000 - 0.75)).toBeLessThan(3 * Math.sqrt((0.25 * 0.75) / 2000));
+    expect(Array.from(dx.dataSync()).map((v, i) => (v === 0) === (ys[i] === 0))).not.toContain(false); // same entries as the forward
+    tf.dispose([x, dy, y, dx]);
   });
 });

@@ -21,6 +21,10 @@
  *   [dlogits [N, V]] = (probs - t)·dloss.
  * - `UnsortedSegmentSum` (tfjs' own name, which tfjs-wasm lacks): the gradient of tf.gather,
  *   so an embedding lookup trains as a gather on wasm.
+ * - `DROPOUT_KERNEL`: x (float32, any shape); attrs { rate, seed } -> [y] = x·1/(1 - rate) where
+ *   dropHash(seed, i) >= trunc(fround(rate)·2^32) for flat index i, else 0 (the hash of the
+ *   fused attention kernel's dropout, @attnkit/kernels' src/dropout.ts). Its gradient is the
+ *   same kernel on dy with the same attrs.
  */
 import { AttentionError } from '@attnkit/masking';
 import { check } from '@attnkit/masking/internal';
@@ -33,6 +37,7 @@ export const LAYER_NORM_GRAD_KERNEL = 'AttnkitLayerNormGrad';
 export const BIAS_ACTIVATION_GRAD_KERNEL = 'AttnkitBiasActivationGrad';
 export const SOFTMAX_CROSS_ENTROPY_KERNEL = 'AttnkitSoftmaxCrossEntropy';
 export const SOFTMAX_CROSS_ENTROPY_GRAD_KERNEL = 'AttnkitSoftmaxCrossEntropyGrad';
+export const DROPOUT_KERNEL = 'AttnkitDropout';
 
 /** `'auto'` (default): fused when its kernels are registered for the active backend; `'reference'`: tfjs ops; `'fused'`: the kernels or an error. */
 export type OpImplementation = 'auto' | 'reference' | 'fused';
@@ -189,6 +194,36 @@ function fusedDense(x: tf.Tensor2D, kernel: tf.Tensor2D, bias: tf.Tensor1D, acti
     };
   });
   return f(x, kernel, bias) as tf.Tensor2D;
+}
+
+// --- dropout ---------------------------------------------------------------------------------
+
+export interface DropoutOptions {
+  /** Seed of the pattern. Default: drawn at random per call. */
+  seed?: number;
+  implementation?: OpImplementation;
+}
+
+/**
+ * Inverted dropout: each entry of `x` zeroed with probability `rate`, the rest scaled by
+ * 1/(1 - rate). The reference path is `tf.dropout`; the fused path (DROPOUT_KERNEL) draws no
+ * random tensor: an entry's fate is a hash of the seed and its flat index, so the backward pass
+ * applies the same kernel to dy and saves nothing. The two paths drop different entries for
+ * the same seed (each is its own random pattern).
+ */
+export function dropout(x: tf.Tensor, rate: number, options: DropoutOptions = {}): tf.Tensor {
+  const { implementation = 'auto' } = options;
+  check(rate >= 0 && rate < 1, () => AttentionError.value('dropout', 'rate must be in [0, 1)', rate));
+  check(x.dtype === 'float32', () => AttentionError.value('dropout', `x must be float32, got ${x.dtype}`, x.dtype));
+  if (rate === 0) return tf.clone(x);
+  const seed = options.seed ?? Math.floor(Math.random() * 2 ** 31);
+  if (!fusedWanted('dropout', implementation, DROPOUT_KERNEL)) return tf.dropout(x, rate, undefined, seed);
+  const engine = tf.engine();
+  const attrs = { rate, seed };
+  const run = (t: tf.Tensor) => engine.runKernel(DROPOUT_KERNEL, { x: t }, attrs) as tf.Tensor;
+  if (!recordingGradients()) return run(x);
+  const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => ({ value: run(args[0] as tf.Tensor), gradFunc: (dy: tf.Tensor) => [run(dy)] }));
+  return f(x);
 }
 
 // --- embedding lookup ------------------------------------------------------------------------

@@ -49,6 +49,7 @@ import {
   P_DROP_RATE,
   P_DROP_SEED,
 } from '../src/slots';
+import { hash4 } from './rows';
 
 /** Query rows per forward work item (a multiple of R). */
 const FWD_ROWS: i32 = 64;
@@ -429,14 +430,6 @@ function setup(params: usize): void {
   dropSeed = pi(params, P_DROP_SEED);
 }
 
-/** 32-bit hash of x (lowbias32), lane-wise; the JavaScript twin is dropHash in src/dropout.ts. */
-@inline function hash4(x: v128): v128 {
-  x = v128.xor(x, i32x4.shr_u(x, 16));
-  x = i32x4.mul(x, i32x4.splat(0x7feb352d));
-  x = v128.xor(x, i32x4.shr_u(x, 15));
-  x = i32x4.mul(x, i32x4.splat(<i32>0x846ca68b));
-  return v128.xor(x, i32x4.shr_u(x, 16));
-}
 
 /**
  * Applies dropout to the tile T [R][C] of rows i0.. keys c0.. of head h of batch b: each entry
@@ -1069,5 +1062,5 @@ export function matmul(params: usize): void {
   }
 }
 
-// Row-wise training ops (layer norm, bias + activation gradient, softmax cross-entropy, Adam): assembly/rows.ts.
-export { adamUpdate, biasActivationBackward, crossEntropyBackward, crossEntropyForward, layerNormBackward, layerNormForward } from './rows';
+// Row-wise training ops (layer norm, bias + activation gradient, softmax cross-entropy, Adam, dropout): assembly/rows.ts.
+export { adamUpdate, biasActivationBackward, crossEntropyBackward, crossEntropyForward, dropout, layerNormBackward, layerNormForward } from './rows';

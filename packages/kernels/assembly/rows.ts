@@ -4,6 +4,15 @@
 // lanes at a time; column sums (dgamma, dbeta, dbias) and row sums of logits accumulate in float64, as @attnkit/core's reference path sums in float32 over far fewer terms per add.
 // The JS side (src/wasm-module.ts) lays inputs and outputs out in this module's memory.
 
+/** 32-bit hash of x (lowbias32), lane-wise; the JavaScript twin is dropHash in src/dropout.ts. */
+@inline export function hash4(x: v128): v128 {
+  x = v128.xor(x, i32x4.shr_u(x, 16));
+  x = i32x4.mul(x, i32x4.splat(0x7feb352d));
+  x = v128.xor(x, i32x4.shr_u(x, 15));
+  x = i32x4.mul(x, i32x4.splat(<i32>0x846ca68b));
+  return v128.xor(x, i32x4.shr_u(x, 16));
+}
+
 @inline function at(base: usize, i: i32): usize {
   return base + (<usize>i << 2);
 }
@@ -255,5 +264,31 @@ export function adamUpdate(value: usize, m: usize, v: usize, g: usize, n: i32, l
     store<f32>(at(m, j), m1);
     store<f32>(at(v, j), v1);
     store<f32>(at(value, j), load<f32>(at(value, j)) + (m1 / c1 / (Mathf.sqrt(v1 / c2) + epsilon)) * -lr);
+  }
+}
+
+/**
+ * Inverted dropout over n values: y[i] = x[i]·scale where the hash of i·0x9e3779b9 + seed is at
+ * least threshold (unsigned), else 0: the attention kernel's pattern over a flat index.
+ */
+export function dropout(x: usize, y: usize, n: i32, threshold: u32, scale: f32, seed: i32): void {
+  const n4 = n & ~3;
+  const thr = i32x4.splat(<i32>threshold);
+  const keep = f32x4.splat(scale);
+  const golden = i32x4.splat(<i32>0x9e3779b9);
+  const s = i32x4.splat(seed);
+  const lanes = i32x4(0, 1, 2, 3);
+  for (let i = 0; i < n4; i += 4) {
+    const u = hash4(i32x4.add(i32x4.mul(i32x4.add(i32x4.splat(i), lanes), golden), s));
+    v128.store(at(y, i), v128.and(f32x4.mul(v128.load(at(x, i)), keep), i32x4.ge_u(u, thr)));
+  }
+  for (let i = n4; i < n; i++) {
+    let h = <u32>(i * <i32>0x9e3779b9 + seed);
+    h ^= h >> 16;
+    h *= 0x7feb352d;
+    h ^= h >> 15;
+    h *= 0x846ca68b;
+    h ^= h >> 16;
+    store<f32>(at(y, i), h >= threshold ? load<f32>(at(x, i)) * scale : 0);
   }
 }

@@ -1,7 +1,8 @@
-import { Adam, dense, embeddingLookup, layerNorm, softmaxCrossEntropy } from '@attnkit/core';
+import { Adam, dense, dropout, embeddingLookup, layerNorm, softmaxCrossEntropy } from '@attnkit/core';
 import { expectNoLeak, expectTensorsClose, expectThrowsWithoutLeak, randomTensor, randomValues, useBackend } from '@attnkit/test-utils';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { dropoutKeep } from './dropout.js';
 import { registerTrainingKernels, unregisterTrainingKernels } from './training.js';
 
 // Fused equals reference within float32 rounding: forward 1e-5 relative, gradients 1e-4.
@@ -148,6 +149,48 @@ describe('training kernels on wasm', () => {
     expectTensorsClose(gathered.y, onehot.y, { ...FWD, label: 'rows' });
     expectTensorsClose(gathered.grads[0]!, onehot.grads[0]!, { ...GRAD, label: 'dtable' });
     tf.dispose([table, ids, gathered.y, onehot.y, ...gathered.grads, ...onehot.grads]);
+  });
+
+  describe('dropout', () => {
+    // 4·267 + 3 entries: whole lanes and a 3-entry tail
+    const shape = [3, 7, 51];
+    const n = 3 * 7 * 51;
+    it('keeps exactly the entries of the kernels’ hash pattern, scaled by 1/(1 - rate), and its gradient is the same mask', () => {
+      const x = randomTensor(shape, 21);
+      const dy = randomTensor(shape, 22);
+      const rate = 0.3;
+      const keep = dropoutKeep([1, 1, 1, n], rate, 12345);
+      const scale = Math.fround(1 / Math.fround(1 - Math.fround(rate)));
+      const [y, [dx]] = [dropout(x, rate, { seed: 12345 }), tf.grads((a: tf.Tensor) => tf.sum(tf.mul(dropout(a, rate, { seed: 12345 }), dy)))([x])];
+      const [xs, ds] = [x.dataSync(), dy.dataSync()];
+      expectTensorsClose(
+        y,
+        Array.from(xs, (v, i) => (keep[i] ? v * scale : 0)),
+        { rtol: 1e-7, atol: 0, label: 'y' },
+      );
+      expectTensorsClose(
+        dx!,
+        Array.from(ds, (v, i) => (keep[i] ? v * scale : 0)),
+        { rtol: 1e-7, atol: 0, label: 'dx' },
+      );
+      const kept = keep.reduce((a, b) => a + b, 0);
+      expect(Math.abs(kept / n - (1 - rate))).toBeLessThan(3 * Math.sqrt((rate * (1 - rate)) / n)); // within 3 sigma
+      expect(Array.from(y.dataSync()).filter((v) => v === 0).length).toBe(n - kept);
+      tf.dispose([x, dy, y, dx!]);
+    });
+
+    it('another seed drops other entries; no tensor leaks', async () => {
+      const x = tf.ones(shape);
+      const [a, b] = [dropout(x, 0.5, { seed: 1 }), dropout(x, 0.5, { seed: 2 })];
+      const differ = Array.from(a.dataSync()).filter((v, i) => v !== b.dataSync()[i]).length;
+      expect(differ).toBeGreaterThan(n / 4);
+      await expectNoLeak(() =>
+        tf
+          .grads((t: tf.Tensor) => tf.sum(dropout(t, 0.5)))([x])
+          .map((g) => g.dispose()),
+      );
+      tf.dispose([x, a, b]);
+    });
   });
 
   it('tf.clone shares its data on wasm (no copy) and outlives its source', async () => {

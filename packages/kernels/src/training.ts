@@ -3,7 +3,7 @@
  * contracts), for tfjs's `wasm` backend: layer norm forward and backward, a dense layer's
  * bias + activation gradient, softmax cross-entropy with label smoothing forward and backward,
  * the gather gradient tfjs-wasm lacks (UnsortedSegmentSum), and one Adam update over every
- * variable (ADAM_KERNEL). These ops are memory-bound, and tfjs runs each of them as 5–30
+ * variable (ADAM_KERNEL), and dropout by a hash (DROPOUT_KERNEL). These ops are memory-bound, and tfjs runs each of them as 5–30
  * kernels of its own. Layer norm, the bias + activation gradient, the cross-entropy and Adam
  * run in the kernels' wasm module (SIMD, assembly/rows.ts: 4–14× faster than the JavaScript
  * loops they replaced); the gather gradient is one pass over the backend's heap in JavaScript.
@@ -14,6 +14,7 @@
 import {
   ADAM_KERNEL,
   BIAS_ACTIVATION_GRAD_KERNEL,
+  DROPOUT_KERNEL,
   LAYER_NORM_GRAD_KERNEL,
   LAYER_NORM_KERNEL,
   type MatMulKernelConfig,
@@ -95,6 +96,17 @@ function crossEntropyBackward({ inputs, backend, attrs }: Args): tf.TensorInfo {
   const [p, g] = views(wasm, probs!, dy!);
   const ids = wasm.typedArrayFromHeap(labels!) as Int32Array;
   return rowModule!.rows('crossEntropyBackward', [p!, ids, g!], [N * V], 0, [N, V, eps], (outs) => outputsFrom(wasm, [[N, V]], outs))[0]!;
+}
+
+/** Inverted dropout by a hash of the seed and the flat index (core's DROPOUT_KERNEL), in the module. */
+function dropoutKernel({ inputs, backend, attrs }: Args): tf.TensorInfo {
+  const wasm = backend as WasmBackend;
+  const { x } = inputs as Record<string, tf.TensorInfo>;
+  const { rate, seed } = attrs as { rate: number; seed: number };
+  const n = tf.util.sizeFromShape(x!.shape);
+  const threshold = Math.trunc(Math.fround(rate) * 2 ** 32);
+  const scale = Math.fround(1 / Math.fround(1 - Math.fround(rate))); // as the module computes it in float32
+  return rowModule!.rows('dropout', views(wasm, x!), [n], 0, [n, threshold, scale, seed | 0], (outs) => outputsFrom(wasm, [x!.shape], outs))[0]!;
 }
 
 /** tfjs' UnsortedSegmentSum (the gradient of gather): x [S..., inner...], segmentIds [S...] -> [numSegments, inner...]. */
@@ -193,6 +205,7 @@ const KERNELS: Array<[string, (args: Args) => tf.TensorInfo | tf.TensorInfo[]]> 
   [SOFTMAX_CROSS_ENTROPY_GRAD_KERNEL, crossEntropyBackward],
   ['UnsortedSegmentSum', unsortedSegmentSum],
   [ADAM_KERNEL, adam],
+  [DROPOUT_KERNEL, dropoutKernel],
 ];
 
 /** tfjs-wasm's own kernels that ours replace while registered (BatchMatMul, _FusedMatMul, Identity, GatherV2), to give back. */

@@ -89,6 +89,7 @@ interface Exports {
   crossEntropyForward(x: number, p: number, labels: number, loss: number, n: number, v: number, epsilon: number): void;
   crossEntropyBackward(p: number, labels: number, dy: number, dx: number, n: number, v: number, epsilon: number): void;
   adamUpdate(value: number, m: number, v: number, g: number, n: number, ...scalars: number[]): void;
+  dropout(x: number, y: number, n: number, threshold: number, scale: number, seed: number): void;
 }
 
 /** Adam's scalars for {@link WasmAttention.adam}: float32 values, the bias corrections c1 = 1 - β1^t and c2 = 1 - β2^t. */
@@ -102,7 +103,7 @@ export interface AdamScalars {
 }
 
 /** A row-wise op of assembly/rows.ts: its export, and the inputs, outputs (float32 lengths) and float64 scratch it takes. */
-export type RowOp = 'layerNormForward' | 'layerNormBackward' | 'biasActivationBackward' | 'crossEntropyForward' | 'crossEntropyBackward';
+export type RowOp = 'layerNormForward' | 'layerNormBackward' | 'biasActivationBackward' | 'crossEntropyForward' | 'crossEntropyBackward' | 'dropout';
 
 /**
  * A loaded attention module on one shared memory: the calling thread plus helper threads (Node

@@ -3,7 +3,7 @@ import { AttentionError } from '@attnkit/masking';
 import { REGISTRATION_PREFIX, andKeyPaddingMask, check, defaultLayerName, registerAttnkitClass, toBoolMask } from '@attnkit/masking/internal';
 import { type KVCache, MultiHeadAttention, type MultiHeadAttentionArgs, buildSublayer, disposeSublayer, withNameScope } from '@attnkit/multi-head';
 import { countBuiltLayer } from '@attnkit/multi-head/internal';
-import type { Activation, Implementation } from '@attnkit/core';
+import { type Activation, type Implementation, dropout } from '@attnkit/core';
 import * as tf from '@tensorflow/tfjs';
 import { Linear } from './linear.js';
 import { tidy } from './tidy.js';
@@ -200,7 +200,7 @@ abstract class Block extends tf.layers.Layer {
    * weights of an attention `f` pass through as they are.
    */
   protected residual(x: tf.Tensor, norm: tf.layers.Layer, f: (h: tf.Tensor) => Branch, training: boolean): Branch {
-    const drop = (h: tf.Tensor) => (training && this.config.dropout > 0 ? tf.dropout(h, this.config.dropout) : h);
+    const drop = (h: tf.Tensor) => (training && this.config.dropout > 0 ? dropout(h, this.config.dropout) : h);
     const branch = f(this.config.normFirst ? (norm.apply(x) as tf.Tensor) : x);
     const y = tf.add(x, drop(branch.output));
     return { output: this.config.normFirst ? y : (norm.apply(y) as tf.Tensor), weights: branch.weights };

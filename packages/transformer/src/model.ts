@@ -1,4 +1,4 @@
-import { type Activation, type Implementation, softmaxCrossEntropy } from '@attnkit/core';
+import { type Activation, type Implementation, dropout, softmaxCrossEntropy } from '@attnkit/core';
 import type { MemoryCache } from '@attnkit/cross-attention';
 import { AttentionError } from '@attnkit/masking';
 import { check } from '@attnkit/masking/internal';
@@ -184,7 +184,7 @@ export class Transformer {
     const x = tf.mul(table.apply(ids) as tf.Tensor, Math.sqrt(this.config.dModel)); // [B, T, d]
     const p = position ? (position.apply(x, { offset }) as tf.Tensor) : sinusoidalEncoding(T, this.config.dModel, { offset }); // [B, T, d] or [T, d]
     const y = tf.add(x, p);
-    return training && this.config.dropout > 0 ? tf.dropout(y, this.config.dropout) : y;
+    return training && this.config.dropout > 0 ? dropout(y, this.config.dropout) : y;
   }
 
   /**
