@@ -7,7 +7,7 @@
 
 import type { AttentionDims } from '@attnkit/core';
 import { CONTROL_BYTES, CONTROL_WORDS, Layout, MAX_PAGES, MAX_THREADS, PARAM_BYTES, SLOT } from './wasm-layout.js';
-import { type Helper, HELPER_START_MS, type StartHelper, within } from './wasm-threads.js';
+import { type Helper, HELPER_START_MS, SPIN_LOADS, type StartHelper, within } from './wasm-threads.js';
 
 /** Multiply-adds a call needs per thread before it takes a helper thread (threadsFor). */
 let minMacsPerThread = 2 ** 19;
@@ -266,6 +266,7 @@ export class WasmAttention {
       failure = e;
     }
     for (const { c, generation } of started) {
+      for (let i = 0; i < SPIN_LOADS && Atomics.load(c, 3) !== generation; i++);
       for (let done = Atomics.load(c, 3); done !== generation; done = Atomics.load(c, 3)) Atomics.wait(c, 3, done);
       if (c[4] !== 0) failure ??= new Error('@attnkit/kernels: a helper thread of the wasm attention module failed');
     }

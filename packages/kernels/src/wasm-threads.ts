@@ -20,8 +20,16 @@ export interface HelperData {
 export type StartHelper = (data: HelperData) => { ready: Promise<void>; stop(): void };
 
 /**
+ * Loads of a control word a thread spins through (about 0.1 ms) before it sleeps in
+ * Atomics.wait: the calls of a training step come tens of microseconds apart, and waking a
+ * sleeping thread costs about as much, each way.
+ */
+export const SPIN_LOADS = 100_000;
+
+/**
  * The helper thread's loop, the same in Node and in a browser: `serve(data, ready)` instantiates
- * the module on the shared memory, calls `ready`, then runs calls on request forever.
+ * the module on the shared memory, calls `ready`, then runs calls on request forever, spinning
+ * briefly for the next before it sleeps.
  */
 const HELPER_LOOP = `
 function serve({ module, memory, control, index }, ready) {
@@ -30,6 +38,7 @@ function serve({ module, memory, control, index }, ready) {
   ready();
   let seen = 0;
   for (;;) {
+    for (let i = 0; i < ${SPIN_LOADS} && Atomics.load(ctl, 0) === seen; i++);
     Atomics.wait(ctl, 0, seen);
     seen = Atomics.load(ctl, 0);
     try {
