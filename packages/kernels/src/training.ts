@@ -3,10 +3,13 @@
  * contracts), for tfjs's `wasm` backend: layer norm forward and backward, a dense layer's
  * bias + activation gradient, softmax cross-entropy with label smoothing forward and backward,
  * the gather gradient tfjs-wasm lacks (UnsortedSegmentSum), and one Adam update over every
- * variable (ADAM_KERNEL), and dropout by a hash (DROPOUT_KERNEL). These ops are memory-bound, and tfjs runs each of them as 5–30
- * kernels of its own. Layer norm, the bias + activation gradient, the cross-entropy and Adam
- * run in the kernels' wasm module (SIMD, assembly/rows.ts: 4–14× faster than the JavaScript
- * loops they replaced); the gather gradient is one pass over the backend's heap in JavaScript.
+ * variable (ADAM_KERNEL), and dropout by a hash (DROPOUT_KERNEL). These ops are memory-bound,
+ * and tfjs runs each of them as 5–30 kernels of its own. Layer norm, the bias + activation
+ * gradient, the cross-entropy, Adam and dropout run in the kernels' wasm module (SIMD,
+ * assembly/rows.ts: 4–14× faster than the JavaScript loops they replaced); the gather gradient
+ * is one pass over the backend's heap in JavaScript. The file also puts the module's
+ * multi-threaded product in place of tfjs-wasm's BatchMatMul and _FusedMatMul, and row copies
+ * and data sharing in place of its GatherV2 and Identity.
  *
  * Every kernel allocates its outputs first and takes views of its inputs after: an allocation
  * may grow the heap, which detaches earlier views.
