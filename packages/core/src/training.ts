@@ -177,12 +177,27 @@ function fusableBias(bias: tf.Tensor): boolean {
 /** The activations tf.fused.matMul and BIAS_ACTIVATION_GRAD_KERNEL take. */
 type FusableActivation = Extract<Activation, 'relu' | 'linear'>;
 
+/**
+ * act(a·w + b) as the backend's one _FusedMatMul kernel. tf.fused.matMul itself splits into a
+ * product, an add and the activation while a gradient is recorded (for any activation but
+ * linear); inside fusedDense's custom gradient the kernel's own gradient is never needed.
+ */
+function fusedProduct(a: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D, activation: FusableActivation): tf.Tensor2D {
+  const [N, k] = a.shape;
+  const units = w.shape[1];
+  const inputs = { a: tf.reshape(a, [1, N, k]), b: tf.reshape(w, [1, k, units]), bias: b };
+  const y = tf.engine().runKernel('_FusedMatMul', inputs, { transposeA: false, transposeB: false, activation, leakyreluAlpha: 0.2 }) as tf.Tensor;
+  const out = tf.reshape(y, [N, units]) as tf.Tensor2D;
+  tf.dispose([inputs.a, inputs.b, y]);
+  return out;
+}
+
 function fusedDense(x: tf.Tensor2D, kernel: tf.Tensor2D, bias: tf.Tensor1D, activation: FusableActivation): tf.Tensor2D {
   const engine = tf.engine();
   if (!recordingGradients() && fusableBias(bias)) return tf.fused.matMul({ a: x, b: kernel, bias, activation }) as tf.Tensor2D;
   const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const [a, w, b, save] = args as [tf.Tensor2D, tf.Tensor2D, tf.Tensor1D, tf.GradSaveFunc];
-    const y = fusableBias(b) ? tf.fused.matMul({ a, b: w, bias: b, activation }) : (activate(tf.add(tf.matMul(a, w), b), activation) as tf.Tensor2D); // [N, units]
+    const y = fusableBias(b) ? fusedProduct(a, w, b, activation) : (activate(tf.add(tf.matMul(a, w), b), activation) as tf.Tensor2D); // [N, units]
     saveViews(save, [a, w, y]);
     return {
       value: y,

@@ -87,6 +87,19 @@ describe('training kernels on wasm', () => {
         tf.dispose([x, w, b, fused.y, reference.y, ...fused.grads, ...reference.grads]);
       });
     }
+
+    it('while a gradient is recorded, the forward is one _FusedMatMul kernel (tf.fused.matMul would split a relu)', async () => {
+      const [x, w, b] = [randomTensor([37, 16], 5) as tf.Tensor2D, randomTensor([16, 12], 6) as tf.Tensor2D, randomTensor([12], 7) as tf.Tensor1D];
+      const profile = await tf.profile(() =>
+        tf
+          .grads((a: tf.Tensor) => tf.sum(dense(a as tf.Tensor2D, w, b, { activation: 'relu' })))([x])[0]!
+          .dispose(),
+      );
+      const names = profile.kernels.map((k) => k.name);
+      expect(names).toContain('_FusedMatMul');
+      expect(names).not.toContain('Relu');
+      tf.dispose([x, w, b]);
+    });
   });
 
   describe('softmaxCrossEntropy', () => {
