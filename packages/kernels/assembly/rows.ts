@@ -4,14 +4,7 @@
 // lanes at a time; column sums (dgamma, dbeta, dbias) and row sums of logits accumulate in float64, as @attnkit/core's reference path sums in float32 over far fewer terms per add.
 // The JS side (src/wasm-module.ts) lays inputs and outputs out in this module's memory.
 
-/** 32-bit hash of x (lowbias32), lane-wise; the JavaScript twin is dropHash in src/dropout.ts. */
-@inline export function hash4(x: v128): v128 {
-  x = v128.xor(x, i32x4.shr_u(x, 16));
-  x = i32x4.mul(x, i32x4.splat(0x7feb352d));
-  x = v128.xor(x, i32x4.shr_u(x, 15));
-  x = i32x4.mul(x, i32x4.splat(<i32>0x846ca68b));
-  return v128.xor(x, i32x4.shr_u(x, 16));
-}
+import { EXP_TABLE, hash4, vexp, writeExpTable } from './simd';
 
 @inline function at(base: usize, i: i32): usize {
   return base + (<usize>i << 2);
