@@ -13,10 +13,10 @@
  * - `LAYER_NORM_GRAD_KERNEL`: x, gamma, mean, rstd, dy (x's shape) -> [dx, dgamma [d], dbeta [d]].
  * - `BIAS_ACTIVATION_GRAD_KERNEL`: y [N, u] (the activation's output), dy [N, u]; attrs
  *   { activation } -> [dz [N, u] (gradient before the activation), dbias [u]]; relu and linear.
- * - `SOFTMAX_CROSS_ENTROPY_KERNEL`: logits [N, V], probs = softmax(logits) [N, V] (the
- *   backend's own Softmax kernel computes them), labels [N] int32; attrs { labelSmoothing } ->
- *   loss [N] = -Σ_j t_j log probs_j with t = (1 - ε)·onehot(label) + ε/V (a label outside
- *   [0, V) has an all-zero one-hot, as tf.oneHot).
+ * - `SOFTMAX_CROSS_ENTROPY_KERNEL`: logits [N, V], labels [N] int32; attrs { labelSmoothing } ->
+ *   [loss [N], probs [N, V]]: probs = softmax(logits) (kept for the backward pass) and loss =
+ *   -Σ_j t_j log probs_j with t = (1 - ε)·onehot(label) + ε/V (a label outside [0, V) has an
+ *   all-zero one-hot, as tf.oneHot).
  * - `SOFTMAX_CROSS_ENTROPY_GRAD_KERNEL`: probs, labels, dloss [N]; attrs { labelSmoothing } ->
  *   [dlogits [N, V]] = (probs - t)·dloss.
  * - `UnsortedSegmentSum` (tfjs' own name, which tfjs-wasm lacks): the gradient of tf.gather,
@@ -276,7 +276,7 @@ export interface CrossEntropyOptions {
 /**
  * Per-position cross-entropy of softmax(logits) [..., V] against integer `labels` [...] with
  * label smoothing: -Σ_j t_j·log softmax(logits)_j, t = (1 - ε)·onehot(label) + ε/V. Returns [...].
- * The fused path computes the softmax once, keeps the probabilities for the backward pass
+ * The fused path computes the softmax in its kernel, keeps the probabilities for the backward pass
  * (dlogits = (probs - t)·dloss) and never materialises log-probabilities or the one-hot target.
  */
 export function softmaxCrossEntropy(logits: tf.Tensor, labels: tf.Tensor, options: CrossEntropyOptions = {}): tf.Tensor {
@@ -310,8 +310,7 @@ function fusedCrossEntropy(logits: tf.Tensor, labels: tf.Tensor, labelSmoothing:
   // labels are saved, not inputs: an integer input of a custom gradient would need a gradient
   const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const [x, save] = args as [tf.Tensor, tf.GradSaveFunc];
-    const probs = tf.softmax(x); // [N, V]
-    const loss = engine.runKernel(SOFTMAX_CROSS_ENTROPY_KERNEL, { logits: x, probs, labels }, attrs) as tf.Tensor; // [N]
+    const [loss, probs] = engine.runKernel(SOFTMAX_CROSS_ENTROPY_KERNEL, { logits: x, labels }, attrs) as [tf.Tensor, tf.Tensor]; // [N], [N, V]
     saveViews(save, [probs, labels]);
     return {
       value: loss,

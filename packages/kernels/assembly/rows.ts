@@ -4,7 +4,7 @@
 // lanes at a time; column sums (dgamma, dbeta, dbias) and row sums of logits accumulate in float64, as @attnkit/core's reference path sums in float32 over far fewer terms per add.
 // The JS side (src/wasm-module.ts) lays inputs and outputs out in this module's memory.
 
-import { EXP_TABLE, hash4, vexp, writeExpTable } from './simd';
+import { hash4, vexp, writeExpTable } from './simd';
 
 @inline function at(base: usize, i: i32): usize {
   return base + (<usize>i << 2);
@@ -164,37 +164,64 @@ export function biasActivationBackward(y: usize, dy: usize, dz: usize, dbias: us
 }
 
 /**
- * Softmax cross-entropy with label smoothing ε over logits x [n, v], given their softmax p and
- * int32 labels [n] (a label outside [0, v) has no one-hot part): loss[r] = -Σ_j t_j·(x_j - lse),
- * t = (1-ε)·onehot + ε/v, with lse = max x - log(max p) (the largest probability is at least
- * 1/v: it never underflows). The row sums of x accumulate in float64.
+ * Softmax cross-entropy with label smoothing ε over logits x [n, v] and int32 labels [n] (a
+ * label outside [0, v) has no one-hot part): p = softmax(x) [n, v] is written for the backward,
+ * and loss[r] = -Σ_j t_j·(x_j - lse), t = (1-ε)·onehot + ε/v, lse = max x + log Σ_j e^(x_j - max x).
+ * The exponentials are vexp's (relative error ~3e-7), with its constants at `table`
+ * (EXP_TABLE bytes); the row sums of x and of the exponentials accumulate in float64.
  */
-export function crossEntropyForward(x: usize, p: usize, labels: usize, loss: usize, n: i32, v: i32, epsilon: f32): void {
+export function crossEntropyForward(x: usize, labels: usize, loss: usize, p: usize, table: usize, n: i32, v: i32, epsilon: f32): void {
+  writeExpTable(table);
+  const lo = v128.load(table, 0);
+  const log2e = v128.load(table, 16);
+  const shifter = v128.load(table, 32);
+  const ln2 = v128.load(table, 48);
+  const c5 = v128.load(table, 64);
+  const c4 = v128.load(table, 80);
+  const c3 = v128.load(table, 96);
+  const c2 = v128.load(table, 112);
+  const c1 = v128.load(table, 128);
+  const c0 = v128.load(table, 144);
   const v4 = v & ~3;
   for (let r = 0; r < n; r++) {
     const xr = x + (<usize>(r * v) << 2);
     const pr = p + (<usize>(r * v) << 2);
-    let lo = f64x2.splat(0);
-    let hi = f64x2.splat(0);
+    let lo2 = f64x2.splat(0);
+    let hi2 = f64x2.splat(0);
     let mx = f32x4.splat(-Infinity);
-    let mp = f32x4.splat(0);
     for (let j = 0; j < v4; j += 4) {
       const xs = v128.load(at(xr, j));
-      lo = f64x2.add(lo, f64x2.promote_low_f32x4(xs));
-      hi = f64x2.add(hi, f64x2.promote_low_f32x4(v128.shuffle<f32>(xs, xs, 2, 3, 0, 1)));
+      lo2 = f64x2.add(lo2, f64x2.promote_low_f32x4(xs));
+      hi2 = f64x2.add(hi2, f64x2.promote_low_f32x4(v128.shuffle<f32>(xs, xs, 2, 3, 0, 1)));
       mx = f32x4.max(mx, xs);
-      mp = f32x4.max(mp, v128.load(at(pr, j)));
     }
-    let total: f64 = f64x2.extract_lane(lo, 0) + f64x2.extract_lane(lo, 1) + f64x2.extract_lane(hi, 0) + f64x2.extract_lane(hi, 1);
+    let total: f64 = f64x2.extract_lane(lo2, 0) + f64x2.extract_lane(lo2, 1) + f64x2.extract_lane(hi2, 0) + f64x2.extract_lane(hi2, 1);
     let xMax = max(max(f32x4.extract_lane(mx, 0), f32x4.extract_lane(mx, 1)), max(f32x4.extract_lane(mx, 2), f32x4.extract_lane(mx, 3)));
-    let pMax = max(max(f32x4.extract_lane(mp, 0), f32x4.extract_lane(mp, 1)), max(f32x4.extract_lane(mp, 2), f32x4.extract_lane(mp, 3)));
     for (let j = v4; j < v; j++) {
       const xj = load<f32>(at(xr, j));
       total += <f64>xj;
       xMax = max(xMax, xj);
-      pMax = max(pMax, load<f32>(at(pr, j)));
     }
-    const lse: f64 = <f64>xMax - Math.log(<f64>pMax);
+    // e^(x - max) into p, summed
+    const m4 = f32x4.splat(xMax);
+    lo2 = f64x2.splat(0);
+    hi2 = f64x2.splat(0);
+    for (let j = 0; j < v4; j += 4) {
+      const e = vexp(f32x4.sub(v128.load(at(xr, j)), m4), lo, log2e, shifter, ln2, c5, c4, c3, c2, c1, c0);
+      v128.store(at(pr, j), e);
+      lo2 = f64x2.add(lo2, f64x2.promote_low_f32x4(e));
+      hi2 = f64x2.add(hi2, f64x2.promote_low_f32x4(v128.shuffle<f32>(e, e, 2, 3, 0, 1)));
+    }
+    let sum: f64 = f64x2.extract_lane(lo2, 0) + f64x2.extract_lane(lo2, 1) + f64x2.extract_lane(hi2, 0) + f64x2.extract_lane(hi2, 1);
+    for (let j = v4; j < v; j++) {
+      const e = <f32>Math.exp(<f64>(load<f32>(at(xr, j)) - xMax));
+      store<f32>(at(pr, j), e);
+      sum += <f64>e;
+    }
+    const inv = f32x4.splat(<f32>(1 / sum));
+    for (let j = 0; j < v4; j += 4) v128.store(at(pr, j), f32x4.mul(v128.load(at(pr, j)), inv));
+    for (let j = v4; j < v; j++) store<f32>(at(pr, j), load<f32>(at(pr, j)) * <f32>(1 / sum));
+    const lse: f64 = <f64>xMax + Math.log(sum);
     const id = load<i32>(labels + (<usize>r << 2));
     const hit = id >= 0 && id < v;
     const e = <f64>epsilon;

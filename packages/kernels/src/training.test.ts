@@ -142,7 +142,16 @@ describe('training kernels on wasm', () => {
       const labels = tf.tensor1d([0], 'int32');
       const loss = softmaxCrossEntropy(logits, labels, { implementation: 'fused' });
       expectTensorsClose(loss, [2000], { rtol: 1e-6, label: 'loss' });
-      tf.dispose([logits, labels, loss]);
+      // 8 logits in SIMD lanes (e^(x - max) below e^-87 is 0 there) and one in the tail
+      const wide = tf.tensor2d([[-1000, 1000, 0, 1, 2, 3, 4, 5, 999]], [1, 9]);
+      const [wideLoss, [dWide]] = [
+        softmaxCrossEntropy(wide, labels, { implementation: 'fused' }),
+        tf.grads((x: tf.Tensor) => tf.sum(softmaxCrossEntropy(x, labels, { implementation: 'fused' })))([wide]),
+      ];
+      expectTensorsClose(wideLoss, [2000 + Math.log(1 + Math.exp(-1))], { rtol: 1e-6, label: 'loss, 9 logits' });
+      const p999 = Math.exp(-1) / (1 + Math.exp(-1));
+      expectTensorsClose(dWide!, [-1, 1 - p999, 0, 0, 0, 0, 0, 0, p999], { rtol: 1e-5, atol: 1e-6, label: 'dlogits, 9 logits' });
+      tf.dispose([logits, labels, loss, wide, wideLoss, dWide!]);
     });
   });
 

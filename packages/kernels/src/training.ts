@@ -81,14 +81,17 @@ function biasActivationBackward({ inputs, backend, attrs }: Args): tf.TensorInfo
   return rowModule!.rows('biasActivationBackward', views(wasm, y!, dy!), [N * u, u], u, [N, u, relu], (outs) => outputsFrom(wasm, [[N, u], [u]], outs));
 }
 
-function crossEntropyForward({ inputs, backend, attrs }: Args): tf.TensorInfo {
+/** Bytes of vexp's constants (assembly/simd.ts EXP_TABLE), as float64 scratch of a row op. */
+const EXP_TABLE_F64 = (10 * 16) / 8;
+
+function crossEntropyForward({ inputs, backend, attrs }: Args): tf.TensorInfo[] {
   const wasm = backend as WasmBackend;
-  const { logits, probs, labels } = inputs as Record<string, tf.TensorInfo>;
+  const { logits, labels } = inputs as Record<string, tf.TensorInfo>;
   const [N, V] = logits!.shape as [number, number];
   const eps = (attrs as { labelSmoothing: number }).labelSmoothing;
-  const [x, p] = views(wasm, logits!, probs!);
+  const [x] = views(wasm, logits!);
   const ids = wasm.typedArrayFromHeap(labels!) as Int32Array;
-  return rowModule!.rows('crossEntropyForward', [x!, p!, ids], [N], 0, [N, V, eps], (outs) => outputsFrom(wasm, [[N]], outs))[0]!;
+  return rowModule!.rows('crossEntropyForward', [x!, ids], [N, N * V], EXP_TABLE_F64, [N, V, eps], (outs) => outputsFrom(wasm, [[N], [N, V]], outs));
 }
 
 function crossEntropyBackward({ inputs, backend, attrs }: Args): tf.TensorInfo {

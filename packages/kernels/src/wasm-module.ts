@@ -86,7 +86,7 @@ interface Exports {
     d: number,
   ): void;
   biasActivationBackward(y: number, dy: number, dz: number, dbias: number, acc: number, n: number, u: number, relu: number): void;
-  crossEntropyForward(x: number, p: number, labels: number, loss: number, n: number, v: number, epsilon: number): void;
+  crossEntropyForward(x: number, labels: number, loss: number, p: number, table: number, n: number, v: number, epsilon: number): void;
   crossEntropyBackward(p: number, labels: number, dy: number, dx: number, n: number, v: number, epsilon: number): void;
   adamUpdate(value: number, m: number, v: number, g: number, n: number, ...scalars: number[]): void;
   dropout(x: number, y: number, n: number, threshold: number, scale: number, seed: number): void;
