@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { registerFusedAttention, registerTrainingKernels } from '@attnkit/kernels';
 import { useBackend } from '@attnkit/test-utils';
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -64,6 +65,9 @@ describe('training', () => {
   let dir: string;
   beforeAll(async () => {
     await useBackend('wasm');
+    // as the CLI runs (src/cli/backend.ts): fused attention with its own dropout, the training kernels
+    await registerFusedAttention();
+    await registerTrainingKernels();
     dir = mkdtempSync(join(tmpdir(), 'attnkit-train-'));
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -76,12 +80,12 @@ describe('training', () => {
     return values;
   };
 
-  it('resumes after an interruption exactly where an uninterrupted run would be', async () => {
+  it('resumes after an interruption exactly where an uninterrupted run would be, dropout included', async () => {
     const common = {
       task: 'numbers' as const,
       size: 'tiny' as const,
       batchSize: 8,
-      dropout: 0,
+      dropout: 0.1, // its patterns follow from the seed and the step
       evalEvery: 1000,
       devLimit: 4,
       vocabSize: 60,

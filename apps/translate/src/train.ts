@@ -12,7 +12,7 @@ import { evaluate } from './evaluate.js';
 import { loadTask } from './tasks.js';
 import { BPETokenizer, padBatch } from './tokenizer/bpe.js';
 import { type ModelSize, Translator } from './translator.js';
-import { seededShuffle } from './util.js';
+import { seededRandom, seededShuffle } from './util.js';
 
 export interface TrainOptions {
   task: DataSourceName;
@@ -179,6 +179,22 @@ function defaultLog(line: string, final = false) {
   else if (final) process.stderr.write(`${line}\n`);
 }
 
+/**
+ * Runs `f` with Math.random drawing from a generator seeded with `seed`. The dropout patterns of
+ * a training step (@attnkit/core's dropout and the attention kernel's draw their seeds from
+ * Math.random) then follow from the run's seed and the step number, so that a run is remade
+ * exactly by the same command, and a resumed run repeats an uninterrupted one.
+ */
+function withSeededRandom<T>(seed: number, f: () => T): T {
+  const original = Math.random;
+  Math.random = seededRandom(seed);
+  try {
+    return f();
+  } finally {
+    Math.random = original;
+  }
+}
+
 export async function train(options: TrainOptions): Promise<TrainResult> {
   const {
     task,
@@ -289,7 +305,9 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         return tf.tensor2d(b.ids, b.shape, 'int32');
       });
       optimizer.rate = learningRate(step, dModel, warmup, lrScale);
-      const cost = optimizer.minimize(() => model.loss(src!, tin!, tout!, { labelSmoothing, training: true }), true, variables)!;
+      const cost = withSeededRandom(seed * 1_000_003 + step, () =>
+        optimizer.minimize(() => model.loss(src!, tin!, tout!, { labelSmoothing, training: true }), true, variables),
+      )!;
       loss = cost.dataSync()[0]!;
       tokens += batch.reduce((n, e) => n + e.src.length + e.tout.length, 0);
       tf.dispose([src!, tin!, tout!, cost]);
