@@ -292,23 +292,22 @@ export function adamUpdate(value: usize, m: usize, v: usize, g: usize, n: i32, l
  * least threshold (unsigned), else 0: the attention kernel's pattern over a flat index.
  */
 export function dropout(x: usize, y: usize, n: i32, threshold: u32, scale: f32, seed: i32): void {
-  const n4 = n & ~3;
   const thr = i32x4.splat(<i32>threshold);
   const keep = f32x4.splat(scale);
   const golden = i32x4.splat(<i32>0x9e3779b9);
   const s = i32x4.splat(seed);
   const lanes = i32x4(0, 1, 2, 3);
-  for (let i = 0; i < n4; i += 4) {
+  // the last group may run past n: x's region is padded to 16 bytes (src/wasm-layout.ts), and only its first n - i lanes are stored
+  for (let i = 0; i < n; i += 4) {
     const u = hash4(i32x4.add(i32x4.mul(i32x4.add(i32x4.splat(i), lanes), golden), s));
-    v128.store(at(y, i), v128.and(f32x4.mul(v128.load(at(x, i)), keep), i32x4.ge_u(u, thr)));
-  }
-  for (let i = n4; i < n; i++) {
-    let h = <u32>(i * <i32>0x9e3779b9 + seed);
-    h ^= h >> 16;
-    h *= 0x7feb352d;
-    h ^= h >> 15;
-    h *= 0x846ca68b;
-    h ^= h >> 16;
-    store<f32>(at(y, i), h >= threshold ? load<f32>(at(x, i)) * scale : 0);
+    const out = v128.and(f32x4.mul(v128.load(at(x, i)), keep), i32x4.ge_u(u, thr));
+    const left = n - i;
+    if (left >= 4) {
+      v128.store(at(y, i), out);
+      continue;
+    }
+    store<f32>(at(y, i), f32x4.extract_lane(out, 0));
+    if (left > 1) store<f32>(at(y, i + 1), f32x4.extract_lane(out, 1));
+    if (left > 2) store<f32>(at(y, i + 2), f32x4.extract_lane(out, 2));
   }
 }
