@@ -5,12 +5,14 @@ export { AUTO_CHUNKED_MIN_SCORES, SLICED_MIN_SCORES, choosePath } from './dispat
 export { FUSED_ATTENTION_GRAD_KERNEL, FUSED_ATTENTION_KERNEL, fusedAvailable } from './fused.js';
 export type { FusedAttentionAttrs, FusedKernelConfig } from './fused.js';
 export { matMul2d, matMulT } from './matmul.js';
+export { reshapeView } from './save.js';
 export type { MatMulKernelConfig } from './matmul.js';
 export { IMPLEMENTATIONS } from './types.js';
 export type { AttentionDims, AttentionOptions, AttentionPath, AttentionResult, ChunkSize, Implementation } from './types.js';
 export {
   ACTIVATIONS,
   BIAS_ACTIVATION_GRAD_KERNEL,
+  DENSE_GRAD_KERNEL,
   DROPOUT_KERNEL,
   LAYER_NORM_GRAD_KERNEL,
   LAYER_NORM_KERNEL,

@@ -13,6 +13,10 @@
  * - `LAYER_NORM_GRAD_KERNEL`: x, gamma, mean, rstd, dy (x's shape) -> [dx, dgamma [d], dbeta [d]].
  * - `BIAS_ACTIVATION_GRAD_KERNEL`: y [N, u] (the activation's output), dy [N, u]; attrs
  *   { activation } -> [dz [N, u] (gradient before the activation), dbias [u]]; relu and linear.
+ * - `DENSE_GRAD_KERNEL` (optional: without it a dense layer's backward is the bias + activation
+ *   kernel and two products): x [N, k], kernel [k, u], y [N, u], dy [N, u]; attrs { activation }
+ *   -> [dx [N, k], dkernel [k, u], dbias [u]], the whole backward of y = act(x·kernel + bias) in
+ *   one call (a backend whose kernels keep their own memory copies x, kernel and dy in once).
  * - `SOFTMAX_CROSS_ENTROPY_KERNEL`: logits [N, V], labels [N] int32; attrs { labelSmoothing } ->
  *   [loss [N], probs [N, V]]: probs = softmax(logits) (kept for the backward pass) and loss =
  *   -Σ_j t_j log probs_j with t = (1 - ε)·onehot(label) + ε/V (a label outside [0, V) has an
@@ -30,11 +34,12 @@ import { AttentionError } from '@attnkit/masking';
 import { check } from '@attnkit/masking/internal';
 import * as tf from '@tensorflow/tfjs-core';
 import { type MatMulKernelConfig, matMul2d, matMulT } from './matmul.js';
-import { recordingGradients, saveViews } from './save.js';
+import { recordingGradients, reshapeView, saveViews } from './save.js';
 
 export const LAYER_NORM_KERNEL = 'AttnkitLayerNorm';
 export const LAYER_NORM_GRAD_KERNEL = 'AttnkitLayerNormGrad';
 export const BIAS_ACTIVATION_GRAD_KERNEL = 'AttnkitBiasActivationGrad';
+export const DENSE_GRAD_KERNEL = 'AttnkitDenseGrad';
 export const SOFTMAX_CROSS_ENTROPY_KERNEL = 'AttnkitSoftmaxCrossEntropy';
 export const SOFTMAX_CROSS_ENTROPY_GRAD_KERNEL = 'AttnkitSoftmaxCrossEntropyGrad';
 export const DROPOUT_KERNEL = 'AttnkitDropout';
@@ -185,9 +190,9 @@ type FusableActivation = Extract<Activation, 'relu' | 'linear'>;
 function fusedProduct(a: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D, activation: FusableActivation): tf.Tensor2D {
   const [N, k] = a.shape;
   const units = w.shape[1];
-  const inputs = { a: tf.reshape(a, [1, N, k]), b: tf.reshape(w, [1, k, units]), bias: b };
+  const inputs = { a: reshapeView(a, [1, N, k]), b: reshapeView(w, [1, k, units]), bias: b };
   const y = tf.engine().runKernel('_FusedMatMul', inputs, { transposeA: false, transposeB: false, activation, leakyreluAlpha: 0.2 }) as tf.Tensor;
-  const out = tf.reshape(y, [N, units]) as tf.Tensor2D;
+  const out = reshapeView(y, [N, units]) as tf.Tensor2D;
   tf.dispose([inputs.a, inputs.b, y]);
   return out;
 }
@@ -203,6 +208,7 @@ function fusedDense(x: tf.Tensor2D, kernel: tf.Tensor2D, bias: tf.Tensor1D, acti
       value: y,
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
         const [sa, sw, sy] = saved as [tf.Tensor2D, tf.Tensor2D, tf.Tensor2D];
+        if (registered(DENSE_GRAD_KERNEL)) return engine.runKernel(DENSE_GRAD_KERNEL, { x: sa, kernel: sw, y: sy, dy }, { activation }) as tf.Tensor[];
         const [dz, db] = engine.runKernel(BIAS_ACTIVATION_GRAD_KERNEL, { y: sy, dy }, { activation }) as [tf.Tensor2D, tf.Tensor1D];
         return [matMulT(dz, sw, false, true), matMulT(sa, dz, true, false), db];
       },
@@ -256,12 +262,12 @@ export function embeddingLookup(table: tf.Tensor2D, ids: tf.Tensor, options: { i
   );
   const [V, d] = table.shape;
   return tf.tidy(() => {
-    const flat = tf.reshape(ids, [ids.size]) as tf.Tensor1D; // [N]
+    const flat = reshapeView(ids, [ids.size]) as tf.Tensor1D; // [N]
     const rows =
       implementation !== 'reference' && registered('GatherV2', 'UnsortedSegmentSum')
         ? tf.gather(table, flat)
         : matMul2d(tf.cast(tf.oneHot(flat, V), 'float32') as tf.Tensor2D, table); // [N, d]
-    return tf.reshape(rows, [...ids.shape, d]);
+    return reshapeView(rows, [...ids.shape, d]);
   });
 }
 
@@ -299,8 +305,8 @@ export function softmaxCrossEntropy(logits: tf.Tensor, labels: tf.Tensor, option
   }
   return tf.tidy(() => {
     const N = labels.size;
-    const loss = fusedCrossEntropy(tf.reshape(logits, [N, V]), tf.reshape(labels, [N]), labelSmoothing);
-    return tf.reshape(loss, labels.shape);
+    const loss = fusedCrossEntropy(reshapeView(logits, [N, V]), reshapeView(labels, [N]), labelSmoothing);
+    return reshapeView(loss, labels.shape);
   });
 }
 

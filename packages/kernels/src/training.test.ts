@@ -1,4 +1,4 @@
-import { Adam, dense, dropout, embeddingLookup, layerNorm, softmaxCrossEntropy } from '@attnkit/core';
+import { Adam, BIAS_ACTIVATION_GRAD_KERNEL, DENSE_GRAD_KERNEL, dense, dropout, embeddingLookup, layerNorm, softmaxCrossEntropy } from '@attnkit/core';
 import { expectNoLeak, expectTensorsClose, expectThrowsWithoutLeak, randomTensor, randomValues, useBackend } from '@attnkit/test-utils';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -87,6 +87,29 @@ describe('training kernels on wasm', () => {
         tf.dispose([x, w, b, fused.y, reference.y, ...fused.grads, ...reference.grads]);
       });
     }
+
+    it('the backward is one DENSE_GRAD_KERNEL call, equal to the reference past the products’ panel and thread edges (x [300, 70], 33 units)', async () => {
+      const x = randomTensor([300, 70], 8, -2, 2) as tf.Tensor2D;
+      const w = randomTensor([70, 33], 9) as tf.Tensor2D;
+      const b = randomTensor([33], 10) as tf.Tensor1D;
+      for (const activation of ['relu', 'linear'] as const) {
+        const run = (implementation: 'reference' | 'fused') =>
+          valueAndGrads((a, k, c) => dense(a as tf.Tensor2D, k as tf.Tensor2D, c as tf.Tensor1D, { activation, implementation }), [x, w, b]);
+        const fused = run('fused');
+        const reference = run('reference');
+        for (const [i, label] of ['dx', 'dkernel', 'dbias'].entries())
+          expectTensorsClose(fused.grads[i]!, reference.grads[i]!, { ...GRAD, label: `${activation} ${label}` });
+        tf.dispose([fused.y, reference.y, ...fused.grads, ...reference.grads]);
+      }
+      const profile = await tf.profile(() =>
+        tf.dispose(tf.grads((a: tf.Tensor, k: tf.Tensor) => tf.sum(dense(a as tf.Tensor2D, k as tf.Tensor2D, b)))([x, w])),
+      );
+      const names = profile.kernels.map((k) => k.name);
+      expect(names).toContain(DENSE_GRAD_KERNEL);
+      expect(names).not.toContain(BIAS_ACTIVATION_GRAD_KERNEL);
+      expect(names.filter((n) => n === 'BatchMatMul')).toEqual([]);
+      tf.dispose([x, w, b]);
+    });
 
     it('while a gradient is recorded, the forward is one _FusedMatMul kernel (tf.fused.matMul would split a relu)', async () => {
       const [x, w, b] = [randomTensor([37, 16], 5) as tf.Tensor2D, randomTensor([16, 12], 6) as tf.Tensor2D, randomTensor([12], 7) as tf.Tensor1D];

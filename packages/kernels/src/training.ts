@@ -7,7 +7,9 @@
  * and tfjs runs each of them as 5–30 kernels of its own. Layer norm, the bias + activation
  * gradient, the cross-entropy, Adam and dropout run in the kernels' wasm module (SIMD,
  * assembly/rows.ts: 4–14× faster than the JavaScript loops they replaced); the gather gradient
- * is one pass over the backend's heap in JavaScript. The file also puts the module's
+ * is one pass over the backend's heap in JavaScript. A dense layer's whole backward (bias +
+ * activation gradient and both products, DENSE_GRAD_KERNEL) is one call of the module, so its
+ * inputs are copied into the module's memory once. The file also puts the module's
  * multi-threaded product in place of tfjs-wasm's BatchMatMul and _FusedMatMul, and row copies
  * and data sharing in place of its GatherV2 and Identity.
  *
@@ -17,6 +19,7 @@
 import {
   ADAM_KERNEL,
   BIAS_ACTIVATION_GRAD_KERNEL,
+  DENSE_GRAD_KERNEL,
   DROPOUT_KERNEL,
   LAYER_NORM_GRAD_KERNEL,
   LAYER_NORM_KERNEL,
@@ -79,6 +82,17 @@ function biasActivationBackward({ inputs, backend, attrs }: Args): tf.TensorInfo
   const [N, u] = y!.shape as [number, number];
   const relu = (attrs as { activation: string }).activation === 'relu' ? 1 : 0;
   return rowModule!.rows('biasActivationBackward', views(wasm, y!, dy!), [N * u, u], u, [N, u, relu], (outs) => outputsFrom(wasm, [[N, u], [u]], outs));
+}
+
+/** A dense layer's whole backward (core's DENSE_GRAD_KERNEL) in one call of the module: x, kernel and dy copied in once. */
+function denseBackward({ inputs, backend, attrs }: Args): tf.TensorInfo[] {
+  const wasm = backend as WasmBackend;
+  const { x, kernel, y, dy } = inputs as Record<string, tf.TensorInfo>;
+  const [N, K] = x!.shape as [number, number];
+  const U = kernel!.shape[1]!;
+  const relu = (attrs as { activation: string }).activation === 'relu';
+  const [xv, wv, yv, dyv] = views(wasm, x!, kernel!, y!, dy!);
+  return rowModule!.denseBackward({ N, K, U, relu }, xv!, wv!, yv!, dyv!, (dx, dw, db) => outputsFrom(wasm, [[N, K], [K, U], [U]], [dx, dw, db]));
 }
 
 /** Bytes of vexp's constants (assembly/simd.ts EXP_TABLE), as float64 scratch of a row op. */
@@ -207,6 +221,7 @@ const KERNELS: Array<[string, (args: Args) => tf.TensorInfo | tf.TensorInfo[]]> 
   [LAYER_NORM_KERNEL, layerNormForward],
   [LAYER_NORM_GRAD_KERNEL, layerNormBackward],
   [BIAS_ACTIVATION_GRAD_KERNEL, biasActivationBackward],
+  [DENSE_GRAD_KERNEL, denseBackward],
   [SOFTMAX_CROSS_ENTROPY_KERNEL, crossEntropyForward],
   [SOFTMAX_CROSS_ENTROPY_GRAD_KERNEL, crossEntropyBackward],
   ['UnsortedSegmentSum', unsortedSegmentSum],
@@ -300,8 +315,8 @@ function moduleMatMul(module: WasmAttention, fallback: tf.KernelConfig, fused: b
 
 /**
  * Registers the training kernels for tfjs's `wasm` backend. From then on @attnkit/core's
- * `layerNorm`, `dense`, `softmaxCrossEntropy`, `embeddingLookup` and `Adam` take their fused
- * paths on wasm, `tf.gather` has a gradient there (and gathers rows by row copies),
+ * `layerNorm`, `dense` (its backward one call: DENSE_GRAD_KERNEL), `softmaxCrossEntropy`,
+ * `embeddingLookup` and `Adam` take their fused paths on wasm, `tf.gather` has a gradient there (and gathers rows by row copies),
  * `tf.clone` shares its input's data instead of copying it, and matrix products of at least
  * {@link MATMUL_MIN_MACS} multiply-adds (one batch, any transposes; tf.matMul, and
  * tf.fused.matMul with a bias and relu or no activation) run in the kernels' wasm module on

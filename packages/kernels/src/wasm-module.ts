@@ -339,18 +339,63 @@ export class WasmAttention {
     const at = { a: layout.take(a.byteLength), b: layout.take(b.byteLength), c: layout.take(m.M * m.N * 4), bias: epilogue.bias ? layout.take(m.N * 4) : 0 };
     this.grow(layout.top);
     const buffer = this.memory.buffer;
+    new Float32Array(buffer, at.a, a.length).set(a);
+    new Float32Array(buffer, at.b, b.length).set(b);
+    if (epilogue.bias) new Float32Array(buffer, at.bias, m.N).set(epilogue.bias);
+    this.product(m, at, epilogue.relu === true, layout);
+    return take(new Float32Array(this.memory.buffer, at.c, m.M * m.N));
+  }
+
+  /** C = op(A)·op(B) (then act(C + bias) where `at.bias` is set) on operands already in this module's memory. */
+  private product(m: MatMulShape, at: { a: number; b: number; c: number; bias: number }, relu: boolean, layout: Layout): void {
     const p = this.params();
     p.fill(0);
-    p.set([m.M, m.K, m.N, m.transposeA ? 1 : 0, m.transposeB ? 1 : 0, epilogue.relu ? 1 : 0]);
+    p.set([m.M, m.K, m.N, m.transposeA ? 1 : 0, m.transposeB ? 1 : 0, relu ? 1 : 0]);
     p[SLOT.q] = at.a;
     p[SLOT.k] = at.b;
     p[SLOT.out] = at.c;
     p[SLOT.bias] = at.bias;
-    new Float32Array(buffer, at.a, a.length).set(a);
-    new Float32Array(buffer, at.b, b.length).set(b);
-    if (epilogue.bias) new Float32Array(buffer, at.bias, m.N).set(epilogue.bias);
     this.run(3, layout, this.threadsFor(m.M * m.N * m.K));
-    return take(new Float32Array(this.memory.buffer, at.c, m.M * m.N));
+  }
+
+  /**
+   * The backward of a dense layer y = act(x·w + b), x [N, K], w [K, U], act relu or linear:
+   * dz = act'(y)·dy (in place on dy's copy), then dx = dz·wᵀ [N, K], dw = xᵀ·dz [K, U] and
+   * db = Σ rows dz [U], with x, w and dy (and y for relu) copied in once, where the bias +
+   * activation kernel and two products would copy dy in, dz out and dz back in twice. Hands
+   * `take` dx, dw and db as views of this module's memory, valid only until `take` returns.
+   */
+  denseBackward<T>(
+    s: { N: number; K: number; U: number; relu: boolean },
+    x: Float32Array,
+    w: Float32Array,
+    y: Float32Array,
+    dy: Float32Array,
+    take: (dx: Float32Array, dw: Float32Array, db: Float32Array) => T,
+  ): T {
+    const { N, K, U, relu } = s;
+    const layout = new Layout(this.base + MAX_THREADS * PARAM_BYTES);
+    const at = {
+      x: layout.take(x.byteLength),
+      w: layout.take(w.byteLength),
+      dy: layout.take(dy.byteLength),
+      y: relu ? layout.take(y.byteLength) : 0,
+      dx: layout.take(N * K * 4),
+      dw: layout.take(K * U * 4),
+      db: layout.take(U * 4),
+      acc: layout.take(U * 8),
+    };
+    this.grow(layout.top);
+    const buffer = this.memory.buffer;
+    new Float32Array(buffer, at.x, x.length).set(x);
+    new Float32Array(buffer, at.w, w.length).set(w);
+    new Float32Array(buffer, at.dy, dy.length).set(dy);
+    if (relu) new Float32Array(buffer, at.y, y.length).set(y);
+    this.exports.biasActivationBackward(relu ? at.y : at.dy, at.dy, at.dy, at.db, at.acc, N, U, relu ? 1 : 0);
+    this.product({ M: N, K: U, N: K, transposeA: false, transposeB: true }, { a: at.dy, b: at.w, c: at.dx, bias: 0 }, false, layout);
+    this.product({ M: K, K: N, N: U, transposeA: true, transposeB: false }, { a: at.x, b: at.dy, c: at.dw, bias: 0 }, false, layout);
+    const after = this.memory.buffer;
+    return take(new Float32Array(after, at.dx, N * K), new Float32Array(after, at.dw, K * U), new Float32Array(after, at.db, U));
   }
 
   /**

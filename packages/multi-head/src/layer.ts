@@ -1,4 +1,4 @@
-import { type Implementation, IMPLEMENTATIONS, dense } from '@attnkit/core';
+import { type Implementation, IMPLEMENTATIONS, dense, reshapeView } from '@attnkit/core';
 import { AttentionError } from '@attnkit/masking';
 import { broadcastShapes, check, formatShape, toBoolMask } from '@attnkit/masking/internal';
 import * as tf from '@tensorflow/tfjs';
@@ -451,10 +451,10 @@ export class MultiHeadAttention extends tf.layers.Layer {
     const outDims = w.outputKernel.shape.slice(2) as number[];
     const dOut = outDims.reduce((a, b) => a * b, 1);
     // one query (a decoding step): merging the heads is a reshape, no transpose
-    const merged = tf.reshape(Tq === 1 ? attended : tf.transpose(attended, [0, 2, 1, 3]), [B * Tq, N * Hv]); // [B*Tq, N*Hv]
-    const kernel = tf.reshape(w.outputKernel.read(), [N * Hv, dOut]) as tf.Tensor2D; // [N*Hv, dOut]
-    const y = dense(merged as tf.Tensor2D, kernel, w.outputBias ? (tf.reshape(w.outputBias.read(), [dOut]) as tf.Tensor1D) : null); // [B*Tq, dOut]
-    return tf.reshape(y, [B, Tq, ...outDims]); // [B, Tq, ...outDims]
+    const merged = reshapeView(Tq === 1 ? attended : tf.transpose(attended, [0, 2, 1, 3]), [B * Tq, N * Hv]); // [B*Tq, N*Hv]
+    const kernel = reshapeView(w.outputKernel.read(), [N * Hv, dOut]) as tf.Tensor2D; // [N*Hv, dOut]
+    const y = dense(merged as tf.Tensor2D, kernel, w.outputBias ? (reshapeView(w.outputBias.read(), [dOut]) as tf.Tensor1D) : null); // [B*Tq, dOut]
+    return reshapeView(y, [B, Tq, ...outDims]); // [B, Tq, ...outDims]
   }
 
   /** Disposes the weights; unlike tfjs' Layer, also for a layer built but never applied. */
@@ -550,12 +550,12 @@ function without(kwargs: Kwargs, ...names: string[]): Kwargs {
 /** x [B, T, d] · kernel [d, heads, size] + bias [heads, size] -> [B, heads, T, size]. */
 function project(x: tf.Tensor, kernel: tf.LayerVariable, bias: tf.LayerVariable | null, heads: number, size: number): tf.Tensor {
   const [B, T, d] = x.shape as [number, number, number];
-  const w = tf.reshape(kernel.read(), [d, heads * size]) as tf.Tensor2D; // [d, heads*size]
-  const b = bias ? (tf.reshape(bias.read(), [heads * size]) as tf.Tensor1D) : null; // [heads*size]
-  const y = dense(tf.reshape(x, [B * T, d]) as tf.Tensor2D, w, b); // [B*T, heads*size]
+  const w = reshapeView(kernel.read(), [d, heads * size]) as tf.Tensor2D; // [d, heads*size]
+  const b = bias ? (reshapeView(bias.read(), [heads * size]) as tf.Tensor1D) : null; // [heads*size]
+  const y = dense(reshapeView(x, [B * T, d]) as tf.Tensor2D, w, b); // [B*T, heads*size]
   // one token (a decoding step): splitting the heads is a reshape, no transpose
-  if (T === 1) return tf.reshape(y, [B, heads, 1, size]); // [B, heads, 1, size]
-  return tf.transpose(tf.reshape(y, [B, T, heads, size]), [0, 2, 1, 3]); // [B, heads, T, size]
+  if (T === 1) return reshapeView(y, [B, heads, 1, size]); // [B, heads, 1, size]
+  return tf.transpose(reshapeView(y, [B, T, heads, size]), [0, 2, 1, 3]); // [B, heads, T, size]
 }
 
 /** An attention function's result must have the shapes the layer merges: output [B, N, Tq, Hv], weights [B, N, Tq, Tk] when asked for. */

@@ -1,4 +1,4 @@
-import { embeddingLookup, matMulT } from '@attnkit/core';
+import { embeddingLookup, matMulT, reshapeView } from '@attnkit/core';
 import { defaultLayerName, registerAttnkitClass } from '@attnkit/masking/internal';
 import * as tf from '@tensorflow/tfjs';
 
@@ -45,8 +45,8 @@ export class TokenEmbedding extends tf.layers.Layer {
   logits(h: tf.Tensor): tf.Tensor {
     return tf.tidy(() => {
       const [B, T, d] = h.shape as [number, number, number];
-      const logits = matMulT(tf.reshape(h, [B * T, d]) as tf.Tensor2D, this.embeddings.read() as tf.Tensor2D, false, true); // [B*T, V]
-      return tf.reshape(logits, [B, T, this.vocabSize]); // [B, T, V]
+      const logits = matMulT(reshapeView(h, [B * T, d]) as tf.Tensor2D, this.embeddings.read() as tf.Tensor2D, false, true); // [B*T, V]
+      return reshapeView(logits, [B, T, this.vocabSize]); // [B, T, V]
     });
   }
 

@@ -1,4 +1,4 @@
-import { type Activation, dense } from '@attnkit/core';
+import { type Activation, dense, reshapeView } from '@attnkit/core';
 import { defaultLayerName, registerAttnkitClass } from '@attnkit/masking/internal';
 import * as tf from '@tensorflow/tfjs';
 
@@ -37,8 +37,8 @@ export class Linear extends tf.layers.Layer {
     return tf.tidy(() => {
       const d = x.shape[x.rank - 1]!;
       const rows = x.size / d;
-      const y = dense(tf.reshape(x, [rows, d]), this.kernel!.read() as tf.Tensor2D, this.bias!.read() as tf.Tensor1D, { activation: this.activation }); // [rows, units]
-      return tf.reshape(y, [...x.shape.slice(0, -1), this.units]); // [..., units]
+      const y = dense(reshapeView(x, [rows, d]), this.kernel!.read() as tf.Tensor2D, this.bias!.read() as tf.Tensor1D, { activation: this.activation }); // [rows, units]
+      return reshapeView(y, [...x.shape.slice(0, -1), this.units]); // [..., units]
     });
   }
 
