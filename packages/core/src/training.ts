@@ -199,7 +199,7 @@ function fusedProduct(a: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D, activation
 
 function fusedDense(x: tf.Tensor2D, kernel: tf.Tensor2D, bias: tf.Tensor1D, activation: FusableActivation): tf.Tensor2D {
   const engine = tf.engine();
-  if (!recordingGradients() && fusableBias(bias)) return tf.fused.matMul({ a: x, b: kernel, bias, activation }) as tf.Tensor2D;
+  if (!recordingGradients() && fusableBias(bias)) return fusedProduct(x, kernel, bias, activation);
   const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const [a, w, b, save] = args as [tf.Tensor2D, tf.Tensor2D, tf.Tensor1D, tf.GradSaveFunc];
     const y = fusableBias(b) ? fusedProduct(a, w, b, activation) : (activate(tf.add(tf.matMul(a, w), b), activation) as tf.Tensor2D); // [N, units]

@@ -111,6 +111,21 @@ describe('training kernels on wasm', () => {
       tf.dispose([x, w, b]);
     });
 
+    it('outside a gradient (inference, decoding), the forward is one _FusedMatMul kernel and no Reshape, equal to the reference', async () => {
+      const [x, w, b] = [randomTensor([37, 16], 5, -2, 2) as tf.Tensor2D, randomTensor([16, 12], 6) as tf.Tensor2D, randomTensor([12], 7) as tf.Tensor1D];
+      for (const activation of ['relu', 'linear'] as const) {
+        const reference = dense(x, w, b, { activation, implementation: 'reference' });
+        const profile = await tf.profile(() => {
+          const fused = dense(x, w, b, { activation });
+          expectTensorsClose(fused, reference, { ...FWD, label: activation });
+          fused.dispose();
+        });
+        expect(profile.kernels.map((k) => k.name)).toEqual(['_FusedMatMul']);
+        reference.dispose();
+      }
+      tf.dispose([x, w, b]);
+    });
+
     it('while a gradient is recorded, the forward is one _FusedMatMul kernel (tf.fused.matMul would split a relu)', async () => {
       const [x, w, b] = [randomTensor([37, 16], 5) as tf.Tensor2D, randomTensor([16, 12], 6) as tf.Tensor2D, randomTensor([12], 7) as tf.Tensor1D];
       const profile = await tf.profile(() =>

@@ -1,3 +1,4 @@
+import { reshapeView } from '@attnkit/core';
 import { AttentionError } from '@attnkit/masking';
 import { check } from '@attnkit/masking/internal';
 import * as tf from '@tensorflow/tfjs';
@@ -34,16 +35,43 @@ export interface Hypothesis {
 
 type StepAttention = Array<{ self: tf.Tensor4D; cross: tf.Tensor4D }>;
 
-/** What one decoding step computes: next-token log-probabilities [B, V] and, on request, each layer's attention [B, N, 1, Tk]. */
+/** What one decoding step computes: next-token logits [B, V] and, on request, each layer's attention [B, N, 1, Tk]. */
 interface StepTensors {
-  logp: tf.Tensor2D;
+  logits: tf.Tensor2D;
   attention: StepAttention | null;
 }
 
-/** The same, read back into arrays. */
+/** The same, read back: each row's next-token log-probabilities (float64, {@link logSoftmaxRows}) and the attention as arrays. */
 interface StepValues {
-  logp: number[][];
+  logp: Float64Array[];
   attention: Array<{ self: number[][][][]; cross: number[][][][] }> | null;
+}
+
+/**
+ * Log-softmax of each row of `logits` [rows, V] (flat), in float64: x - max - log Σ e^(x - max).
+ * The host reads a step's logits anyway, and V exponentials per row cost it less than the
+ * backend's six log-softmax kernels and their dispatch (a decoding step runs ~100 kernels).
+ */
+function logSoftmaxRows(logits: ArrayLike<number>, V: number): Float64Array[] {
+  const rows = logits.length / V;
+  const out = new Float64Array(logits.length);
+  for (let r = 0; r < rows; r++) {
+    const at = r * V;
+    let max = Number.NEGATIVE_INFINITY;
+    for (let j = 0; j < V; j++) max = Math.max(max, logits[at + j]!);
+    let sum = 0;
+    for (let j = 0; j < V; j++) sum += Math.exp(logits[at + j]! - max);
+    const lse = max + Math.log(sum);
+    for (let j = 0; j < V; j++) out[at + j] = logits[at + j]! - lse;
+  }
+  return Array.from({ length: rows }, (_, r) => out.subarray(r * V, (r + 1) * V));
+}
+
+/** Index of the largest value (the first of equals). */
+function argMax(values: ArrayLike<number>): number {
+  let best = 0;
+  for (let i = 1; i < values.length; i++) if (values[i]! > values[best]!) best = i;
+  return best;
 }
 
 /**
@@ -62,17 +90,18 @@ function rowAttention(att: NonNullable<StepValues['attention']>, r: number): Tok
   }));
 }
 
-const stepTensors = (t: StepTensors) => [t.logp, ...(t.attention ?? []).flatMap((a) => [a.self, a.cross])];
+const attentionTensors = (t: StepTensors) => (t.attention ?? []).flatMap((a) => [a.self, a.cross]);
+const stepTensors = (t: StepTensors) => [t.logits, ...attentionTensors(t)];
 
 function readSync(t: StepTensors): StepValues {
   const attention = t.attention?.map((a) => ({ self: a.self.arraySync(), cross: a.cross.arraySync() })) ?? null;
-  return { logp: t.logp.arraySync(), attention };
+  return { logp: logSoftmaxRows(t.logits.dataSync(), t.logits.shape[1]), attention };
 }
 
 async function readAsync(t: StepTensors): Promise<StepValues> {
-  const [logp, ...att] = await Promise.all(stepTensors(t).map((x) => x.array()));
+  const [logits, ...att] = await Promise.all([t.logits.data(), ...attentionTensors(t).map((x) => x.array())]);
   const attention = t.attention ? t.attention.map((_, i) => ({ self: att[2 * i] as number[][][][], cross: att[2 * i + 1] as number[][][][] })) : null;
-  return { logp: logp as number[][], attention };
+  return { logp: logSoftmaxRows(logits as Float32Array, t.logits.shape[1]), attention };
 }
 
 /** Yields one step's tensors to the driver, returns their values and disposes them either way. */
@@ -128,7 +157,7 @@ class Stepper {
     this.rows = Array.from({ length: source.shape[0]! }, (_, i) => i);
   }
 
-  /** Log-probabilities [B, V] of the next token after each prefix, and its attention per layer; the caller disposes them. */
+  /** Logits [B, V] of the next token after each prefix, and its attention per layer; the caller disposes them. */
   step(prefixes: number[][]): StepTensors {
     const { model, state, returnAttention } = this;
     return tidy((): StepTensors => {
@@ -143,11 +172,13 @@ class Stepper {
       const out = state
         ? model.decode(ids, { state, returnAttention })
         : model.decode(ids, { memory: tf.gather(this.memory, this.rows), memoryMask: tf.gather(this.memoryMask, this.rows), returnAttention });
-      const T = out.logits.shape[1];
-      const logp = tf.logSoftmax(tf.squeeze(tf.slice(out.logits, [0, T - 1, 0], [-1, 1, -1]), [1])) as tf.Tensor2D; // [B, V]
-      const lastQuery = (a: tf.Tensor4D) => tf.slice(a, [0, 0, T - 1, 0], [-1, -1, 1, -1]); // [B, N, 1, Tk]
+      const [, T, V] = out.logits.shape;
+      // with the caches T = 1: the last position is all there is
+      const last = T === 1 ? out.logits : tf.slice(out.logits, [0, T - 1, 0], [-1, 1, -1]); // [B, 1, V]
+      const logits = reshapeView<tf.Rank.R2>(last, [B, V]); // [B, V]
+      const lastQuery = (a: tf.Tensor4D) => (T === 1 ? a : tf.slice(a, [0, 0, T - 1, 0], [-1, -1, 1, -1])); // [B, N, 1, Tk]
       const attention = out.attention?.map((a) => ({ self: lastQuery(a.self), cross: lastQuery(a.cross) })) ?? null;
-      return { logp, attention };
+      return { logits, attention };
     });
   }
 
@@ -213,7 +244,7 @@ function* greedyLoop(op: string, model: Transformer, source: tf.Tensor, options:
         if (h.done) return;
         const row = logp[b]!;
         // at maxLength only EOS may follow
-        const next = t === maxLength ? eosId : row.indexOf(Math.max(...row));
+        const next = t === maxLength ? eosId : argMax(row);
         h.score += row[next]!;
         h.prefix.push(next);
         if (attention) h.attention!.push(rowAttention(attention, b));
@@ -299,7 +330,6 @@ function* beamLoop(op: string, model: Transformer, source: tf.Tensor, options: B
   return finished.map((hyps) => hyps.reduce((best, h) => (h.score > best.score ? h : best)));
 }
 
-/** Indices of the k largest values, largest first. */
 /**
  * Indices of the k largest values, largest first (ties: lower index first), in one pass with a
  * small sorted buffer: O(V·k) for k << V instead of sorting the whole vocabulary.
