@@ -18,12 +18,14 @@ export interface ModelArgs {
   /** Decode batch sizes and tokens generated per sentence. */
   decodeBatches: number[];
   decodeSteps: number;
+  /** Threads of the PyTorch peer (torch.set_num_threads). Default 2, the cores attnkit uses. */
+  torchThreads: number;
   out: string | null;
 }
 
 export const MODEL_USAGE = `usage: model [--modes train-step,decode] [--sizes tiny,small] [--batch 64x20,128x32]
              [--decode-batch 1,32] [--decode-steps 32] [--rounds 3] [--warmup 2] [--steps 5]
-             [--backend wasm] [--build relaxed|simd|auto] [--no-fused] [--out DIR]`;
+             [--backend wasm] [--build relaxed|simd|auto] [--no-fused] [--torch-threads 2] [--out DIR]`;
 
 export function parseModelArgs(argv: string[]): ModelArgs {
   const a: ModelArgs = {
@@ -38,6 +40,7 @@ export function parseModelArgs(argv: string[]): ModelArgs {
     modes: ['train-step', 'decode'],
     decodeBatches: [1, 32],
     decodeSteps: 32,
+    torchThreads: 2,
     out: null,
   };
   const list = (v: string) => v.split(',').filter(Boolean);
@@ -96,6 +99,9 @@ export function parseModelArgs(argv: string[]): ModelArgs {
         break;
       case '--rounds':
         a.rounds = int(flag, v);
+        break;
+      case '--torch-threads':
+        a.torchThreads = int(flag, v);
         break;
       case '--out':
         a.out = v;

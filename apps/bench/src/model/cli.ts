@@ -1,6 +1,6 @@
 /**
  * `pnpm --filter @attnkit/bench model [--modes train-step,decode] [--sizes tiny,small]
- * [--batch 64x20,128x32] [--decode-batch 1,32] [--rounds 3] [--out DIR]`: the whole
+ * [--batch 64x20,128x32] [--decode-batch 1,32] [--rounds 3] [--torch-threads 2] [--out DIR]`: the whole
  * translate model in attnkit (tfjs wasm with @attnkit/kernels) beside the same model in
  * PyTorch (torch_peer.py, where /usr/bin/python3 has torch), the two alternating in rounds in
  * one run. Reports medians of every round's samples, attained GFLOP/s (train-step) or
@@ -97,7 +97,20 @@ async function main(a: ModelArgs): Promise<number> {
     for (let round = 0; round < a.rounds; round++) {
       row.attnkitMs.push(...timeIt(a.steps, work));
       if (!missing) {
-        const peerArgs = ['--mode', p.mode, '--size', p.size, '--B', String(p.B), '--warmup', String(a.warmup), '--samples', String(a.steps)];
+        const peerArgs = [
+          '--mode',
+          p.mode,
+          '--size',
+          p.size,
+          '--B',
+          String(p.B),
+          '--warmup',
+          String(a.warmup),
+          '--samples',
+          String(a.steps),
+          '--threads',
+          String(a.torchThreads),
+        ];
         const r = torchRun(
           p.mode === 'train-step' ? [...peerArgs, '--T', String(p.T)] : [...peerArgs, '--T', String(DECODE_SOURCE), '--steps', String(row.decoderSteps)],
         );
