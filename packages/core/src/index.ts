@@ -16,6 +16,8 @@ export {
   DROPOUT_KERNEL,
   LAYER_NORM_GRAD_KERNEL,
   LAYER_NORM_KERNEL,
+  PROJECTED_CROSS_ENTROPY_GRAD_KERNEL,
+  PROJECTED_CROSS_ENTROPY_KERNEL,
   SOFTMAX_CROSS_ENTROPY_GRAD_KERNEL,
   SOFTMAX_CROSS_ENTROPY_KERNEL,
   activate,
@@ -23,6 +25,7 @@ export {
   dropout,
   embeddingLookup,
   layerNorm,
+  projectedCrossEntropy,
   softmaxCrossEntropy,
 } from './training.js';
 export type { Activation, CrossEntropyOptions, DenseOptions, DropoutOptions, LayerNormOptions, OpImplementation } from './training.js';

@@ -21,6 +21,14 @@
  *   [loss [N], probs [N, V]]: probs = softmax(logits) (kept for the backward pass) and loss =
  *   -Σ_j t_j log probs_j with t = (1 - ε)·onehot(label) + ε/V (a label outside [0, V) has an
  *   all-zero one-hot, as tf.oneHot).
+ * - `PROJECTED_CROSS_ENTROPY_KERNEL` (optional, with its gradient: without them
+ *   `projectedCrossEntropy` is a product and the softmax cross-entropy kernels): hidden [N, d],
+ *   table [V, d], labels [N] int32; attrs { labelSmoothing } -> [loss [N], probs [N, V]], the
+ *   cross-entropy of the logits hidden·tableᵀ as SOFTMAX_CROSS_ENTROPY_KERNEL computes it.
+ * - `PROJECTED_CROSS_ENTROPY_GRAD_KERNEL`: hidden, table, probs, labels, dy [N]; attrs
+ *   { labelSmoothing } -> [dhidden [N, d], dtable [V, d]]: dlogits as the softmax cross-entropy
+ *   gradient computes it, then dlogits·table and dlogitsᵀ·hidden (a backend whose kernels keep
+ *   their own memory never hands the [N, V] logits or their gradient back).
  * - `SOFTMAX_CROSS_ENTROPY_GRAD_KERNEL`: probs, labels, dloss [N]; attrs { labelSmoothing } ->
  *   [dlogits [N, V]] = (probs - t)·dloss.
  * - `UnsortedSegmentSum` (tfjs' own name, which tfjs-wasm lacks): the gradient of tf.gather,
@@ -42,6 +50,8 @@ export const BIAS_ACTIVATION_GRAD_KERNEL = 'AttnkitBiasActivationGrad';
 export const DENSE_GRAD_KERNEL = 'AttnkitDenseGrad';
 export const SOFTMAX_CROSS_ENTROPY_KERNEL = 'AttnkitSoftmaxCrossEntropy';
 export const SOFTMAX_CROSS_ENTROPY_GRAD_KERNEL = 'AttnkitSoftmaxCrossEntropyGrad';
+export const PROJECTED_CROSS_ENTROPY_KERNEL = 'AttnkitProjectedCrossEntropy';
+export const PROJECTED_CROSS_ENTROPY_GRAD_KERNEL = 'AttnkitProjectedCrossEntropyGrad';
 export const DROPOUT_KERNEL = 'AttnkitDropout';
 
 /** `'auto'` (default): fused when its kernels are registered for the active backend; `'reference'`: tfjs ops; `'fused'`: the kernels or an error. */
@@ -307,6 +317,56 @@ export function softmaxCrossEntropy(logits: tf.Tensor, labels: tf.Tensor, option
     const N = labels.size;
     const loss = fusedCrossEntropy(reshapeView(logits, [N, V]), reshapeView(labels, [N]), labelSmoothing);
     return reshapeView(loss, labels.shape);
+  });
+}
+
+/**
+ * `softmaxCrossEntropy(hidden·tableᵀ, labels)` for hidden [..., d], table [V, d] and labels
+ * [...]: the loss of a tied output projection (the logits' table is the embedding table), [...].
+ * The fused path (PROJECTED_CROSS_ENTROPY_KERNEL and its gradient) runs the product and the
+ * cross-entropy as one kernel each way, so a backend with kernel memory of its own never hands
+ * the [N, V] logits or their gradient back; without those kernels it is the product and
+ * {@link softmaxCrossEntropy} (fused or not, as `implementation` says).
+ */
+export function projectedCrossEntropy(hidden: tf.Tensor, table: tf.Tensor2D, labels: tf.Tensor, options: CrossEntropyOptions = {}): tf.Tensor {
+  const { labelSmoothing = 0, implementation = 'auto' } = options;
+  const d = hidden.shape[hidden.rank - 1]!;
+  check(table.rank === 2 && table.shape[1] === d && hidden.rank >= 2, () =>
+    AttentionError.shapes('projectedCrossEntropy', 'hidden [..., d] and table [V, d] must share d', { hidden: hidden.shape, table: table.shape }),
+  );
+  check(labels.dtype === 'int32' && labels.shape.join() === hidden.shape.slice(0, -1).join(), () =>
+    AttentionError.shapes('projectedCrossEntropy', 'labels must be int32 with the shape of hidden less its last axis', {
+      hidden: hidden.shape,
+      labels: labels.shape,
+    }),
+  );
+  check(labelSmoothing >= 0 && labelSmoothing < 1, () => AttentionError.value('projectedCrossEntropy', 'labelSmoothing must be in [0, 1)', labelSmoothing));
+  const N = labels.size;
+  if (!fusedWanted('projectedCrossEntropy', implementation, PROJECTED_CROSS_ENTROPY_KERNEL, PROJECTED_CROSS_ENTROPY_GRAD_KERNEL)) {
+    return tf.tidy(() => {
+      const logits = matMulT(reshapeView(hidden, [N, d]), table, false, true); // [N, V]
+      const loss = softmaxCrossEntropy(logits, reshapeView(labels, [N]), { labelSmoothing, implementation }); // [N]
+      return reshapeView(loss, labels.shape);
+    });
+  }
+  return tf.tidy(() => {
+    const engine = tf.engine();
+    const attrs = { labelSmoothing };
+    const ids = reshapeView(labels, [N]);
+    // labels are saved, not inputs (as in fusedCrossEntropy)
+    const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+      const [h, w, save] = args as [tf.Tensor, tf.Tensor, tf.GradSaveFunc];
+      const [loss, probs] = engine.runKernel(PROJECTED_CROSS_ENTROPY_KERNEL, { hidden: h, table: w, labels: ids }, attrs) as [tf.Tensor, tf.Tensor]; // [N], [N, V]
+      saveViews(save, [h, w, probs, ids]);
+      return {
+        value: loss,
+        gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+          const [sh, sw, sp, sl] = saved as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
+          return engine.runKernel(PROJECTED_CROSS_ENTROPY_GRAD_KERNEL, { hidden: sh, table: sw, probs: sp, labels: sl, dy }, attrs) as tf.Tensor[];
+        },
+      };
+    });
+    return reshapeView(f(reshapeView(hidden, [N, d]), table), labels.shape);
   });
 }
 

@@ -1,4 +1,16 @@
-import { Adam, BIAS_ACTIVATION_GRAD_KERNEL, DENSE_GRAD_KERNEL, dense, dropout, embeddingLookup, layerNorm, softmaxCrossEntropy } from '@attnkit/core';
+import {
+  Adam,
+  BIAS_ACTIVATION_GRAD_KERNEL,
+  DENSE_GRAD_KERNEL,
+  PROJECTED_CROSS_ENTROPY_GRAD_KERNEL,
+  PROJECTED_CROSS_ENTROPY_KERNEL,
+  dense,
+  dropout,
+  embeddingLookup,
+  layerNorm,
+  projectedCrossEntropy,
+  softmaxCrossEntropy,
+} from '@attnkit/core';
 import { expectNoLeak, expectTensorsClose, expectThrowsWithoutLeak, randomTensor, randomValues, useBackend } from '@attnkit/test-utils';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -190,6 +202,73 @@ describe('training kernels on wasm', () => {
       const p999 = Math.exp(-1) / (1 + Math.exp(-1));
       expectTensorsClose(dWide!, [-1, 1 - p999, 0, 0, 0, 0, 0, 0, p999], { rtol: 1e-5, atol: 1e-6, label: 'dlogits, 9 logits' });
       tf.dispose([logits, labels, loss, wide, wideLoss, dWide!]);
+    });
+  });
+
+  describe('projectedCrossEntropy', () => {
+    // V = 37: a lane tail; 1200 rows: past the products’ panels, on both threads (1.07M multiply-adds); a
+    // label outside [0, V) (no one-hot part, as tf.oneHot gives)
+    for (const [N, d, V, eps] of [
+      [6, 8, 37, 0],
+      [1200, 24, 37, 0.1],
+    ] as const) {
+      it(`fused equals the reference (product, then softmaxCrossEntropy), forward and gradients, hidden [${N}, ${d}], table [${V}, ${d}], ε ${eps}`, async () => {
+        const hidden = randomTensor([2, N / 2, d], 11, -2, 2);
+        const table = randomTensor([V, d], 12, -1, 1) as tf.Tensor2D;
+        const ids = Array.from({ length: N }, (_, i) => (i === 1 ? V + 3 : (i * 7) % V));
+        const labels = tf.tensor2d(ids, [2, N / 2], 'int32');
+        const run = (implementation: 'reference' | 'fused') =>
+          valueAndGrads((h, w) => projectedCrossEntropy(h!, w as tf.Tensor2D, labels, { labelSmoothing: eps, implementation }), [hidden, table]);
+        const reference = run('reference');
+        let fused!: ReturnType<typeof run>;
+        const profile = await tf.profile(() => {
+          fused = run('fused');
+        });
+        expect(fused.y.shape).toEqual([2, N / 2]);
+        expectTensorsClose(fused.y, reference.y, { ...FWD, label: 'loss' });
+        for (const [i, label] of ['dhidden', 'dtable'].entries()) expectTensorsClose(fused.grads[i]!, reference.grads[i]!, { ...GRAD, label });
+        // float64 loss of row 0 from the inputs
+        const [h, w] = [hidden.dataSync(), table.dataSync()];
+        const logits = Array.from({ length: V }, (_, v) => Array.from({ length: d }, (_, k) => h[k]! * w[v * d + k]!).reduce((a, b) => a + b, 0));
+        const m = Math.max(...logits);
+        const lse = m + Math.log(logits.reduce((a, x) => a + Math.exp(x - m), 0));
+        const row0 = -logits.reduce((a, x, j) => a + ((j === ids[0] ? 1 - eps : 0) + eps / V) * (x - lse), 0);
+        expect(fused.y.dataSync()[0]).toBeCloseTo(row0, 4);
+        const names = profile.kernels.map((k) => k.name);
+        expect(names).toContain(PROJECTED_CROSS_ENTROPY_KERNEL);
+        expect(names).toContain(PROJECTED_CROSS_ENTROPY_GRAD_KERNEL);
+        expect(names.filter((n) => n === 'BatchMatMul' || n.startsWith('AttnkitSoftmaxCrossEntropy'))).toEqual([]);
+        tf.dispose([hidden, table, labels, fused.y, reference.y, ...fused.grads, ...reference.grads]);
+      });
+    }
+
+    it('checks shapes before it allocates, naming the op and the shapes', () => {
+      const [h, w, w8, labels, labels24] = [
+        tf.zeros([2, 3, 8]),
+        tf.zeros([10, 4]) as tf.Tensor2D,
+        tf.zeros([10, 8]) as tf.Tensor2D,
+        tf.zeros([2, 3], 'int32'),
+        tf.zeros([2, 4], 'int32'),
+      ];
+      expectThrowsWithoutLeak(
+        () => projectedCrossEntropy(h, w, labels),
+        /projectedCrossEntropy: hidden \[\.\.\., d\] and table \[V, d\] must share d.*\[2,3,8\].*\[10,4\]/,
+      );
+      expectThrowsWithoutLeak(
+        () => projectedCrossEntropy(h, w8, labels24),
+        /projectedCrossEntropy: labels must be int32 with the shape of hidden less its last axis.*\[2,4\]/,
+      );
+      tf.dispose([h, w, w8, labels, labels24]);
+    });
+
+    it('leaks no tensor, forward or backward', async () => {
+      const [h, w] = [randomTensor([4, 8], 13), randomTensor([9, 8], 14) as tf.Tensor2D];
+      const labels = tf.tensor1d([1, 2, 3, 8], 'int32');
+      await expectNoLeak(() => {
+        tf.dispose(projectedCrossEntropy(h, w, labels, { labelSmoothing: 0.1 }));
+        tf.dispose(tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(projectedCrossEntropy(a, b as tf.Tensor2D, labels)))([h, w]));
+      });
+      tf.dispose([h, w, labels]);
     });
   });
 

@@ -9,7 +9,9 @@
  * assembly/rows.ts: 4–14× faster than the JavaScript loops they replaced); the gather gradient
  * is one pass over the backend's heap in JavaScript. A dense layer's whole backward (bias +
  * activation gradient and both products, DENSE_GRAD_KERNEL) is one call of the module, so its
- * inputs are copied into the module's memory once. The file also puts the module's
+ * inputs are copied into the module's memory once; so is a tied output projection's
+ * cross-entropy each way (PROJECTED_CROSS_ENTROPY_KERNEL and its gradient), whose [N, V] logits
+ * and their gradient never leave the module. The file also puts the module's
  * multi-threaded product in place of tfjs-wasm's BatchMatMul and _FusedMatMul, and row copies
  * and data sharing in place of its GatherV2 and Identity.
  *
@@ -24,11 +26,14 @@ import {
   LAYER_NORM_GRAD_KERNEL,
   LAYER_NORM_KERNEL,
   type MatMulKernelConfig,
+  PROJECTED_CROSS_ENTROPY_GRAD_KERNEL,
+  PROJECTED_CROSS_ENTROPY_KERNEL,
   SOFTMAX_CROSS_ENTROPY_GRAD_KERNEL,
   SOFTMAX_CROSS_ENTROPY_KERNEL,
 } from '@attnkit/core';
 import * as tf from '@tensorflow/tfjs-core';
 import { type RegisterOptions, wasmModule } from './register.js';
+import { EXP_TABLE_BYTES } from './wasm-layout.js';
 import type { WasmAttention } from './wasm.js';
 
 interface WasmBackend {
@@ -95,8 +100,8 @@ function denseBackward({ inputs, backend, attrs }: Args): tf.TensorInfo[] {
   return rowModule!.denseBackward({ N, K, U, relu }, xv!, wv!, yv!, dyv!, (dx, dw, db) => outputsFrom(wasm, [[N, K], [K, U], [U]], [dx, dw, db]));
 }
 
-/** Bytes of vexp's constants (assembly/simd.ts EXP_TABLE), as float64 scratch of a row op. */
-const EXP_TABLE_F64 = (10 * 16) / 8;
+/** vexp's constants (assembly/simd.ts EXP_TABLE) as float64 scratch of a row op. */
+const EXP_TABLE_F64 = EXP_TABLE_BYTES / 8;
 
 function crossEntropyForward({ inputs, backend, attrs }: Args): tf.TensorInfo[] {
   const wasm = backend as WasmBackend;
@@ -116,6 +121,39 @@ function crossEntropyBackward({ inputs, backend, attrs }: Args): tf.TensorInfo {
   const [p, g] = views(wasm, probs!, dy!);
   const ids = wasm.typedArrayFromHeap(labels!) as Int32Array;
   return rowModule!.rows('crossEntropyBackward', [p!, ids, g!], [N * V], 0, [N, V, eps], (outs) => outputsFrom(wasm, [[N, V]], outs))[0]!;
+}
+
+/** Cross-entropy of the logits hidden·tableᵀ (core's PROJECTED_CROSS_ENTROPY_KERNEL): the product and the cross-entropy in one call of the module. */
+function projectedCrossEntropyForward({ inputs, backend, attrs }: Args): tf.TensorInfo[] {
+  const wasm = backend as WasmBackend;
+  const { hidden, table, labels } = inputs as Record<string, tf.TensorInfo>;
+  const [N, d] = hidden!.shape as [number, number];
+  const V = table!.shape[0]!;
+  const epsilon = (attrs as { labelSmoothing: number }).labelSmoothing;
+  const [h, w] = views(wasm, hidden!, table!);
+  const ids = wasm.typedArrayFromHeap(labels!) as Int32Array;
+  return rowModule!.projectedCrossEntropy({ N, d, V, epsilon }, h!, w!, ids, (loss, probs) => outputsFrom(wasm, [[N], [N, V]], [loss, probs]));
+}
+
+/** Its gradient (PROJECTED_CROSS_ENTROPY_GRAD_KERNEL): dlogits and both products in one call, dlogits never leaving the module. */
+function projectedCrossEntropyBackward({ inputs, backend, attrs }: Args): tf.TensorInfo[] {
+  const wasm = backend as WasmBackend;
+  const { hidden, table, probs, labels, dy } = inputs as Record<string, tf.TensorInfo>;
+  const [N, d] = hidden!.shape as [number, number];
+  const V = table!.shape[0]!;
+  const epsilon = (attrs as { labelSmoothing: number }).labelSmoothing;
+  const [h, w, p, g] = views(wasm, hidden!, table!, probs!, dy!);
+  const ids = wasm.typedArrayFromHeap(labels!) as Int32Array;
+  return rowModule!.projectedCrossEntropyBackward({ N, d, V, epsilon }, { h: h!, table: w!, probs: p!, labels: ids, dy: g! }, (dh, dtable) =>
+    outputsFrom(
+      wasm,
+      [
+        [N, d],
+        [V, d],
+      ],
+      [dh, dtable],
+    ),
+  );
 }
 
 /** Inverted dropout by a hash of the seed and the flat index (core's DROPOUT_KERNEL), in the module. */
@@ -224,6 +262,8 @@ const KERNELS: Array<[string, (args: Args) => tf.TensorInfo | tf.TensorInfo[]]> 
   [DENSE_GRAD_KERNEL, denseBackward],
   [SOFTMAX_CROSS_ENTROPY_KERNEL, crossEntropyForward],
   [SOFTMAX_CROSS_ENTROPY_GRAD_KERNEL, crossEntropyBackward],
+  [PROJECTED_CROSS_ENTROPY_KERNEL, projectedCrossEntropyForward],
+  [PROJECTED_CROSS_ENTROPY_GRAD_KERNEL, projectedCrossEntropyBackward],
   ['UnsortedSegmentSum', unsortedSegmentSum],
   [ADAM_KERNEL, adam],
   [DROPOUT_KERNEL, dropoutKernel],
@@ -316,7 +356,8 @@ function moduleMatMul(module: WasmAttention, fallback: tf.KernelConfig, fused: b
 /**
  * Registers the training kernels for tfjs's `wasm` backend. From then on @attnkit/core's
  * `layerNorm`, `dense` (its backward one call: DENSE_GRAD_KERNEL), `softmaxCrossEntropy`,
- * `embeddingLookup` and `Adam` take their fused paths on wasm, `tf.gather` has a gradient there (and gathers rows by row copies),
+ * `projectedCrossEntropy` (one call each way), `embeddingLookup` and `Adam` take their fused
+ * paths on wasm, `tf.gather` has a gradient there (and gathers rows by row copies),
  * `tf.clone` shares its input's data instead of copying it, and matrix products of at least
  * {@link MATMUL_MIN_MACS} multiply-adds (one batch, any transposes; tf.matMul, and
  * tf.fused.matMul with a bias and relu or no activation) run in the kernels' wasm module on

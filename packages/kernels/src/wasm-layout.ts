@@ -42,6 +42,8 @@ export const CONTROL_WORDS = 8;
 export const MAX_THREADS = 16;
 export const CONTROL_BYTES = MAX_THREADS * CONTROL_WORDS * 4;
 export const MAX_PAGES = 65536;
+/** Bytes of vexp's constants that a row op using exponentials writes to its scratch (assembly/simd.ts EXP_TABLE). */
+export const EXP_TABLE_BYTES = 10 * 16;
 
 /** Lays out 16-byte aligned regions. */
 export class Layout {

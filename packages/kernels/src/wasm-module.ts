@@ -6,7 +6,7 @@
  */
 
 import type { AttentionDims } from '@attnkit/core';
-import { CONTROL_BYTES, CONTROL_WORDS, Layout, MAX_PAGES, MAX_THREADS, PARAM_BYTES, SLOT } from './wasm-layout.js';
+import { CONTROL_BYTES, CONTROL_WORDS, EXP_TABLE_BYTES, Layout, MAX_PAGES, MAX_THREADS, PARAM_BYTES, SLOT } from './wasm-layout.js';
 import { type Helper, HELPER_START_MS, SPIN_LOADS, type StartHelper, within } from './wasm-threads.js';
 
 /** Multiply-adds a call needs per thread before it takes a helper thread (threadsFor). */
@@ -396,6 +396,78 @@ export class WasmAttention {
     this.product({ M: K, K: N, N: U, transposeA: true, transposeB: false }, { a: at.x, b: at.dy, c: at.dw, bias: 0 }, false, layout);
     const after = this.memory.buffer;
     return take(new Float32Array(after, at.dx, N * K), new Float32Array(after, at.dw, K * U), new Float32Array(after, at.db, U));
+  }
+
+  /**
+   * Softmax cross-entropy with label smoothing ε of the logits h·tableᵀ, h [N, d], table [V, d]:
+   * the product and assembly/rows.ts crossEntropyForward on it, in this module's memory, so
+   * the [N, V] logits are never copied out and back in. Hands `take` the loss [N] and the
+   * probabilities [N, V] as views of this module's memory, valid only until `take` returns.
+   */
+  projectedCrossEntropy<T>(
+    s: { N: number; d: number; V: number; epsilon: number },
+    h: Float32Array,
+    table: Float32Array,
+    labels: Int32Array,
+    take: (loss: Float32Array, probs: Float32Array) => T,
+  ): T {
+    const { N, d, V, epsilon } = s;
+    const layout = new Layout(this.base + MAX_THREADS * PARAM_BYTES);
+    const at = {
+      h: layout.take(h.byteLength),
+      table: layout.take(table.byteLength),
+      labels: layout.take(labels.byteLength),
+      logits: layout.take(N * V * 4),
+      loss: layout.take(N * 4),
+      probs: layout.take(N * V * 4),
+      exp: layout.take(EXP_TABLE_BYTES),
+    };
+    this.grow(layout.top);
+    const buffer = this.memory.buffer;
+    new Float32Array(buffer, at.h, h.length).set(h);
+    new Float32Array(buffer, at.table, table.length).set(table);
+    new Int32Array(buffer, at.labels, labels.length).set(labels);
+    this.product({ M: N, K: d, N: V, transposeA: false, transposeB: true }, { a: at.h, b: at.table, c: at.logits, bias: 0 }, false, layout);
+    this.exports.crossEntropyForward(at.logits, at.labels, at.loss, at.probs, at.exp, N, V, epsilon);
+    const after = this.memory.buffer;
+    return take(new Float32Array(after, at.loss, N), new Float32Array(after, at.probs, N * V));
+  }
+
+  /**
+   * The backward of {@link projectedCrossEntropy}: dlogits from the probabilities, labels and
+   * dy [N] (assembly/rows.ts crossEntropyBackward, in place on the probabilities' copy), then
+   * dh = dlogits·table [N, d] and dtable = dlogitsᵀ·h [V, d]. Hands `take` dh and dtable as
+   * views of this module's memory, valid only until `take` returns.
+   */
+  projectedCrossEntropyBackward<T>(
+    s: { N: number; d: number; V: number; epsilon: number },
+    x: { h: Float32Array; table: Float32Array; probs: Float32Array; labels: Int32Array; dy: Float32Array },
+    take: (dh: Float32Array, dtable: Float32Array) => T,
+  ): T {
+    const { N, d, V, epsilon } = s;
+    const layout = new Layout(this.base + MAX_THREADS * PARAM_BYTES);
+    const at = {
+      h: layout.take(x.h.byteLength),
+      table: layout.take(x.table.byteLength),
+      probs: layout.take(x.probs.byteLength),
+      labels: layout.take(x.labels.byteLength),
+      dy: layout.take(x.dy.byteLength),
+      dh: layout.take(N * d * 4),
+      dtable: layout.take(V * d * 4),
+    };
+    this.grow(layout.top);
+    const buffer = this.memory.buffer;
+    new Float32Array(buffer, at.h, x.h.length).set(x.h);
+    new Float32Array(buffer, at.table, x.table.length).set(x.table);
+    new Float32Array(buffer, at.probs, x.probs.length).set(x.probs);
+    new Int32Array(buffer, at.labels, x.labels.length).set(x.labels);
+    new Float32Array(buffer, at.dy, x.dy.length).set(x.dy);
+    // dlogits over the probabilities (each entry read, then written)
+    this.exports.crossEntropyBackward(at.probs, at.labels, at.dy, at.probs, N, V, epsilon);
+    this.product({ M: N, K: V, N: d, transposeA: false, transposeB: false }, { a: at.probs, b: at.table, c: at.dh, bias: 0 }, false, layout);
+    this.product({ M: V, K: N, N: d, transposeA: true, transposeB: false }, { a: at.probs, b: at.h, c: at.dtable, bias: 0 }, false, layout);
+    const after = this.memory.buffer;
+    return take(new Float32Array(after, at.dh, N * d), new Float32Array(after, at.dtable, V * d));
   }
 
   /**

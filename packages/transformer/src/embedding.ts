@@ -1,4 +1,4 @@
-import { embeddingLookup, matMulT, reshapeView } from '@attnkit/core';
+import { type CrossEntropyOptions, embeddingLookup, matMulT, projectedCrossEntropy, reshapeView } from '@attnkit/core';
 import { defaultLayerName, registerAttnkitClass } from '@attnkit/masking/internal';
 import * as tf from '@tensorflow/tfjs';
 
@@ -48,6 +48,15 @@ export class TokenEmbedding extends tf.layers.Layer {
       const logits = matMulT(reshapeView(h, [B * T, d]) as tf.Tensor2D, this.embeddings.read() as tf.Tensor2D, false, true); // [B*T, V]
       return reshapeView(logits, [B, T, this.vocabSize]); // [B, T, V]
     });
+  }
+
+  /**
+   * Cross-entropy [B, T] of the tied output projection's logits h·Eᵀ against `labels` [B, T]:
+   * `softmaxCrossEntropy(this.logits(h), labels)`, as @attnkit/core's `projectedCrossEntropy`
+   * (one kernel each way where the backend has it: the [B·T, V] logits stay inside it).
+   */
+  crossEntropy(h: tf.Tensor, labels: tf.Tensor, options: Omit<CrossEntropyOptions, 'implementation'> = {}): tf.Tensor {
+    return projectedCrossEntropy(h, this.embeddings.read() as tf.Tensor2D, labels, options);
   }
 
   override computeOutputShape(inputShape: tf.Shape): tf.Shape {

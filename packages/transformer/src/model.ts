@@ -231,12 +231,33 @@ export class Transformer {
   ): DecodeStepOutput {
     checkIds('decode', 'target', target);
     const { memory = null, memoryMask = null, state = null, training = false, returnAttention = false } = options;
-    const { selfAttentionMask = null, selfAttentionBias = null, crossAttentionMask = null, crossAttentionBias = null } = options;
+    const { selfAttentionMask, selfAttentionBias, crossAttentionMask, crossAttentionBias } = options;
+    const masks = { selfAttentionMask, selfAttentionBias, crossAttentionMask, crossAttentionBias };
     check((memory == null) !== (state == null), () =>
       AttentionError.value(`${OP}.decode`, 'pass exactly one of memory and state', memory == null ? 'neither' : 'both'),
     );
-    const offset = state ? state.selfCaches[0]!.length : 0;
     return tidy((): DecodeStepOutput => {
+      const { h, attention } = this.decoderStates(target, { memory, memoryMask, state, training, returnAttention, ...masks });
+      const logits = (this.output ? this.output.apply(h) : this.targetEmbedding.logits(h)) as tf.Tensor3D; // [B, T, V]
+      return { logits, attention: returnAttention ? attention : null };
+    });
+  }
+
+  /** The decoder stack's output h [B, T, d] before the output projection, and each layer's attention when asked. */
+  private decoderStates(
+    target: tf.Tensor,
+    options: {
+      memory: tf.Tensor | null;
+      memoryMask: tf.Tensor | null;
+      state: DecoderState | null;
+      training: boolean;
+      returnAttention: boolean;
+    } & Pick<DecoderCallOptions, 'selfAttentionMask' | 'selfAttentionBias' | 'crossAttentionMask' | 'crossAttentionBias'>,
+  ): { h: tf.Tensor; attention: Array<{ self: tf.Tensor4D; cross: tf.Tensor4D }> } {
+    const { memory, memoryMask, state, training, returnAttention } = options;
+    const { selfAttentionMask = null, selfAttentionBias = null, crossAttentionMask = null, crossAttentionBias = null } = options;
+    const offset = state ? state.selfCaches[0]!.length : 0;
+    return tidy(() => {
       let h: tf.Tensor = this.embed(target, this.targetEmbedding, this.targetPosition, offset, training);
       const attention: Array<{ self: tf.Tensor4D; cross: tf.Tensor4D }> = [];
       this.decoderLayers.forEach((layer, i) => {
@@ -253,8 +274,7 @@ export class Transformer {
         if (self && cross) attention.push({ self, cross }); // [B, N, T, Tk], [B, N, T, Ts]
       });
       if (this.decoderNorm) h = this.decoderNorm.apply(h) as tf.Tensor;
-      const logits = (this.output ? this.output.apply(h) : this.targetEmbedding.logits(h)) as tf.Tensor3D; // [B, T, V]
-      return { logits, attention: returnAttention ? attention : null };
+      return { h, attention };
     });
   }
 
@@ -279,9 +299,15 @@ export class Transformer {
         targetOut: targetOut?.shape ?? [],
       }),
     );
+    checkIds('loss', 'targetIn', targetIn);
     return tf.tidy(() => {
-      const logits = this.logits(source, targetIn, { training }); // [B, Tt, V]
-      const perToken = softmaxCrossEntropy(logits, tf.cast(targetOut, 'int32'), { labelSmoothing }); // [B, Tt]
+      const { memory, memoryMask } = this.encode(source, { training });
+      const { h } = this.decoderStates(targetIn, { memory, memoryMask, state: null, training, returnAttention: false }); // [B, Tt, d]
+      const labels = tf.cast(targetOut, 'int32');
+      // tied: the projection and the cross-entropy as one op (the [B·Tt, V] logits may never reach tfjs)
+      const perToken = this.output
+        ? softmaxCrossEntropy(this.output.apply(h) as tf.Tensor, labels, { labelSmoothing })
+        : this.targetEmbedding.crossEntropy(h, labels, { labelSmoothing }); // [B, Tt]
       const real = tf.cast(tf.notEqual(targetOut, this.config.padId), 'float32'); // [B, Tt]
       return tf.div(tf.sum(tf.mul(perToken, real)), tf.maximum(tf.sum(real), 1)) as tf.Scalar;
     });
