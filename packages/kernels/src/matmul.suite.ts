@@ -61,6 +61,27 @@ export function matmulSuite(build: WasmBuild) {
       }
     }
 
+    // Below MATMUL_MIN_MACS a product with a transposed operand runs in the module too (tfjs-wasm's
+    // transposed path is several times slower at every size): a decoding step's tied output
+    // projection h·Eᵀ at batch 1, lane and row tails.
+    for (const [M, K, N, ta, tb] of [
+      [1, 64, 2000, false, true],
+      [3, 5, 7, false, true],
+      [3, 5, 7, true, false],
+      [6, 9, 13, true, true],
+    ] as const) {
+      it(`small, transposed: [${M}, ${K}] x [${K}, ${N}], transposeA ${ta}, transposeB ${tb}`, async () => {
+        expect(M * K * N).toBeLessThan(MATMUL_MIN_MACS);
+        const a = randomTensor(ta ? [K, M] : [M, K], M + K);
+        const b = randomTensor(tb ? [N, K] : [K, N], N + K);
+        const y = tf.matMul(a, b, ta, tb);
+        expect(y.shape).toEqual([M, N]);
+        const [av, bv] = [a.dataSync(), b.dataSync()];
+        expectTensorsClose(y, await onCpu(() => tf.matMul(tf.tensor(av, a.shape), tf.tensor(bv, b.shape), ta, tb)), { ...closeFor(K), label: 'C' });
+        tf.dispose([a, b, y]);
+      });
+    }
+
     it('a batch of one at rank 3, and its gradients', async () => {
       const a = randomTensor([1, 96, 80], 1);
       const b = randomTensor([1, 80, 100], 2);
