@@ -18,13 +18,15 @@ export interface ModelArgs {
   /** Decode batch sizes and tokens generated per sentence. */
   decodeBatches: number[];
   decodeSteps: number;
+  /** Beam sizes of the decode mode: 1 is greedy decoding, K > 1 beam search over K hypotheses per sentence. */
+  decodeBeams: number[];
   /** Threads of the PyTorch peer (torch.set_num_threads). Default 2, the cores attnkit uses. */
   torchThreads: number;
   out: string | null;
 }
 
 export const MODEL_USAGE = `usage: model [--modes train-step,decode] [--sizes tiny,small] [--batch 64x20,128x32]
-             [--decode-batch 1,32] [--decode-steps 32] [--rounds 3] [--warmup 2] [--steps 5]
+             [--decode-batch 1,32] [--decode-steps 32] [--beam 1,4] [--rounds 3] [--warmup 2] [--steps 5]
              [--backend wasm] [--build relaxed|simd|auto] [--no-fused] [--torch-threads 2] [--out DIR]`;
 
 export function parseModelArgs(argv: string[]): ModelArgs {
@@ -40,6 +42,7 @@ export function parseModelArgs(argv: string[]): ModelArgs {
     modes: ['train-step', 'decode'],
     decodeBatches: [1, 32],
     decodeSteps: 32,
+    decodeBeams: [1],
     torchThreads: 2,
     out: null,
   };
@@ -83,6 +86,9 @@ export function parseModelArgs(argv: string[]): ModelArgs {
         break;
       case '--decode-steps':
         a.decodeSteps = int(flag, v);
+        break;
+      case '--beam':
+        a.decodeBeams = list(v).map((n) => int(flag, n));
         break;
       case '--backend':
         a.backend = v;

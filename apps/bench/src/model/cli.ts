@@ -1,6 +1,6 @@
 /**
  * `pnpm --filter @attnkit/bench model [--modes train-step,decode] [--sizes tiny,small]
- * [--batch 64x20,128x32] [--decode-batch 1,32] [--rounds 3] [--torch-threads 2] [--out DIR]`: the whole
+ * [--batch 64x20,128x32] [--decode-batch 1,32] [--beam 1,4] [--rounds 3] [--torch-threads 2] [--out DIR]`: the whole
  * translate model in attnkit (tfjs wasm with @attnkit/kernels) beside the same model in
  * PyTorch (torch_peer.py, where /usr/bin/python3 has torch), the two alternating in rounds in
  * one run. Reports medians of every round's samples, attained GFLOP/s (train-step) or
@@ -28,6 +28,8 @@ interface Row {
   size: ModelSize;
   B: number;
   T: number;
+  /** Decode: beam size (1: greedy). */
+  beam?: number;
   attnkitMs: number[];
   torchMs: number[];
   /** Per sample: train-step FLOPs, or decode tokens and decoder steps. */
@@ -79,12 +81,13 @@ async function main(a: ModelArgs): Promise<number> {
   const plan: Array<Omit<Row, 'attnkitMs' | 'torchMs' | 'torchNote'>> = [];
   for (const size of a.sizes) {
     if (a.modes.includes('train-step')) for (const [B, T] of a.batches) plan.push({ mode: 'train-step', size, B, T, flops: trainStepFlops(size, B, T, T) });
-    if (a.modes.includes('decode')) for (const B of a.decodeBatches) plan.push({ mode: 'decode', size, B, T: a.decodeSteps });
+    if (a.modes.includes('decode'))
+      for (const beam of a.decodeBeams) for (const B of a.decodeBatches) plan.push({ mode: 'decode', size, B, T: a.decodeSteps, beam });
   }
   for (const p of plan) {
     const row: Row = { ...p, attnkitMs: [], torchMs: [], torchNote: missing ?? '' };
     const trainer = p.mode === 'train-step' ? new AttnkitTrainer(p.size, p.B, p.T) : null;
-    const decoder = p.mode === 'decode' ? new AttnkitDecoder(p.size, p.B, DECODE_SOURCE, p.T) : null;
+    const decoder = p.mode === 'decode' ? new AttnkitDecoder(p.size, p.B, DECODE_SOURCE, p.T, p.beam) : null;
     const work = () => {
       if (trainer) trainer.step();
       else {
@@ -112,13 +115,15 @@ async function main(a: ModelArgs): Promise<number> {
           String(a.torchThreads),
         ];
         const r = torchRun(
-          p.mode === 'train-step' ? [...peerArgs, '--T', String(p.T)] : [...peerArgs, '--T', String(DECODE_SOURCE), '--steps', String(row.decoderSteps)],
+          p.mode === 'train-step'
+            ? [...peerArgs, '--T', String(p.T)]
+            : [...peerArgs, '--T', String(DECODE_SOURCE), '--steps', String(row.decoderSteps), '--beam', String(p.beam ?? 1)],
         );
         row.torchMs.push(...r.samplesMs);
         torchInfo = `PyTorch ${r.torch}, ${r.threads} threads, ${r.blas}`;
       }
       process.stderr.write(
-        `model: ${p.mode} ${p.size} B=${p.B} round ${round + 1}/${a.rounds}: attnkit ${median(row.attnkitMs).toFixed(1)} ms, torch ${median(row.torchMs).toFixed(1)} ms\n`,
+        `model: ${p.mode} ${p.size} B=${p.B}${(p.beam ?? 1) > 1 ? ` beam ${p.beam}` : ''} round ${round + 1}/${a.rounds}: attnkit ${median(row.attnkitMs).toFixed(1)} ms, torch ${median(row.torchMs).toFixed(1)} ms\n`,
       );
     }
     trainer?.dispose();
@@ -146,7 +151,7 @@ async function main(a: ModelArgs): Promise<number> {
       r.mode === 'train-step'
         ? `${((r.flops! / ms) * 1e-6).toFixed(1)} GFLOP/s`
         : `${((r.tokens! / ms) * 1000).toFixed(0)} tok/s, ${(ms / r.decoderSteps!).toFixed(2)} ms/step`;
-    const batch = r.mode === 'train-step' ? `${r.B}×${r.T}+${r.T}` : `${r.B} × ${r.decoderSteps} steps`;
+    const batch = r.mode === 'train-step' ? `${r.B}×${r.T}+${r.T}` : `${r.B} × ${r.decoderSteps} steps${(r.beam ?? 1) > 1 ? `, beam ${r.beam}` : ''}`;
     return `| ${r.mode} | ${r.size} | ${batch} | ${am.toFixed(1)} | ${r.torchMs.length ? pm.toFixed(1) : r.torchNote} | ${ratio} | ${rate(am)} | ${r.torchMs.length ? rate(pm) : '—'} |`;
   });
   const md = [...header, ...lines, ''].join('\n');

@@ -5,8 +5,9 @@ relu, dropout 0.1, one embedding table shared by source and target and tied to t
 embeddings scaled by sqrt(d) plus sinusoidal positions; label smoothing 0.1; Adam
 (0.9, 0.98, 1e-9). Modes:
   train-step: one forward + backward + Adam step on a fixed batch, loss read back.
-  decode:     greedy decoding with a KV cache per decoder layer and the memory projected
-              once (written out here: nn.Transformer has no cache), `steps` tokens.
+  decode:     greedy decoding (or with --beam K, beam search over K hypotheses per sentence)
+              with a KV cache per decoder layer and the memory projected once (written out
+              here: nn.Transformer has no cache), `steps` decoder steps.
 Prints one JSON line: samples (ms), the BLAS that torch loaded, threads, loss / tokens.
 Needs Debian's python3-torch for /usr/bin/python3; OpenBLAS where libopenblas0 is installed.
 """
@@ -96,14 +97,20 @@ def mha_attend(attn, q, k, v):
 def decode(a):
     model = Model(a.size, 0.0).eval()
     src = batch_ids(a.B, a.T, 4)
+    K = a.beam
 
     @torch.no_grad()
     def run():
         memory = model.core.encoder(model.emb(src))
+        if K > 1:
+            memory = memory.repeat_interleave(K, 0)  # [B*K, Ts, d]: each sentence's K hypotheses
         layers = model.core.decoder.layers
         mem_kv = [(mha_project(l.multihead_attn, memory, 1), mha_project(l.multihead_attn, memory, 2)) for l in layers]
         cache = [None] * len(layers)
-        ids = torch.full((a.B, 1), 1, dtype=torch.long)
+        ids = torch.full((a.B * K, 1), 1, dtype=torch.long)
+        # beam scores [B, K]; only the first hypothesis of each sentence is live at the start
+        scores = torch.full((a.B, K), float("-inf"))
+        scores[:, 0] = 0
         for t in range(a.steps):
             h = model.emb(ids, offset=t)
             for i, l in enumerate(layers):
@@ -116,7 +123,16 @@ def decode(a):
                 h = h + mha_attend(l.multihead_attn, mha_project(l.multihead_attn, l.norm2(h), 0), *mem_kv[i])
                 h = h + l.linear2(F.relu(l.linear1(l.norm3(h))))
             logits = model.core.decoder.norm(h)[:, -1] @ model.embed.weight.T
-            ids = torch.log_softmax(logits, -1).argmax(-1, keepdim=True)
+            logp = torch.log_softmax(logits, -1)  # [B*K, V]
+            if K == 1:
+                ids = logp.argmax(-1, keepdim=True)
+                continue
+            # the K best continuations of each sentence over its K hypotheses, the caches reordered to them
+            total = (scores.reshape(-1, 1) + logp).reshape(a.B, -1)  # [B, K*V]
+            scores, best = total.topk(K, -1)  # [B, K]
+            parents = (best // VOCAB + torch.arange(a.B)[:, None] * K).reshape(-1)  # [B*K]
+            cache = [(k.index_select(0, parents), v.index_select(0, parents)) for k, v in cache]
+            ids = (best % VOCAB).reshape(-1, 1)
         return a.steps
 
     return run
@@ -132,6 +148,7 @@ def main():
     p.add_argument("--warmup", type=int, default=2)
     p.add_argument("--samples", type=int, default=5)
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--beam", type=int, default=1)
     a = p.parse_args()
     torch.manual_seed(1)
     torch.set_num_threads(a.threads)
