@@ -41,30 +41,34 @@ interface StepTensors {
   attention: StepAttention | null;
 }
 
-/** The same, read back: each row's next-token log-probabilities (float64, {@link logSoftmaxRows}) and the attention as arrays. */
+/**
+ * The same, read back: each row's next-token logits (views of one buffer) and its log-sum-exp, so
+ * that token j's log-probability is `logits[r][j] - lse[r]` (ranking logits ranks
+ * log-probabilities), and the attention as arrays.
+ */
 interface StepValues {
-  logp: Float64Array[];
+  logits: Float32Array[];
+  lse: Float64Array;
   attention: Array<{ self: number[][][][]; cross: number[][][][] }> | null;
 }
 
 /**
- * Log-softmax of each row of `logits` [rows, V] (flat), in float64: x - max - log Σ e^(x - max).
- * The host reads a step's logits anyway, and V exponentials per row cost it less than the
- * backend's six log-softmax kernels and their dispatch (a `tiny` model's whole cached step is 46).
+ * Splits `logits` [rows, V] (flat) into rows and takes each row's log Σ e^x (as max + log Σ e^(x - max),
+ * in float64). The host reads a step's logits anyway, and V exponentials per row cost it less than the
+ * backend's log-softmax kernels and their dispatch (a `tiny` model's whole cached step is 46).
  */
-function logSoftmaxRows(logits: ArrayLike<number>, V: number): Float64Array[] {
+function readLogits(logits: Float32Array, V: number): Pick<StepValues, 'logits' | 'lse'> {
   const rows = logits.length / V;
-  const out = new Float64Array(logits.length);
+  const lse = new Float64Array(rows);
   for (let r = 0; r < rows; r++) {
     const at = r * V;
     let max = Number.NEGATIVE_INFINITY;
-    for (let j = 0; j < V; j++) max = Math.max(max, logits[at + j]!);
+    for (let j = 0; j < V; j++) if (logits[at + j]! > max) max = logits[at + j]!;
     let sum = 0;
     for (let j = 0; j < V; j++) sum += Math.exp(logits[at + j]! - max);
-    const lse = max + Math.log(sum);
-    for (let j = 0; j < V; j++) out[at + j] = logits[at + j]! - lse;
+    lse[r] = max + Math.log(sum);
   }
-  return Array.from({ length: rows }, (_, r) => out.subarray(r * V, (r + 1) * V));
+  return { logits: Array.from({ length: rows }, (_, r) => logits.subarray(r * V, (r + 1) * V)), lse };
 }
 
 /** Index of the largest value (the first of equals). */
@@ -95,13 +99,13 @@ const stepTensors = (t: StepTensors) => [t.logits, ...attentionTensors(t)];
 
 function readSync(t: StepTensors): StepValues {
   const attention = t.attention?.map((a) => ({ self: a.self.arraySync(), cross: a.cross.arraySync() })) ?? null;
-  return { logp: logSoftmaxRows(t.logits.dataSync(), t.logits.shape[1]), attention };
+  return { ...readLogits(t.logits.dataSync() as Float32Array, t.logits.shape[1]), attention };
 }
 
 async function readAsync(t: StepTensors): Promise<StepValues> {
   const [logits, ...att] = await Promise.all([t.logits.data(), ...attentionTensors(t).map((x) => x.array())]);
   const attention = t.attention ? t.attention.map((_, i) => ({ self: att[2 * i] as number[][][][], cross: att[2 * i + 1] as number[][][][] })) : null;
-  return { logp: logSoftmaxRows(logits as Float32Array, t.logits.shape[1]), attention };
+  return { ...readLogits(logits as Float32Array, t.logits.shape[1]), attention };
 }
 
 /** Yields one step's tensors to the driver, returns their values and disposes them either way. */
@@ -239,13 +243,13 @@ function* greedyLoop(op: string, model: Transformer, source: tf.Tensor, options:
   }));
   try {
     for (let t = 0; t <= maxLength && hyps.some((h) => !h.done); t++) {
-      const { logp, attention } = yield* readStep(stepper.step(hyps.map((h) => h.prefix)));
+      const { logits, lse, attention } = yield* readStep(stepper.step(hyps.map((h) => h.prefix)));
       hyps.forEach((h, b) => {
         if (h.done) return;
-        const row = logp[b]!;
+        const row = logits[b]!;
         // at maxLength only EOS may follow
         const next = t === maxLength ? eosId : argMax(row);
-        h.score += row[next]!;
+        h.score += row[next]! - lse[b]!;
         h.prefix.push(next);
         if (attention) h.attention!.push(rowAttention(attention, b));
         if (next === eosId) h.done = true;
@@ -292,15 +296,15 @@ function* beamLoop(op: string, model: Transformer, source: tf.Tensor, options: B
     for (let t = 0; t <= maxLength; t++) {
       const flat = beams.flat();
       if (flat.length === 0) break;
-      const { logp, attention } = yield* readStep(stepper.step(flat.map((h) => h.prefix)));
+      const { logits, lse, attention } = yield* readStep(stepper.step(flat.map((h) => h.prefix)));
       let row = 0;
       beams = beams.map((bs, b) => {
         const candidates: Array<{ parent: number; token: number; score: number }> = [];
         bs.forEach((beam, j) => {
-          const lp = logp[row + j]!;
+          const [x, norm] = [logits[row + j]!, lse[row + j]!];
           // the 2K best tokens of each beam cover the 2K best continuations overall
-          const best = t === maxLength ? [eosId] : topK(lp, 2 * K);
-          for (const token of best) candidates.push({ parent: row + j, token, score: beam.score + lp[token]! });
+          const best = t === maxLength ? [eosId] : topK(x, 2 * K);
+          for (const token of best) candidates.push({ parent: row + j, token, score: beam.score + x[token]! - norm });
         });
         candidates.sort((x, y) => y.score - x.score);
         const next: Beam[] = [];
