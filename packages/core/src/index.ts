@@ -16,6 +16,7 @@ export {
   DROPOUT_KERNEL,
   LAYER_NORM_GRAD_KERNEL,
   LAYER_NORM_KERNEL,
+  LOG_SUM_EXP_KERNEL,
   PROJECTED_CROSS_ENTROPY_GRAD_KERNEL,
   PROJECTED_CROSS_ENTROPY_KERNEL,
   SOFTMAX_CROSS_ENTROPY_GRAD_KERNEL,
@@ -26,6 +27,7 @@ export {
   embeddingLookup,
   layerNorm,
   projectedCrossEntropy,
+  rowLogSumExp,
   softmaxCrossEntropy,
 } from './training.js';
 export type { Activation, CrossEntropyOptions, DenseOptions, DropoutOptions, LayerNormOptions, OpImplementation } from './training.js';

@@ -29,6 +29,7 @@
  *   { labelSmoothing } -> [dhidden [N, d], dtable [V, d]]: dlogits as the softmax cross-entropy
  *   gradient computes it, then dlogits·table and dlogitsᵀ·hidden (a backend whose kernels keep
  *   their own memory never hands the [N, V] logits or their gradient back).
+ * - `LOG_SUM_EXP_KERNEL` (optional): x [N, V] -> [N], log Σ_j e^(x_j) of each row (forward only).
  * - `SOFTMAX_CROSS_ENTROPY_GRAD_KERNEL`: probs, labels, dloss [N]; attrs { labelSmoothing } ->
  *   [dlogits [N, V]] = (probs - t)·dloss.
  * - `UnsortedSegmentSum` (tfjs' own name, which tfjs-wasm lacks): the gradient of tf.gather,
@@ -53,6 +54,7 @@ export const SOFTMAX_CROSS_ENTROPY_GRAD_KERNEL = 'AttnkitSoftmaxCrossEntropyGrad
 export const PROJECTED_CROSS_ENTROPY_KERNEL = 'AttnkitProjectedCrossEntropy';
 export const PROJECTED_CROSS_ENTROPY_GRAD_KERNEL = 'AttnkitProjectedCrossEntropyGrad';
 export const DROPOUT_KERNEL = 'AttnkitDropout';
+export const LOG_SUM_EXP_KERNEL = 'AttnkitLogSumExp';
 
 /** `'auto'` (default): fused when its kernels are registered for the active backend; `'reference'`: tfjs ops; `'fused'`: the kernels or an error. */
 export type OpImplementation = 'auto' | 'reference' | 'fused';
@@ -367,6 +369,25 @@ export function projectedCrossEntropy(hidden: tf.Tensor, table: tf.Tensor2D, lab
       };
     });
     return reshapeView(f(reshapeView(hidden, [N, d]), table), labels.shape);
+  });
+}
+
+/**
+ * log Σ e^x over the last axis of x [..., V] -> [...]: the normaliser of a log-softmax, so that
+ * `x - rowLogSumExp(x)` are log-probabilities (decoding reads a step's logits and this, not the
+ * [..., V] log-probabilities). Outside a gradient the fused path is one LOG_SUM_EXP_KERNEL call;
+ * under one, and without the kernel, `tf.logSumExp(x, -1)`.
+ */
+export function rowLogSumExp(x: tf.Tensor, options: { implementation?: OpImplementation } = {}): tf.Tensor {
+  const { implementation = 'auto' } = options;
+  check(x.rank >= 1 && x.size > 0 && x.dtype === 'float32', () =>
+    AttentionError.shapes('rowLogSumExp', 'x must be a non-empty float32 tensor [..., V]', { x: x.shape }),
+  );
+  if (recordingGradients() || !fusedWanted('rowLogSumExp', implementation, LOG_SUM_EXP_KERNEL)) return tf.logSumExp(x, -1);
+  const V = x.shape[x.rank - 1]!;
+  return tf.tidy(() => {
+    const lse = tf.engine().runKernel(LOG_SUM_EXP_KERNEL, { x: reshapeView(x, [x.size / V, V]) }, {}) as tf.Tensor; // [N]
+    return reshapeView(lse, x.shape.slice(0, -1));
   });
 }
 

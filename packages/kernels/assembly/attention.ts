@@ -1005,4 +1005,4 @@ export function matmul(params: usize): void {
 }
 
 // Row-wise training ops (layer norm, bias + activation gradient, softmax cross-entropy, Adam, dropout): assembly/rows.ts.
-export { adamUpdate, biasActivationBackward, crossEntropyBackward, crossEntropyForward, dropout, layerNormBackward, layerNormForward } from './rows';
+export { adamUpdate, biasActivationBackward, crossEntropyBackward, crossEntropyForward, dropout, layerNormBackward, layerNormForward, logSumExp } from './rows';

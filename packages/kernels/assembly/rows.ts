@@ -1,6 +1,6 @@
 // Row-wise training ops for WebAssembly SIMD (AssemblyScript), on the calling thread: layer norm
 // forward and backward, a dense layer's bias + activation gradient, softmax cross-entropy with
-// label smoothing forward and backward. Memory-bound: one or two passes over [n, d] rows, four
+// label smoothing forward and backward, a row's log-sum-exp. Memory-bound: one or two passes over [n, d] rows, four
 // lanes at a time; column sums (dgamma, dbeta, dbias) and row sums of logits accumulate in float64, as @attnkit/core's reference path sums in float32 over far fewer terms per add.
 // The JS side (src/wasm-module.ts) lays inputs and outputs out in this module's memory.
 
@@ -227,6 +227,43 @@ export function crossEntropyForward(x: usize, labels: usize, loss: usize, p: usi
     const e = <f64>epsilon;
     const own: f64 = hit ? (1 - e) * <f64>load<f32>(at(xr, id)) : 0;
     store<f32>(at(loss, r), <f32>(lse * (e + (hit ? 1 - e : 0)) - own - (e / <f64>v) * total));
+  }
+}
+
+/**
+ * out[r] = log Σ_j e^(x_rj) over rows of x [n, v], as max + log Σ_j e^(x_rj - max): vexp's
+ * exponentials (constants at `table`, EXP_TABLE bytes) summed in float64.
+ */
+export function logSumExp(x: usize, out: usize, table: usize, n: i32, v: i32): void {
+  writeExpTable(table);
+  const lo = v128.load(table, 0);
+  const log2e = v128.load(table, 16);
+  const shifter = v128.load(table, 32);
+  const ln2 = v128.load(table, 48);
+  const c5 = v128.load(table, 64);
+  const c4 = v128.load(table, 80);
+  const c3 = v128.load(table, 96);
+  const c2 = v128.load(table, 112);
+  const c1 = v128.load(table, 128);
+  const c0 = v128.load(table, 144);
+  const v4 = v & ~3;
+  for (let r = 0; r < n; r++) {
+    const xr = x + (<usize>(r * v) << 2);
+    let mx = f32x4.splat(-Infinity);
+    for (let j = 0; j < v4; j += 4) mx = f32x4.max(mx, v128.load(at(xr, j)));
+    let xMax = max(max(f32x4.extract_lane(mx, 0), f32x4.extract_lane(mx, 1)), max(f32x4.extract_lane(mx, 2), f32x4.extract_lane(mx, 3)));
+    for (let j = v4; j < v; j++) xMax = max(xMax, load<f32>(at(xr, j)));
+    const m4 = f32x4.splat(xMax);
+    let lo2 = f64x2.splat(0);
+    let hi2 = f64x2.splat(0);
+    for (let j = 0; j < v4; j += 4) {
+      const e = vexp(f32x4.sub(v128.load(at(xr, j)), m4), lo, log2e, shifter, ln2, c5, c4, c3, c2, c1, c0);
+      lo2 = f64x2.add(lo2, f64x2.promote_low_f32x4(e));
+      hi2 = f64x2.add(hi2, f64x2.promote_low_f32x4(v128.shuffle<f32>(e, e, 2, 3, 0, 1)));
+    }
+    let sum: f64 = f64x2.extract_lane(lo2, 0) + f64x2.extract_lane(lo2, 1) + f64x2.extract_lane(hi2, 0) + f64x2.extract_lane(hi2, 1);
+    for (let j = v4; j < v; j++) sum += Math.exp(<f64>(load<f32>(at(xr, j)) - xMax));
+    store<f32>(at(out, r), <f32>(<f64>xMax + Math.log(sum)));
   }
 }
 

@@ -4,11 +4,13 @@ import {
   DENSE_GRAD_KERNEL,
   PROJECTED_CROSS_ENTROPY_GRAD_KERNEL,
   PROJECTED_CROSS_ENTROPY_KERNEL,
+  LOG_SUM_EXP_KERNEL,
   dense,
   dropout,
   embeddingLookup,
   layerNorm,
   projectedCrossEntropy,
+  rowLogSumExp,
   softmaxCrossEntropy,
 } from '@attnkit/core';
 import { expectNoLeak, expectTensorsClose, expectThrowsWithoutLeak, randomTensor, randomValues, useBackend } from '@attnkit/test-utils';
@@ -269,6 +271,48 @@ describe('training kernels on wasm', () => {
         tf.dispose(tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(projectedCrossEntropy(a, b as tf.Tensor2D, labels)))([h, w]));
       });
       tf.dispose([h, w, labels]);
+    });
+  });
+
+  describe('rowLogSumExp', () => {
+    it('fused equals tf.logSumExp and float64, one kernel, rows of 37 (a lane tail) and 2000, logits far apart', async () => {
+      for (const V of [37, 2000]) {
+        const x = randomTensor([3, 2, V], V, -8, 8);
+        const xs = x.dataSync();
+        const reference = rowLogSumExp(x, { implementation: 'reference' });
+        let fused!: tf.Tensor;
+        const profile = await tf.profile(() => {
+          fused = rowLogSumExp(x);
+        });
+        expect(profile.kernels.map((k) => k.name)).toEqual([LOG_SUM_EXP_KERNEL]);
+        expect(fused.shape).toEqual([3, 2]);
+        expectTensorsClose(fused, reference, { ...FWD, label: `V ${V}` });
+        const expected = Array.from({ length: 6 }, (_, r) => {
+          const row = Array.from(xs.slice(r * V, (r + 1) * V));
+          const m = Math.max(...row);
+          return m + Math.log(row.reduce((a, v) => a + Math.exp(v - m), 0));
+        });
+        expectTensorsClose(fused, expected, { ...FWD, label: `float64, V ${V}` });
+        tf.dispose([x, reference, fused]);
+      }
+      const far = tf.tensor2d([[-1000, 1000, 0, 1, 2, 3, 4, 5, 999]]);
+      const lse = rowLogSumExp(far);
+      expectTensorsClose(lse, [1000 + Math.log(1 + Math.exp(-1))], { rtol: 1e-6, label: 'logits far apart' });
+      tf.dispose([far, lse]);
+    });
+
+    it('under a gradient takes the reference path: the gradient is the softmax', () => {
+      const x = randomTensor([2, 5], 21);
+      const g = tf.grad((t: tf.Tensor) => tf.sum(rowLogSumExp(t)))(x);
+      const softmax = tf.softmax(x);
+      expectTensorsClose(g, softmax, { ...GRAD, label: 'd lse / dx' });
+      tf.dispose([x, g, softmax]);
+    });
+
+    it('rejects an empty or integer x before it allocates, naming the op', () => {
+      const ids = tf.zeros([2, 3], 'int32');
+      expectThrowsWithoutLeak(() => rowLogSumExp(ids), /rowLogSumExp: x must be a non-empty float32 tensor \[\.\.\., V\].*\[2,3\]/);
+      ids.dispose();
     });
   });
 

@@ -25,6 +25,7 @@ import {
   DROPOUT_KERNEL,
   LAYER_NORM_GRAD_KERNEL,
   LAYER_NORM_KERNEL,
+  LOG_SUM_EXP_KERNEL,
   type MatMulKernelConfig,
   PROJECTED_CROSS_ENTROPY_GRAD_KERNEL,
   PROJECTED_CROSS_ENTROPY_KERNEL,
@@ -156,6 +157,14 @@ function projectedCrossEntropyBackward({ inputs, backend, attrs }: Args): tf.Ten
   );
 }
 
+/** Each row's log-sum-exp (core's LOG_SUM_EXP_KERNEL): x [N, V] -> [N], SIMD exponentials in the module. */
+function logSumExpKernel({ inputs, backend }: Args): tf.TensorInfo {
+  const wasm = backend as WasmBackend;
+  const { x } = inputs as Record<string, tf.TensorInfo>;
+  const [N, V] = x!.shape as [number, number];
+  return rowModule!.rows('logSumExp', views(wasm, x!), [N], EXP_TABLE_F64, [N, V], (outs) => outputsFrom(wasm, [[N]], outs))[0]!;
+}
+
 /** Inverted dropout by a hash of the seed and the flat index (core's DROPOUT_KERNEL), in the module. */
 function dropoutKernel({ inputs, backend, attrs }: Args): tf.TensorInfo {
   const wasm = backend as WasmBackend;
@@ -264,6 +273,7 @@ const KERNELS: Array<[string, (args: Args) => tf.TensorInfo | tf.TensorInfo[]]> 
   [SOFTMAX_CROSS_ENTROPY_GRAD_KERNEL, crossEntropyBackward],
   [PROJECTED_CROSS_ENTROPY_KERNEL, projectedCrossEntropyForward],
   [PROJECTED_CROSS_ENTROPY_GRAD_KERNEL, projectedCrossEntropyBackward],
+  [LOG_SUM_EXP_KERNEL, logSumExpKernel],
   ['UnsortedSegmentSum', unsortedSegmentSum],
   [ADAM_KERNEL, adam],
   [DROPOUT_KERNEL, dropoutKernel],
@@ -365,8 +375,8 @@ function moduleMatMul(module: WasmAttention, fallback: tf.KernelConfig, fused: b
 /**
  * Registers the training kernels for tfjs's `wasm` backend. From then on @attnkit/core's
  * `layerNorm`, `dense` (its backward one call: DENSE_GRAD_KERNEL), `softmaxCrossEntropy`,
- * `projectedCrossEntropy` (one call each way), `embeddingLookup` and `Adam` take their fused
- * paths on wasm, `tf.gather` has a gradient there (and gathers rows by row copies),
+ * `projectedCrossEntropy` (one call each way), `rowLogSumExp`, `embeddingLookup` and `Adam` take
+ * their fused paths on wasm, `tf.gather` has a gradient there (and gathers rows by row copies),
  * `tf.clone` shares its input's data instead of copying it, and matrix products of at least
  * {@link MATMUL_MIN_MACS} multiply-adds or with a transposed operand (one batch; tf.matMul, and
  * tf.fused.matMul with a bias and relu or no activation) run in the kernels' wasm module on

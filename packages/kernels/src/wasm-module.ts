@@ -87,6 +87,7 @@ interface Exports {
   ): void;
   biasActivationBackward(y: number, dy: number, dz: number, dbias: number, acc: number, n: number, u: number, relu: number): void;
   crossEntropyForward(x: number, labels: number, loss: number, p: number, table: number, n: number, v: number, epsilon: number): void;
+  logSumExp(x: number, out: number, table: number, n: number, v: number): void;
   crossEntropyBackward(p: number, labels: number, dy: number, dx: number, n: number, v: number, epsilon: number): void;
   adamUpdate(value: number, m: number, v: number, g: number, n: number, ...scalars: number[]): void;
   dropout(x: number, y: number, n: number, threshold: number, scale: number, seed: number): void;
@@ -103,7 +104,14 @@ export interface AdamScalars {
 }
 
 /** A row-wise op of assembly/rows.ts: its export, and the inputs, outputs (float32 lengths) and float64 scratch it takes. */
-export type RowOp = 'layerNormForward' | 'layerNormBackward' | 'biasActivationBackward' | 'crossEntropyForward' | 'crossEntropyBackward' | 'dropout';
+export type RowOp =
+  | 'layerNormForward'
+  | 'layerNormBackward'
+  | 'biasActivationBackward'
+  | 'crossEntropyForward'
+  | 'crossEntropyBackward'
+  | 'logSumExp'
+  | 'dropout';
 
 /**
  * A loaded attention module on one shared memory: the calling thread plus helper threads (Node

@@ -1,4 +1,4 @@
-import { reshapeView } from '@attnkit/core';
+import { reshapeView, rowLogSumExp } from '@attnkit/core';
 import { AttentionError } from '@attnkit/masking';
 import { check } from '@attnkit/masking/internal';
 import * as tf from '@tensorflow/tfjs';
@@ -35,9 +35,10 @@ export interface Hypothesis {
 
 type StepAttention = Array<{ self: tf.Tensor4D; cross: tf.Tensor4D }>;
 
-/** What one decoding step computes: next-token logits [B, V] and, on request, each layer's attention [B, N, 1, Tk]. */
+/** What one decoding step computes: next-token logits [B, V], their log-sum-exp [B] and, on request, each layer's attention [B, N, 1, Tk]. */
 interface StepTensors {
   logits: tf.Tensor2D;
+  lse: tf.Tensor1D;
   attention: StepAttention | null;
 }
 
@@ -48,28 +49,12 @@ interface StepTensors {
  */
 interface StepValues {
   logits: Float32Array[];
-  lse: Float64Array;
+  lse: Float32Array;
   attention: Array<{ self: number[][][][]; cross: number[][][][] }> | null;
 }
 
-/**
- * Splits `logits` [rows, V] (flat) into rows and takes each row's log Σ e^x (as max + log Σ e^(x - max),
- * in float64). The host reads a step's logits anyway, and V exponentials per row cost it less than the
- * backend's log-softmax kernels and their dispatch (a `tiny` model's whole cached step is 46).
- */
-function readLogits(logits: Float32Array, V: number): Pick<StepValues, 'logits' | 'lse'> {
-  const rows = logits.length / V;
-  const lse = new Float64Array(rows);
-  for (let r = 0; r < rows; r++) {
-    const at = r * V;
-    let max = Number.NEGATIVE_INFINITY;
-    for (let j = 0; j < V; j++) if (logits[at + j]! > max) max = logits[at + j]!;
-    let sum = 0;
-    for (let j = 0; j < V; j++) sum += Math.exp(logits[at + j]! - max);
-    lse[r] = max + Math.log(sum);
-  }
-  return { logits: Array.from({ length: rows }, (_, r) => logits.subarray(r * V, (r + 1) * V)), lse };
-}
+/** `logits` [rows, V] (flat) as rows. */
+const rowsOf = (logits: Float32Array, V: number) => Array.from({ length: logits.length / V }, (_, r) => logits.subarray(r * V, (r + 1) * V));
 
 /** Index of the largest value (the first of equals). */
 function argMax(values: ArrayLike<number>): number {
@@ -95,17 +80,17 @@ function rowAttention(att: NonNullable<StepValues['attention']>, r: number): Tok
 }
 
 const attentionTensors = (t: StepTensors) => (t.attention ?? []).flatMap((a) => [a.self, a.cross]);
-const stepTensors = (t: StepTensors) => [t.logits, ...attentionTensors(t)];
+const stepTensors = (t: StepTensors) => [t.logits, t.lse, ...attentionTensors(t)];
 
 function readSync(t: StepTensors): StepValues {
   const attention = t.attention?.map((a) => ({ self: a.self.arraySync(), cross: a.cross.arraySync() })) ?? null;
-  return { ...readLogits(t.logits.dataSync() as Float32Array, t.logits.shape[1]), attention };
+  return { logits: rowsOf(t.logits.dataSync() as Float32Array, t.logits.shape[1]), lse: t.lse.dataSync() as Float32Array, attention };
 }
 
 async function readAsync(t: StepTensors): Promise<StepValues> {
-  const [logits, ...att] = await Promise.all([t.logits.data(), ...attentionTensors(t).map((x) => x.array())]);
+  const [logits, lse, ...att] = await Promise.all([t.logits.data(), t.lse.data(), ...attentionTensors(t).map((x) => x.array())]);
   const attention = t.attention ? t.attention.map((_, i) => ({ self: att[2 * i] as number[][][][], cross: att[2 * i + 1] as number[][][][] })) : null;
-  return { ...readLogits(logits as Float32Array, t.logits.shape[1]), attention };
+  return { logits: rowsOf(logits as Float32Array, t.logits.shape[1]), lse: lse as Float32Array, attention };
 }
 
 /** Yields one step's tensors to the driver, returns their values and disposes them either way. */
@@ -161,7 +146,7 @@ class Stepper {
     this.rows = Array.from({ length: source.shape[0]! }, (_, i) => i);
   }
 
-  /** Logits [B, V] of the next token after each prefix, and its attention per layer; the caller disposes them. */
+  /** Logits [B, V] of the next token after each prefix, their log-sum-exp [B], and its attention per layer; the caller disposes them. */
   step(prefixes: number[][]): StepTensors {
     const { model, state, returnAttention } = this;
     return tidy((): StepTensors => {
@@ -182,7 +167,8 @@ class Stepper {
       const logits = reshapeView<tf.Rank.R2>(last, [B, V]); // [B, V]
       const lastQuery = (a: tf.Tensor4D) => (T === 1 ? a : tf.slice(a, [0, 0, T - 1, 0], [-1, -1, 1, -1])); // [B, N, 1, Tk]
       const attention = out.attention?.map((a) => ({ self: lastQuery(a.self), cross: lastQuery(a.cross) })) ?? null;
-      return { logits, attention };
+      // the log-softmax's normaliser on the backend (one SIMD kernel on wasm with @attnkit/kernels)
+      return { logits, lse: rowLogSumExp(logits) as tf.Tensor1D, attention };
     });
   }
 
