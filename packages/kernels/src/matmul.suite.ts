@@ -82,6 +82,21 @@ export function matmulSuite(build: WasmBuild) {
       });
     }
 
+    it('empty products (a zero row, column or inner size), transposed or not, equal the cpu backend', async () => {
+      for (const [M, K, N] of [
+        [0, 4, 3],
+        [2, 0, 3],
+        [2, 4, 0],
+      ]) {
+        for (const tb of [false, true]) {
+          const y = tf.matMul(tf.ones([M, K]), tf.ones(tb ? [N, K] : [K, N]), false, tb);
+          expect(y.shape).toEqual([M, N]);
+          expect(Array.from(y.dataSync())).toEqual(new Array(M * N).fill(0));
+          y.dispose();
+        }
+      }
+    });
+
     it('a batch of one at rank 3, and its gradients', async () => {
       const a = randomTensor([1, 96, 80], 1);
       const b = randomTensor([1, 80, 100], 2);

@@ -333,8 +333,9 @@ function smallFused(wasm: WasmBackend, args: Parameters<tf.KernelFunc>[0], fallb
  * BatchMatMul, or with `fused` tfjs' _FusedMatMul (+ bias [N], then relu or linear), in the
  * kernels' module for products of one batch and at least MATMUL_MIN_MACS multiply-adds, or of
  * any size with a transposed operand (tfjs-wasm's transposed path is slow at every size: 2.9 ms
- * against 0.29 ms for a decoding step's h·Eᵀ at batch 32, [32, 64]·[2000, 64]ᵀ); the rest (real
- * batches, small untransposed products, other activations, prelu) go to tfjs-wasm's `fallback`.
+ * against 0.29 ms for a decoding step's h·Eᵀ at batch 32, [32, 64]·[2000, 64]ᵀ), or with an
+ * empty inner size (tfjs-wasm leaves that output unwritten); the rest (real batches, empty
+ * outputs, small untransposed products, other activations, prelu) go to tfjs-wasm's `fallback`.
  */
 function moduleMatMul(module: WasmAttention, fallback: tf.KernelConfig, fused: boolean): tf.KernelFunc {
   return (args) => {
@@ -355,7 +356,8 @@ function moduleMatMul(module: WasmAttention, fallback: tf.KernelConfig, fused: b
       !single(b!.shape) ||
       a!.dtype !== 'float32' ||
       b!.dtype !== 'float32' ||
-      (M * N * K < MATMUL_MIN_MACS && !transposeA && !transposeB)
+      M * N === 0 ||
+      (M * N * K < MATMUL_MIN_MACS && K > 0 && !transposeA && !transposeB)
     ) {
       if (!fused || !rowBias || madeRank1(wasm, bias!)) return fallback.kernelFunc(args);
       return smallFused(wasm, args, fallback, epilogueOk ? activation === 'relu' : null);
