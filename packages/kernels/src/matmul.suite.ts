@@ -87,7 +87,7 @@ export function matmulSuite(build: WasmBuild) {
         [0, 4, 3],
         [2, 0, 3],
         [2, 4, 0],
-      ]) {
+      ] as const) {
         for (const tb of [false, true]) {
           const y = tf.matMul(tf.ones([M, K]), tf.ones(tb ? [N, K] : [K, N]), false, tb);
           expect(y.shape).toEqual([M, N]);
