@@ -164,14 +164,10 @@ export function biasActivationBackward(y: usize, dy: usize, dz: usize, dbias: us
 }
 
 /**
- * Softmax cross-entropy with label smoothing ε over logits x [n, v] and int32 labels [n] (a
- * label outside [0, v) has no one-hot part): p = softmax(x) [n, v] is written for the backward,
- * and loss[r] = -Σ_j t_j·(x_j - lse), t = (1-ε)·onehot + ε/v, lse = max x + log Σ_j e^(x_j - max x).
- * The exponentials are vexp's (relative error ~3e-7), with its constants at `table`
- * (EXP_TABLE bytes); the row sums of x and of the exponentials accumulate in float64.
+ * Σ_j e^(x_j - xMax) over one row x [v], in float64, with vexp's constants at `table` (written by
+ * writeExpTable); each e^(x_j - xMax) is also stored to p[j] where p is not 0.
  */
-export function crossEntropyForward(x: usize, labels: usize, loss: usize, p: usize, table: usize, n: i32, v: i32, epsilon: f32): void {
-  writeExpTable(table);
+@inline function expSum(x: usize, p: usize, v: i32, xMax: f32, table: usize): f64 {
   const lo = v128.load(table, 0);
   const log2e = v128.load(table, 16);
   const shifter = v128.load(table, 32);
@@ -182,6 +178,34 @@ export function crossEntropyForward(x: usize, labels: usize, loss: usize, p: usi
   const c2 = v128.load(table, 112);
   const c1 = v128.load(table, 128);
   const c0 = v128.load(table, 144);
+  const v4 = v & ~3;
+  const m4 = f32x4.splat(xMax);
+  let lo2 = f64x2.splat(0);
+  let hi2 = f64x2.splat(0);
+  for (let j = 0; j < v4; j += 4) {
+    const e = vexp(f32x4.sub(v128.load(at(x, j)), m4), lo, log2e, shifter, ln2, c5, c4, c3, c2, c1, c0);
+    if (p != 0) v128.store(at(p, j), e);
+    lo2 = f64x2.add(lo2, f64x2.promote_low_f32x4(e));
+    hi2 = f64x2.add(hi2, f64x2.promote_low_f32x4(v128.shuffle<f32>(e, e, 2, 3, 0, 1)));
+  }
+  let sum: f64 = f64x2.extract_lane(lo2, 0) + f64x2.extract_lane(lo2, 1) + f64x2.extract_lane(hi2, 0) + f64x2.extract_lane(hi2, 1);
+  for (let j = v4; j < v; j++) {
+    const e = <f32>Math.exp(<f64>(load<f32>(at(x, j)) - xMax));
+    if (p != 0) store<f32>(at(p, j), e);
+    sum += <f64>e;
+  }
+  return sum;
+}
+
+/**
+ * Softmax cross-entropy with label smoothing ε over logits x [n, v] and int32 labels [n] (a
+ * label outside [0, v) has no one-hot part): p = softmax(x) [n, v] is written for the backward,
+ * and loss[r] = -Σ_j t_j·(x_j - lse), t = (1-ε)·onehot + ε/v, lse = max x + log Σ_j e^(x_j - max x).
+ * The exponentials are vexp's (relative error ~3e-7), with its constants at `table`
+ * (EXP_TABLE bytes); the row sums of x and of the exponentials accumulate in float64.
+ */
+export function crossEntropyForward(x: usize, labels: usize, loss: usize, p: usize, table: usize, n: i32, v: i32, epsilon: f32): void {
+  writeExpTable(table);
   const v4 = v & ~3;
   for (let r = 0; r < n; r++) {
     const xr = x + (<usize>(r * v) << 2);
@@ -203,21 +227,7 @@ export function crossEntropyForward(x: usize, labels: usize, loss: usize, p: usi
       xMax = max(xMax, xj);
     }
     // e^(x - max) into p, summed
-    const m4 = f32x4.splat(xMax);
-    lo2 = f64x2.splat(0);
-    hi2 = f64x2.splat(0);
-    for (let j = 0; j < v4; j += 4) {
-      const e = vexp(f32x4.sub(v128.load(at(xr, j)), m4), lo, log2e, shifter, ln2, c5, c4, c3, c2, c1, c0);
-      v128.store(at(pr, j), e);
-      lo2 = f64x2.add(lo2, f64x2.promote_low_f32x4(e));
-      hi2 = f64x2.add(hi2, f64x2.promote_low_f32x4(v128.shuffle<f32>(e, e, 2, 3, 0, 1)));
-    }
-    let sum: f64 = f64x2.extract_lane(lo2, 0) + f64x2.extract_lane(lo2, 1) + f64x2.extract_lane(hi2, 0) + f64x2.extract_lane(hi2, 1);
-    for (let j = v4; j < v; j++) {
-      const e = <f32>Math.exp(<f64>(load<f32>(at(xr, j)) - xMax));
-      store<f32>(at(pr, j), e);
-      sum += <f64>e;
-    }
+    const sum = expSum(xr, pr, v, xMax, table);
     const inv = f32x4.splat(<f32>(1 / sum));
     for (let j = 0; j < v4; j += 4) v128.store(at(pr, j), f32x4.mul(v128.load(at(pr, j)), inv));
     for (let j = v4; j < v; j++) store<f32>(at(pr, j), load<f32>(at(pr, j)) * <f32>(1 / sum));
@@ -232,20 +242,10 @@ export function crossEntropyForward(x: usize, labels: usize, loss: usize, p: usi
 
 /**
  * out[r] = log Σ_j e^(x_rj) over rows of x [n, v], as max + log Σ_j e^(x_rj - max): vexp's
- * exponentials (constants at `table`, EXP_TABLE bytes) summed in float64.
+ * exponentials (constants at `table`, EXP_TABLE bytes) summed in float64 (expSum).
  */
 export function logSumExp(x: usize, out: usize, table: usize, n: i32, v: i32): void {
   writeExpTable(table);
-  const lo = v128.load(table, 0);
-  const log2e = v128.load(table, 16);
-  const shifter = v128.load(table, 32);
-  const ln2 = v128.load(table, 48);
-  const c5 = v128.load(table, 64);
-  const c4 = v128.load(table, 80);
-  const c3 = v128.load(table, 96);
-  const c2 = v128.load(table, 112);
-  const c1 = v128.load(table, 128);
-  const c0 = v128.load(table, 144);
   const v4 = v & ~3;
   for (let r = 0; r < n; r++) {
     const xr = x + (<usize>(r * v) << 2);
@@ -253,17 +253,7 @@ export function logSumExp(x: usize, out: usize, table: usize, n: i32, v: i32): v
     for (let j = 0; j < v4; j += 4) mx = f32x4.max(mx, v128.load(at(xr, j)));
     let xMax = max(max(f32x4.extract_lane(mx, 0), f32x4.extract_lane(mx, 1)), max(f32x4.extract_lane(mx, 2), f32x4.extract_lane(mx, 3)));
     for (let j = v4; j < v; j++) xMax = max(xMax, load<f32>(at(xr, j)));
-    const m4 = f32x4.splat(xMax);
-    let lo2 = f64x2.splat(0);
-    let hi2 = f64x2.splat(0);
-    for (let j = 0; j < v4; j += 4) {
-      const e = vexp(f32x4.sub(v128.load(at(xr, j)), m4), lo, log2e, shifter, ln2, c5, c4, c3, c2, c1, c0);
-      lo2 = f64x2.add(lo2, f64x2.promote_low_f32x4(e));
-      hi2 = f64x2.add(hi2, f64x2.promote_low_f32x4(v128.shuffle<f32>(e, e, 2, 3, 0, 1)));
-    }
-    let sum: f64 = f64x2.extract_lane(lo2, 0) + f64x2.extract_lane(lo2, 1) + f64x2.extract_lane(hi2, 0) + f64x2.extract_lane(hi2, 1);
-    for (let j = v4; j < v; j++) sum += Math.exp(<f64>(load<f32>(at(xr, j)) - xMax));
-    store<f32>(at(out, r), <f32>(<f64>xMax + Math.log(sum)));
+    store<f32>(at(out, r), <f32>(<f64>xMax + Math.log(expSum(xr, 0, v, xMax, table))));
   }
 }
 
