@@ -19,6 +19,17 @@ async function onCpu<T>(f: () => T): Promise<Float32Array> {
   return data;
 }
 
+/** tf.matMul of seeded op(A) [M, K] and op(B) [K, N] on wasm equals the cpu backend's. */
+async function expectProductLikeCpu(M: number, K: number, N: number, ta: boolean, tb: boolean): Promise<void> {
+  const a = randomTensor(ta ? [K, M] : [M, K], M + K);
+  const b = randomTensor(tb ? [N, K] : [K, N], N + K);
+  const y = tf.matMul(a, b, ta, tb);
+  expect(y.shape).toEqual([M, N]);
+  const [av, bv] = [a.dataSync(), b.dataSync()];
+  expectTensorsClose(y, await onCpu(() => tf.matMul(tf.tensor(av, a.shape), tf.tensor(bv, b.shape), ta, tb)), { ...closeFor(K), label: 'C' });
+  tf.dispose([a, b, y]);
+}
+
 /** The module's matrix products (BatchMatMul and _FusedMatMul on wasm) in `build`: matmul.test.ts (simd), matmul-relaxed.test.ts (fused multiply-adds). */
 export function matmulSuite(build: WasmBuild) {
   describe(`matrix products in the kernels module (BatchMatMul on wasm, ${build} build)`, () => {
@@ -49,14 +60,7 @@ export function matmulSuite(build: WasmBuild) {
       ] as const) {
         it(`[${M}, ${K}] x [${K}, ${N}], transposeA ${ta}, transposeB ${tb}`, async () => {
           expect(M * K * N).toBeGreaterThanOrEqual(MATMUL_MIN_MACS);
-          const a = randomTensor(ta ? [K, M] : [M, K], M + K);
-          const b = randomTensor(tb ? [N, K] : [K, N], N + K);
-          const y = tf.matMul(a, b, ta, tb);
-          expect(y.shape).toEqual([M, N]);
-          const [av, bv] = [a.dataSync(), b.dataSync()];
-          const expected = await onCpu(() => tf.matMul(tf.tensor(av, a.shape), tf.tensor(bv, b.shape), ta, tb));
-          expectTensorsClose(y, expected, { ...closeFor(K), label: 'C' });
-          tf.dispose([a, b, y]);
+          await expectProductLikeCpu(M, K, N, ta, tb);
         });
       }
     }
@@ -72,13 +76,7 @@ export function matmulSuite(build: WasmBuild) {
     ] as const) {
       it(`small, transposed: [${M}, ${K}] x [${K}, ${N}], transposeA ${ta}, transposeB ${tb}`, async () => {
         expect(M * K * N).toBeLessThan(MATMUL_MIN_MACS);
-        const a = randomTensor(ta ? [K, M] : [M, K], M + K);
-        const b = randomTensor(tb ? [N, K] : [K, N], N + K);
-        const y = tf.matMul(a, b, ta, tb);
-        expect(y.shape).toEqual([M, N]);
-        const [av, bv] = [a.dataSync(), b.dataSync()];
-        expectTensorsClose(y, await onCpu(() => tf.matMul(tf.tensor(av, a.shape), tf.tensor(bv, b.shape), ta, tb)), { ...closeFor(K), label: 'C' });
-        tf.dispose([a, b, y]);
+        await expectProductLikeCpu(M, K, N, ta, tb);
       });
     }
 
